@@ -1,0 +1,107 @@
+"""The `queueless` command: serve, migrate, create-admin, db-url, seed-demo."""
+
+import argparse
+import asyncio
+import getpass
+import sys
+from collections.abc import Sequence
+
+from app.core import embedded
+from app.core.database import resolve_database_url
+from app.core.migrations import upgrade_head
+from app.core.settings import ConfigurationError, Settings, get_settings
+
+
+def _settings() -> Settings:
+    try:
+        settings = get_settings()
+        settings.check_production_ready()
+    except ConfigurationError as exc:
+        raise SystemExit(f"queueless: {exc}") from None
+    return settings
+
+
+def serve(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    settings = _settings()
+    url = resolve_database_url(settings)
+    settings.resolved_secret_key()  # create the development key once, before the workers start
+    upgrade_head(url)
+    uvicorn.run(
+        "app.main:app",
+        host=args.host,
+        port=args.port,
+        workers=None if args.reload else args.workers,
+        reload=args.reload,
+        log_config=None,
+        proxy_headers=True,
+    )
+
+
+def migrate(args: argparse.Namespace) -> None:
+    upgrade_head(resolve_database_url(_settings()))
+    print("database is at the latest migration")
+
+
+def create_admin(args: argparse.Namespace) -> None:
+    from app.services.users import admin_setup
+
+    email = args.email or input("E-mail: ").strip()
+    password = args.password or getpass.getpass("Password: ")
+    full_name = args.full_name or "Administrator"
+    settings = _settings()
+    url = resolve_database_url(settings)
+    try:
+        outcome = asyncio.run(
+            admin_setup.ensure_admin(url, settings, email=email, password=password, full_name=full_name)
+        )
+    except ValueError as exc:
+        raise SystemExit(f"queueless: {exc}") from None
+    print(outcome)
+
+
+def db_url(args: argparse.Namespace) -> None:
+    settings = _settings()
+    if settings.database_url:
+        print(settings.database_url.replace("postgresql+asyncpg://", "postgresql://"))
+        return
+    running = embedded.is_running(settings.data_dir)
+    uri = embedded.start(settings.data_dir)
+    print(embedded.with_database(uri, embedded.DATABASE_NAME).replace("postgresql+asyncpg://", "postgresql://"))
+    if not running:
+        print(
+            "note: the embedded server stops when this command exits; start `queueless serve` first.", file=sys.stderr
+        )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="queueless", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    p = commands.add_parser(
+        "serve", help="apply migrations and serve the API (embedded PostgreSQL unless DATABASE_URL)"
+    )
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--reload", action="store_true", help="restart on code changes (development)")
+    p.set_defaults(handler=serve)
+
+    p = commands.add_parser("migrate", help="apply every migration")
+    p.set_defaults(handler=migrate)
+
+    p = commands.add_parser("create-admin", help="create a platform administrator (or promote an existing account)")
+    p.add_argument("--email")
+    p.add_argument("--password")
+    p.add_argument("--full-name")
+    p.set_defaults(handler=create_admin)
+
+    p = commands.add_parser("db-url", help="print the URL of the database (for psql and other tools)")
+    p.set_defaults(handler=db_url)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    args.handler(args)

@@ -1,0 +1,145 @@
+"""The application factory: lifespan (engine, signer), middleware, error handlers, OpenAPI."""
+
+import logging
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from http import HTTPStatus
+from typing import Any
+
+import anyio.to_thread
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.core import health, migrations
+from app.core.database import create_engine, create_sessionmaker, resolve_database_url
+from app.core.errors import AppError
+from app.core.logging import RequestContextMiddleware, configure_logging
+from app.core.security import TokenSigner
+from app.core.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+API_PREFIX = "/api/v1"
+
+
+def problem(
+    status: int,
+    *,
+    code: str,
+    detail: str,
+    title: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    body = {
+        "type": f"https://queueless.dev/problems/{code.replace('_', '-')}",
+        "title": title or HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+        "code": code,
+        **extra,
+    }
+    return JSONResponse(jsonable_encoder(body), status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+async def _app_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AppError)
+    return problem(exc.status_code, code=exc.code, title=exc.title, detail=exc.detail, headers=exc.headers)
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {"loc": list(err.get("loc", ())), "msg": str(err.get("msg", "")), "type": str(err.get("type", ""))}
+        for err in exc.errors()
+    ]
+    return problem(
+        422, code="validation_error", title="Invalid input", detail="The request is not valid.", errors=errors
+    )
+
+
+_HTTP_CODES = {
+    401: "not_authenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+}
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = _HTTP_CODES.get(exc.status_code, HTTPStatus(exc.status_code).phrase.lower().replace(" ", "_"))
+    detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).description
+    return problem(exc.status_code, code=code, detail=detail, headers=getattr(exc, "headers", None))
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    request_id = getattr(request.state, "request_id", None) or "unknown"
+    logger.error("unhandled error", exc_info=exc, extra={"request_id": request_id})
+    return problem(
+        500,
+        code="internal_error",
+        detail=f"Something went wrong on our side. Quote request id {request_id} when reporting it.",
+        headers={"X-Request-ID": request_id},
+        request_id=request_id,
+    )
+
+
+def create_app(settings: Settings, routers: Sequence[APIRouter]) -> FastAPI:
+    settings.check_production_ready()
+    configure_logging(json_lines=settings.json_logs, level=settings.log_level)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        url = await anyio.to_thread.run_sync(resolve_database_url, settings)
+        secret = await anyio.to_thread.run_sync(settings.resolved_secret_key)
+        engine = create_engine(url, settings)
+        app.state.engine = engine
+        app.state.sessionmaker = create_sessionmaker(engine)
+        app.state.signer = TokenSigner(
+            secret_key=secret,
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            access_ttl=timedelta(minutes=settings.access_token_minutes),
+        )
+        app.state.migration_heads = migrations.head_revisions()
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    app = FastAPI(
+        title="Queueless",
+        version="0.1.0",
+        summary="Book appointments, upload documents, check in by QR code, chat with staff. Nobody queues.",
+        openapi_url="/api/openapi.json",
+        docs_url="/docs",
+        redoc_url="/redoc",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.add_exception_handler(AppError, _app_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected_error)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["*"],
+            allow_headers=["*"],
+            expose_headers=["X-Request-ID", "Retry-After"],
+        )
+    app.add_middleware(RequestContextMiddleware)
+
+    app.include_router(health.router)
+    for router in routers:
+        app.include_router(router, prefix=API_PREFIX)
+    return app

@@ -1,0 +1,102 @@
+"""The declarative base, the engine and the one-transaction-per-request session."""
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy import DateTime, MetaData, func
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from app.core import embedded
+from app.core.errors import AppError
+from app.core.settings import Settings
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "%(table_name)s_%(column_0_N_name)s_key",
+    "ck": "%(table_name)s_%(constraint_name)s_check",
+    "fk": "%(table_name)s_%(column_0_name)s_fkey",
+    "pk": "%(table_name)s_pkey",
+}
+
+EMBEDDED_URL_ENV = "QUEUELESS_EMBEDDED_DATABASE_URL"
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class TimestampMixin:
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+def resolve_database_url(settings: Settings) -> str:
+    """The URL to use: DATABASE_URL, else the embedded server under DATA_DIR (started if needed).
+
+    The CLI resolves the embedded URL once and passes it to worker processes through the
+    environment, so that uvicorn workers join the server their parent started.
+    """
+    if settings.database_url:
+        return settings.database_url
+    if inherited := os.environ.get(EMBEDDED_URL_ENV):
+        return inherited
+    url = start_embedded(settings.data_dir)
+    os.environ[EMBEDDED_URL_ENV] = url
+    return url
+
+
+def start_embedded(data_dir: Path) -> str:
+    """Start or join the embedded server. Synchronous: call it from a thread inside an event loop."""
+    admin_uri = embedded.start(data_dir)
+    asyncio.run(embedded.ensure_database(admin_uri, embedded.DATABASE_NAME))
+    return embedded.with_database(admin_uri, embedded.DATABASE_NAME)
+
+
+def create_engine(url: str, settings: Settings) -> AsyncEngine:
+    return create_async_engine(
+        url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_pre_ping=False,
+        connect_args={"server_settings": {"application_name": "queueless"}},
+    )
+
+
+def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One transaction per request: commit when the handler returns, roll back when it raises.
+
+    Declared with `scope="function"` so that the commit runs before the response is sent: a failed
+    commit becomes an error response, never a 2xx for data that was not saved.
+    """
+    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    async with sessionmaker() as session:
+        try:
+            yield session
+        except AppError as exc:
+            await (session.commit() if exc.commit_changes else session.rollback())
+            raise
+        except BaseException:
+            await session.rollback()
+            raise
+        else:
+            await session.commit()
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+
+@asynccontextmanager
+async def unit_of_work(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """A session for work outside a request (background tasks, the CLI), committed on success."""
+    async with sessionmaker() as session, session.begin():
+        yield session

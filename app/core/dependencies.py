@@ -1,0 +1,100 @@
+"""Request dependencies: the signed-in user, role gates and page parameters.
+
+This is the one core module that knows features (users, auth, organizations): it is where the
+app's access rules are wired, so that every feature reuses the same gates.
+"""
+
+import uuid
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Query, Request
+from fastapi.security import OAuth2PasswordBearer
+
+from app.core.database import SessionDep
+from app.core.errors import NotAuthenticated, PermissionDenied
+from app.core.security import InvalidToken, TokenSigner
+from app.core.settings import Settings
+from app.services.auth import service as auth_service
+from app.services.users.models import Role, User
+
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+
+
+def get_settings_dep(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_signer(request: Request) -> TokenSigner:
+    signer: TokenSigner = request.app.state.signer
+    return signer
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+SignerDep = Annotated[TokenSigner, Depends(get_signer)]
+
+
+@dataclass(frozen=True, slots=True)
+class Login:
+    """The signed-in user and the login session their access token belongs to."""
+
+    user: User
+    session_id: uuid.UUID
+
+
+async def get_current_login(
+    session: SessionDep, signer: SignerDep, token: Annotated[str | None, Depends(oauth2_scheme)]
+) -> Login:
+    if not token:
+        raise NotAuthenticated()
+    try:
+        claims = signer.verify_access(token)
+    except InvalidToken as exc:
+        raise NotAuthenticated("The access token is invalid or expired.") from exc
+    user = await auth_service.get_user_for_access(session, claims=claims)
+    if user is None:
+        raise NotAuthenticated("This login has ended; sign in again.")
+    return Login(user=user, session_id=claims.session_id)
+
+
+CurrentLogin = Annotated[Login, Depends(get_current_login)]
+
+
+async def get_current_user(login: CurrentLogin) -> User:
+    return login.user
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def require_role(role: Role):  # type: ignore[no-untyped-def]
+    async def gate(user: CurrentUser) -> User:
+        if user.role != role:
+            raise PermissionDenied()
+        return user
+
+    return Depends(gate)
+
+
+AdminUser = Annotated[User, require_role(Role.admin)]
+
+
+@dataclass(frozen=True, slots=True)
+class PageParams:
+    page: int
+    size: int
+
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * self.size
+
+
+def get_page_params(
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    size: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> PageParams:
+    return PageParams(page=page, size=size)
+
+
+PageDep = Annotated[PageParams, Depends(get_page_params)]

@@ -1,0 +1,18 @@
+"""The Queueless ASGI app: `uvicorn app.main:app`, or `queueless serve`."""
+
+from fastapi import FastAPI
+
+from app import models  # noqa: F401  (every table in the metadata)
+from app.core.api import create_app
+from app.core.settings import get_settings
+from app.services.auth.routes import router as auth_router
+from app.services.users.routes import router as users_router
+
+ROUTERS = [auth_router, users_router]
+
+
+def build_app() -> FastAPI:
+    return create_app(get_settings(), ROUTERS)
+
+
+app = build_app()

@@ -1,0 +1,41 @@
+from typing import ClassVar
+
+from app.core.errors import Conflict, InvalidInput, NotAuthenticated, PermissionDenied
+
+
+class InvalidCredentials(NotAuthenticated):
+    code = "invalid_credentials"
+    title = "Invalid credentials"
+    default_detail = "The e-mail or the password is wrong."
+    # The failure counters written before raising must survive the rollback of the request.
+    commit_changes: ClassVar[bool] = True
+
+
+class InvalidRefreshToken(NotAuthenticated):
+    code = "invalid_refresh_token"
+    title = "Invalid refresh token"
+    default_detail = "The refresh token is invalid, expired or already used; sign in again."
+    commit_changes: ClassVar[bool] = True  # a reuse revokes the whole login, error or not
+
+
+class AccountDisabled(PermissionDenied):
+    code = "account_disabled"
+    title = "Account disabled"
+    default_detail = "This account has been deactivated."
+
+
+class EmailTaken(Conflict):
+    code = "email_taken"
+    title = "E-mail taken"
+    default_detail = "An account with this e-mail already exists."
+
+
+class WeakPassword(InvalidInput):
+    code = "weak_password"
+    title = "Weak password"
+
+
+class WrongPassword(InvalidInput):
+    code = "wrong_password"
+    title = "Wrong password"
+    default_detail = "The current password is wrong."

@@ -1,0 +1,98 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, status
+from fastapi.security import OAuth2PasswordRequestForm
+
+from app.core.database import SessionDep
+from app.core.dependencies import SettingsDep, SignerDep
+from app.core.errors import InvalidInput
+from app.services.auth import service as auth_service
+from app.services.auth.schemas import AuthResponse, LoginRequest, RefreshRequest, RegisterRequest
+from app.services.auth.service import ClientInfo, IssuedTokens
+from app.services.users.models import User
+from app.services.users.schemas import UserRead
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+
+
+def _client(request: Request) -> ClientInfo:
+    return ClientInfo(
+        address=request.client.host if request.client else None,
+        user_agent=request.headers.get("user-agent"),
+    )
+
+
+def _response(user: User, tokens: IssuedTokens) -> AuthResponse:
+    return AuthResponse(
+        user=UserRead.model_validate(user),
+        access_token=tokens.access_token,
+        refresh_token=tokens.refresh_token,
+        expires_in=tokens.expires_in,
+    )
+
+
+@router.post(
+    "/register",
+    status_code=status.HTTP_201_CREATED,
+    responses={409: {"description": "`email_taken`"}, 422: {"description": "`weak_password`, `validation_error`"}},
+)
+async def register(
+    data: RegisterRequest, request: Request, session: SessionDep, settings: SettingsDep, signer: SignerDep
+) -> AuthResponse:
+    """Create a citizen account and sign it in."""
+    user, tokens = await auth_service.register(
+        session, settings=settings, signer=signer, data=data, client=_client(request)
+    )
+    return _response(user, tokens)
+
+
+@router.post(
+    "/login",
+    responses={
+        401: {"description": "`invalid_credentials`"},
+        403: {"description": "`account_disabled`"},
+        429: {"description": "`rate_limited`, with `Retry-After`"},
+    },
+)
+async def login(
+    data: LoginRequest, request: Request, session: SessionDep, settings: SettingsDep, signer: SignerDep
+) -> AuthResponse:
+    """Sign in with e-mail and password. Each sign-in is a login session of its own."""
+    user, tokens = await auth_service.login(
+        session, settings=settings, signer=signer, email=data.email, password=data.password, client=_client(request)
+    )
+    return _response(user, tokens)
+
+
+@router.post("/token", responses={401: {"description": "`invalid_credentials`"}})
+async def issue_token(
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    signer: SignerDep,
+) -> AuthResponse:
+    """The OAuth2 password flow (form fields `username` and `password`), for the Authorize button of /docs."""
+    if len(form.username) > 254 or len(form.password) > 256:
+        raise InvalidInput("The username or the password is too long.")
+    user, tokens = await auth_service.login(
+        session, settings=settings, signer=signer, email=form.username, password=form.password, client=_client(request)
+    )
+    return _response(user, tokens)
+
+
+@router.post("/refresh", responses={401: {"description": "`invalid_refresh_token`"}})
+async def refresh_tokens(
+    data: RefreshRequest, session: SessionDep, settings: SettingsDep, signer: SignerDep
+) -> AuthResponse:
+    """Trade a refresh token for a new pair. The old one dies; presenting it again ends the login."""
+    user, tokens = await auth_service.refresh(
+        session, settings=settings, signer=signer, refresh_token=data.refresh_token
+    )
+    return _response(user, tokens)
+
+
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
+async def logout(data: RefreshRequest, session: SessionDep) -> None:
+    """End the login that the refresh token belongs to; its access tokens stop working at once."""
+    await auth_service.logout(session, refresh_token=data.refresh_token)

@@ -1,0 +1,272 @@
+"""Registration, login sessions, refresh-token rotation with reuse detection, and logout."""
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from pathlib import Path
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core import security
+from app.core.errors import RateLimited
+from app.core.security import AccessClaims, TokenSigner
+from app.core.settings import Settings
+from app.services.auth import throttle
+from app.services.auth.errors import (
+    AccountDisabled,
+    EmailTaken,
+    InvalidCredentials,
+    InvalidRefreshToken,
+    WeakPassword,
+    WrongPassword,
+)
+from app.services.auth.models import LoginSession, RefreshToken
+from app.services.auth.schemas import RegisterRequest
+from app.services.users import service as users_service
+from app.services.users.models import Role, User
+
+MIN_PASSWORD_LENGTH = 8
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedTokens:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+
+
+@dataclass(frozen=True, slots=True)
+class ClientInfo:
+    address: str | None
+    user_agent: str | None
+
+
+@cache
+def _common_passwords() -> frozenset[str]:
+    text = (Path(__file__).parent / "common_passwords.txt").read_text(encoding="utf-8")
+    return frozenset(line.strip() for line in text.splitlines() if line.strip())
+
+
+def check_password_strength(password: str, *, email: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise WeakPassword(f"The password needs at least {MIN_PASSWORD_LENGTH} characters.")
+    if password.strip().lower() == users_service.normalise_email(email):
+        raise WeakPassword("The password may not be the e-mail address.")
+    if password.lower() in _common_passwords():
+        raise WeakPassword("This password is too common; choose another.")
+
+
+async def create_user(
+    session: AsyncSession,
+    *,
+    settings: Settings,
+    email: str,
+    password: str,
+    full_name: str,
+    phone: str | None = None,
+    role: Role = Role.citizen,
+) -> User:
+    check_password_strength(password, email=email)
+    password_hash = await security.hash_password(password, rounds=settings.bcrypt_rounds)
+    # ON CONFLICT instead of catching IntegrityError: the transaction stays usable and the
+    # case-insensitive uniqueness holds under concurrent registrations.
+    user_id = await session.scalar(
+        insert(User)
+        .values(
+            id=uuid.uuid4(),
+            email=users_service.normalise_email(email),
+            password_hash=password_hash,
+            full_name=full_name,
+            phone=phone,
+            role=role,
+        )
+        .on_conflict_do_nothing(index_elements=[User.email])
+        .returning(User.id)
+    )
+    if user_id is None:
+        raise EmailTaken()
+    return await users_service.get_or_raise(session, user_id)
+
+
+async def register(
+    session: AsyncSession, *, settings: Settings, signer: TokenSigner, data: RegisterRequest, client: ClientInfo
+) -> tuple[User, IssuedTokens]:
+    if client.address:
+        count = await throttle.hit(session, key=f"register:addr:{client.address}", window=timedelta(hours=1))
+        if count > settings.registrations_per_address_per_hour:
+            raise RateLimited(3600, "Too many registrations from this address; try again later.")
+    user = await create_user(
+        session,
+        settings=settings,
+        email=data.email,
+        password=data.password,
+        full_name=data.full_name,
+        phone=data.phone,
+    )
+    tokens = await start_session(session, settings=settings, signer=signer, user=user, client=client)
+    return user, tokens
+
+
+async def login(
+    session: AsyncSession,
+    *,
+    settings: Settings,
+    signer: TokenSigner,
+    email: str,
+    password: str,
+    client: ClientInfo,
+) -> tuple[User, IssuedTokens]:
+    window = timedelta(seconds=settings.login_failure_window_seconds)
+    account_key = f"login:account:{users_service.normalise_email(email)}"
+    address_key = f"login:addr:{client.address}" if client.address else None
+    for key, limit in (
+        (account_key, settings.login_failures_per_account),
+        (address_key, settings.login_failures_per_address),
+    ):
+        if key and (wait := await throttle.retry_after(session, key=key, limit=limit, window=window)):
+            raise RateLimited(wait, "Too many failed sign-ins; try again later.")
+
+    user = await users_service.get_by_email(session, email)
+    valid = await security.verify_password(
+        password, user.password_hash if user else None, rounds=settings.bcrypt_rounds
+    )
+    if user is None or not valid:
+        for key in (account_key, address_key):
+            if key:
+                await throttle.hit(session, key=key, window=window)
+        raise InvalidCredentials()
+    if not user.is_active:
+        raise AccountDisabled()
+    await throttle.clear(session, key=account_key)
+    tokens = await start_session(session, settings=settings, signer=signer, user=user, client=client)
+    return user, tokens
+
+
+async def start_session(
+    session: AsyncSession, *, settings: Settings, signer: TokenSigner, user: User, client: ClientInfo
+) -> IssuedTokens:
+    login_session = LoginSession(
+        user_id=user.id,
+        client_address=(client.address or "")[:64] or None,
+        user_agent=(client.user_agent or "")[:256] or None,
+    )
+    session.add(login_session)
+    await session.flush()
+    refresh_token = await _add_refresh_token(session, settings=settings, session_id=login_session.id)
+    return _issue(signer, user_id=user.id, session_id=login_session.id, refresh_token=refresh_token)
+
+
+async def _add_refresh_token(session: AsyncSession, *, settings: Settings, session_id: uuid.UUID) -> str:
+    token = security.new_refresh_token()
+    session.add(
+        RefreshToken(
+            session_id=session_id,
+            token_digest=security.token_digest(token),
+            expires_at=datetime.now(UTC) + timedelta(days=settings.refresh_token_days),
+        )
+    )
+    await session.flush()
+    return token
+
+
+def _issue(signer: TokenSigner, *, user_id: uuid.UUID, session_id: uuid.UUID, refresh_token: str) -> IssuedTokens:
+    return IssuedTokens(
+        access_token=signer.issue_access(user_id=user_id, session_id=session_id),
+        refresh_token=refresh_token,
+        expires_in=int(signer.access_ttl.total_seconds()),
+    )
+
+
+async def refresh(
+    session: AsyncSession, *, settings: Settings, signer: TokenSigner, refresh_token: str
+) -> tuple[User, IssuedTokens]:
+    """Rotate a refresh token. A token that was already rotated away revokes its whole login.
+
+    The conditional UPDATE is the guarantee: of two requests racing with one token, exactly one
+    sees `used_at IS NULL`; the other finds the token used and ends the login.
+    """
+    digest = security.token_digest(refresh_token)
+    now = datetime.now(UTC)
+    session_id = await session.scalar(
+        update(RefreshToken)
+        .where(RefreshToken.token_digest == digest, RefreshToken.used_at.is_(None), RefreshToken.expires_at > now)
+        .values(used_at=now)
+        .returning(RefreshToken.session_id)
+    )
+    if session_id is None:
+        used = await session.scalar(
+            select(RefreshToken.session_id).where(
+                RefreshToken.token_digest == digest, RefreshToken.used_at.is_not(None)
+            )
+        )
+        if used is not None:
+            await revoke_sessions(session, session_ids=[used], reason="refresh_reuse")
+        raise InvalidRefreshToken()
+
+    user = await session.scalar(
+        select(User)
+        .join(LoginSession, LoginSession.user_id == User.id)
+        .where(LoginSession.id == session_id, LoginSession.revoked_at.is_(None), User.is_active.is_(True))
+    )
+    if user is None:
+        raise InvalidRefreshToken()
+    new_token = await _add_refresh_token(session, settings=settings, session_id=session_id)
+    return user, _issue(signer, user_id=user.id, session_id=session_id, refresh_token=new_token)
+
+
+async def logout(session: AsyncSession, *, refresh_token: str) -> None:
+    """End the login that `refresh_token` belongs to. Unknown tokens are ignored (idempotent)."""
+    session_id = await session.scalar(
+        select(RefreshToken.session_id).where(RefreshToken.token_digest == security.token_digest(refresh_token))
+    )
+    if session_id is not None:
+        await revoke_sessions(session, session_ids=[session_id], reason="logout")
+
+
+async def revoke_sessions(session: AsyncSession, *, session_ids: list[uuid.UUID], reason: str) -> None:
+    await session.execute(
+        update(LoginSession)
+        .where(LoginSession.id.in_(session_ids), LoginSession.revoked_at.is_(None))
+        .values(revoked_at=datetime.now(UTC), revoked_reason=reason)
+    )
+
+
+async def revoke_user_sessions(
+    session: AsyncSession, *, user_id: uuid.UUID, reason: str, keep: uuid.UUID | None = None
+) -> None:
+    statement = (
+        update(LoginSession)
+        .where(LoginSession.user_id == user_id, LoginSession.revoked_at.is_(None))
+        .values(revoked_at=datetime.now(UTC), revoked_reason=reason)
+    )
+    if keep is not None:
+        statement = statement.where(LoginSession.id != keep)
+    await session.execute(statement)
+
+
+async def change_password(
+    session: AsyncSession, *, settings: Settings, user: User, current_session_id: uuid.UUID, current: str, new: str
+) -> None:
+    if not await security.verify_password(current, user.password_hash, rounds=settings.bcrypt_rounds):
+        raise WrongPassword()
+    check_password_strength(new, email=user.email)
+    user.password_hash = await security.hash_password(new, rounds=settings.bcrypt_rounds)
+    await revoke_user_sessions(session, user_id=user.id, reason="password_change", keep=current_session_id)
+    await session.flush()
+
+
+async def get_user_for_access(session: AsyncSession, *, claims: AccessClaims) -> User | None:
+    """The user behind an access token, if its login is still open: one read by primary keys."""
+    return await session.scalar(
+        select(User)
+        .join(LoginSession, LoginSession.user_id == User.id)
+        .where(
+            LoginSession.id == claims.session_id,
+            User.id == claims.user_id,
+            LoginSession.revoked_at.is_(None),
+            User.is_active.is_(True),
+        )
+    )

@@ -1,0 +1,69 @@
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+
+from app.core.database import SessionDep
+from app.core.dependencies import AdminUser, CurrentLogin, CurrentUser, PageDep, SettingsDep
+from app.core.schemas import Page
+from app.services.auth import service as auth_service
+from app.services.users import service as users_service
+from app.services.users.models import Role
+from app.services.users.schemas import PasswordChange, UserAdminUpdate, UserRead, UserUpdateMe
+
+router = APIRouter(prefix="/users", tags=["users"])
+
+
+@router.get("/me")
+async def get_me(user: CurrentUser) -> UserRead:
+    """The signed-in user."""
+    return UserRead.model_validate(user)
+
+
+@router.patch("/me")
+async def update_me(data: UserUpdateMe, user: CurrentUser, session: SessionDep) -> UserRead:
+    """Change your name or phone. Role, activity and memberships are not yours to set."""
+    return UserRead.model_validate(await users_service.update_me(session, user=user, data=data))
+
+
+@router.post(
+    "/me/password",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={422: {"description": "`wrong_password`, `weak_password`"}},
+)
+async def change_password(
+    data: PasswordChange, login: CurrentLogin, session: SessionDep, settings: SettingsDep
+) -> None:
+    """Change your password. Every other login of yours ends; this one stays."""
+    await auth_service.change_password(
+        session,
+        settings=settings,
+        user=login.user,
+        current_session_id=login.session_id,
+        current=data.current_password,
+        new=data.new_password,
+    )
+
+
+@router.get("")
+async def list_users(
+    _: AdminUser,
+    session: SessionDep,
+    page: PageDep,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    role: Role | None = None,
+) -> Page[UserRead]:
+    """Administrators: search users by e-mail or name."""
+    users, total = await users_service.get_all(session, q=q, role=role, offset=page.offset, limit=page.size)
+    return Page.build([UserRead.model_validate(u) for u in users], total=total, page=page.page, size=page.size)
+
+
+@router.patch(
+    "/{user_id}", responses={404: {"description": "`not_found`"}, 409: {"description": "`cannot_change_self`"}}
+)
+async def update_user(user_id: uuid.UUID, data: UserAdminUpdate, admin: AdminUser, session: SessionDep) -> UserRead:
+    """Administrators: change a user's role or deactivate them. Either ends all their logins at once."""
+    user = await users_service.get_or_raise(session, user_id)
+    if await users_service.admin_update(session, actor=admin, user=user, data=data):
+        await auth_service.revoke_user_sessions(session, user_id=user.id, reason="account_change")
+    return UserRead.model_validate(user)

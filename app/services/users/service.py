@@ -1,0 +1,73 @@
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.errors import Conflict, NotFound
+from app.services.users.models import Role, User
+from app.services.users.schemas import UserAdminUpdate, UserUpdateMe
+
+
+class UserNotFound(NotFound):
+    default_detail = "No such user."
+
+
+class CannotChangeSelf(Conflict):
+    code = "cannot_change_self"
+    default_detail = "An administrator cannot change their own role or deactivate themselves."
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+async def get_by_email(session: AsyncSession, email: str) -> User | None:
+    return await session.scalar(select(User).where(User.email == normalise_email(email)))
+
+
+async def get_or_raise(session: AsyncSession, user_id: uuid.UUID) -> User:
+    user = await session.get(User, user_id)
+    if user is None:
+        raise UserNotFound()
+    return user
+
+
+async def get_all(
+    session: AsyncSession, *, q: str | None, role: Role | None, offset: int, limit: int
+) -> tuple[Sequence[User], int]:
+    query = select(User)
+    if q:
+        pattern = f"%{escape_like(q)}%"
+        query = query.where(or_(User.email.ilike(pattern), User.full_name.ilike(pattern)))
+    if role is not None:
+        query = query.where(User.role == role)
+    total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = await session.scalars(query.order_by(User.created_at.desc(), User.id).offset(offset).limit(limit))
+    return rows.all(), total
+
+
+def escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+async def update_me(session: AsyncSession, *, user: User, data: UserUpdateMe) -> User:
+    for field, value in data.model_dump(exclude_unset=True).items():
+        if field == "full_name" and value is None:
+            continue  # a name is required; null means "leave it"
+        setattr(user, field, value)
+    await session.flush()
+    return user
+
+
+async def admin_update(session: AsyncSession, *, actor: User, user: User, data: UserAdminUpdate) -> bool:
+    """Apply an administrator's change. Returns True when the user's logins must end."""
+    changes = data.model_dump(exclude_unset=True, exclude_none=True)
+    if user.id == actor.id and changes:
+        raise CannotChangeSelf()
+    role_changed = "role" in changes and changes["role"] != user.role
+    deactivated = changes.get("is_active") is False and user.is_active
+    for field, value in changes.items():
+        setattr(user, field, value)
+    await session.flush()
+    return role_changed or deactivated
