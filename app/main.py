@@ -6,9 +6,14 @@ from app import models  # noqa: F401  (every table in the metadata)
 from app.core.api import create_app
 from app.core.settings import get_settings
 from app.services.auth.routes import router as auth_router
+from app.services.organizations.routes import router as organizations_router
 from app.services.users.routes import router as users_router
 
-ROUTERS = [auth_router, users_router]
+ROUTERS = [
+    auth_router,
+    users_router,
+    organizations_router,
+]
 
 
 def build_app() -> FastAPI:

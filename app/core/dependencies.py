@@ -16,6 +16,8 @@ from app.core.errors import NotAuthenticated, PermissionDenied
 from app.core.security import InvalidToken, TokenSigner
 from app.core.settings import Settings
 from app.services.auth import service as auth_service
+from app.services.organizations import service as organizations_service
+from app.services.organizations.models import MemberRole, Organization
 from app.services.users.models import Role, User
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
@@ -98,3 +100,35 @@ def get_page_params(
 
 
 PageDep = Annotated[PageParams, Depends(get_page_params)]
+
+
+@dataclass(frozen=True, slots=True)
+class OrgAccess:
+    """Who is acting on an organization: its role there, or None for a platform admin."""
+
+    organization: Organization
+    user: User
+    role: MemberRole | None
+
+
+def require_org_role(minimum: MemberRole):  # type: ignore[no-untyped-def]
+    """Gate for `/organizations/{organization_id}/...`: members of at least `minimum`, or admins.
+
+    The organization itself is public, so an outsider gets 403 (not 404) here.
+    """
+
+    async def gate(organization_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> OrgAccess:
+        organization = await organizations_service.get_or_raise(session, organization_id)
+        if user.role == Role.admin:
+            return OrgAccess(organization=organization, user=user, role=None)
+        role = await organizations_service.get_role(session, organization_id=organization.id, user_id=user.id)
+        if role is None or role.rank < minimum.rank:
+            raise PermissionDenied()
+        return OrgAccess(organization=organization, user=user, role=role)
+
+    return Depends(gate)
+
+
+OrgStaff = Annotated[OrgAccess, require_org_role(MemberRole.staff)]
+OrgManager = Annotated[OrgAccess, require_org_role(MemberRole.manager)]
+OrgOwner = Annotated[OrgAccess, require_org_role(MemberRole.owner)]

@@ -1,0 +1,112 @@
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
+
+from app.core.database import SessionDep
+from app.core.dependencies import AdminUser, OrgManager, OrgStaff, PageDep
+from app.core.schemas import Page
+from app.services.organizations import service as organizations_service
+from app.services.organizations.models import OrganizationKind
+from app.services.organizations.schemas import (
+    DepartmentCreate,
+    DepartmentRead,
+    MemberCreate,
+    MemberRead,
+    OrganizationCreate,
+    OrganizationRead,
+    OrganizationUpdate,
+)
+
+router = APIRouter(prefix="/organizations", tags=["organizations"])
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+async def create_organization(data: OrganizationCreate, _: AdminUser, session: SessionDep) -> OrganizationRead:
+    """Platform administrators: register an organization. Add its first owner with `POST .../members`."""
+    return OrganizationRead.model_validate(await organizations_service.create(session, data=data))
+
+
+@router.get("")
+async def list_organizations(
+    session: SessionDep,
+    page: PageDep,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    kind: OrganizationKind | None = None,
+) -> Page[OrganizationRead]:
+    """Public: search organizations by name and kind."""
+    rows, total = await organizations_service.get_all(session, q=q, kind=kind, offset=page.offset, limit=page.size)
+    return Page.build([OrganizationRead.model_validate(r) for r in rows], total=total, page=page.page, size=page.size)
+
+
+@router.get("/{organization_id}", responses={404: {"description": "`not_found`"}})
+async def get_organization(organization_id: uuid.UUID, session: SessionDep) -> OrganizationRead:
+    """Public: one organization."""
+    return OrganizationRead.model_validate(await organizations_service.get_or_raise(session, organization_id))
+
+
+@router.patch("/{organization_id}")
+async def update_organization(data: OrganizationUpdate, access: OrgManager, session: SessionDep) -> OrganizationRead:
+    """Owners, managers and administrators: change the organization's details."""
+    organization = await organizations_service.update(session, organization=access.organization, data=data)
+    return OrganizationRead.model_validate(organization)
+
+
+@router.post("/{organization_id}/departments", status_code=status.HTTP_201_CREATED)
+async def create_department(data: DepartmentCreate, access: OrgManager, session: SessionDep) -> DepartmentRead:
+    """Owners, managers and administrators: add a department (names are unique per organization)."""
+    department = await organizations_service.create_department(session, organization=access.organization, name=data.name)
+    return DepartmentRead.model_validate(department)
+
+
+@router.get("/{organization_id}/departments")
+async def list_departments(organization_id: uuid.UUID, session: SessionDep, page: PageDep) -> Page[DepartmentRead]:
+    """Public: the organization's departments."""
+    organization = await organizations_service.get_or_raise(session, organization_id)
+    rows, total = await organizations_service.get_departments(
+        session, organization=organization, offset=page.offset, limit=page.size
+    )
+    return Page.build([DepartmentRead.model_validate(r) for r in rows], total=total, page=page.page, size=page.size)
+
+
+@router.post(
+    "/{organization_id}/members",
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        200: {"description": "The person was already a member; their role, title and department were updated"},
+        403: {"description": "`forbidden`: a role above your own"},
+        422: {"description": "`user_not_found`, `department_not_found`"},
+    },
+)
+async def add_member(data: MemberCreate, access: OrgManager, session: SessionDep, response: Response) -> MemberRead:
+    """Owners, managers and administrators: make a registered user a member, or change their membership.
+
+    Nobody can give a role above their own, nor change a member who ranks above them.
+    """
+    member, created = await organizations_service.add_member(
+        session, organization=access.organization, actor_role=access.role, data=data
+    )
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return MemberRead.model_validate(member)
+
+
+@router.get("/{organization_id}/members")
+async def list_members(access: OrgStaff, session: SessionDep, page: PageDep) -> Page[MemberRead]:
+    """Members and administrators: the organization's people."""
+    rows, total = await organizations_service.get_members(
+        session, organization=access.organization, offset=page.offset, limit=page.size
+    )
+    return Page.build([MemberRead.model_validate(r) for r in rows], total=total, page=page.page, size=page.size)
+
+
+@router.delete(
+    "/{organization_id}/members/{user_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={409: {"description": "`last_owner`"}},
+)
+async def remove_member(user_id: uuid.UUID, access: OrgManager, session: SessionDep) -> None:
+    """Owners, managers and administrators: remove a member (never the last owner)."""
+    await organizations_service.remove_member(
+        session, organization=access.organization, actor_role=access.role, user_id=user_id
+    )

@@ -1,0 +1,242 @@
+"""Organizations, their departments and their members (owner, manager, staff)."""
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from app.services.organizations.models import Department, MemberRole, Membership, Organization
+from app.services.organizations.schemas import MemberCreate, OrganizationCreate, OrganizationUpdate
+from app.services.users import service as users_service
+from app.services.users.models import Role, User
+
+
+class OrganizationNotFound(NotFound):
+    default_detail = "No such organization."
+
+
+class DepartmentNotFound(InvalidInput):
+    code = "department_not_found"
+    default_detail = "The department does not belong to this organization."
+
+
+class UserNotFound(InvalidInput):
+    code = "user_not_found"
+    default_detail = "No account has this e-mail; the person must register first."
+
+
+class RoleTooHigh(PermissionDenied):
+    default_detail = "You cannot give or change a role above your own."
+
+
+class LastOwner(Conflict):
+    code = "last_owner"
+    default_detail = "An organization keeps at least one owner."
+
+
+class DepartmentExists(Conflict):
+    code = "department_exists"
+    default_detail = "The organization already has a department with this name."
+
+
+async def create(session: AsyncSession, *, data: OrganizationCreate) -> Organization:
+    organization = Organization(**data.model_dump())
+    session.add(organization)
+    await session.flush()
+    return organization
+
+
+async def get_or_raise(session: AsyncSession, organization_id: uuid.UUID) -> Organization:
+    organization = await session.get(Organization, organization_id)
+    if organization is None:
+        raise OrganizationNotFound()
+    return organization
+
+
+async def get_all(
+    session: AsyncSession, *, q: str | None, kind: str | None, offset: int, limit: int
+) -> tuple[Sequence[Organization], int]:
+    query = select(Organization)
+    if q:
+        query = query.where(Organization.name.ilike(f"%{users_service.escape_like(q)}%"))
+    if kind:
+        query = query.where(Organization.kind == kind)
+    total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = await session.scalars(query.order_by(Organization.name, Organization.id).offset(offset).limit(limit))
+    return rows.all(), total
+
+
+async def update(session: AsyncSession, *, organization: Organization, data: OrganizationUpdate) -> Organization:
+    for field, value in data.model_dump(exclude_unset=True).items():
+        if field in {"name", "kind", "timezone"} and value is None:
+            continue
+        setattr(organization, field, value)
+    await session.flush()
+    return organization
+
+
+async def get_role(session: AsyncSession, *, organization_id: uuid.UUID, user_id: uuid.UUID) -> MemberRole | None:
+    role = await session.scalar(
+        select(Membership.role).where(Membership.organization_id == organization_id, Membership.user_id == user_id)
+    )
+    return MemberRole(role) if role else None
+
+
+async def require_staff(
+    session: AsyncSession, *, user: User, organization_id: uuid.UUID, minimum: MemberRole = MemberRole.staff
+) -> MemberRole | None:
+    """The user's role in the organization, or None for a platform admin. Raises NotFound otherwise.
+
+    For resources reached by their own id (an appointment, a document): someone outside the
+    organization learns nothing, not even that the resource exists.
+    """
+    if user.role == Role.admin:
+        return None
+    role = await get_role(session, organization_id=organization_id, user_id=user.id)
+    if role is None or role.rank < minimum.rank:
+        raise NotFound()
+    return role
+
+
+async def organization_ids_of(session: AsyncSession, *, user_id: uuid.UUID) -> list[uuid.UUID]:
+    rows = await session.scalars(select(Membership.organization_id).where(Membership.user_id == user_id))
+    return list(rows)
+
+
+async def create_department(session: AsyncSession, *, organization: Organization, name: str) -> Department:
+    department_id = await session.scalar(
+        insert(Department)
+        .values(id=uuid.uuid4(), organization_id=organization.id, name=name)
+        .on_conflict_do_nothing(index_elements=[Department.organization_id, Department.name])
+        .returning(Department.id)
+    )
+    if department_id is None:
+        raise DepartmentExists()
+    department = await session.get(Department, department_id)
+    assert department is not None
+    return department
+
+
+async def get_departments(
+    session: AsyncSession, *, organization: Organization, offset: int, limit: int
+) -> tuple[Sequence[Department], int]:
+    query = select(Department).where(Department.organization_id == organization.id)
+    total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = await session.scalars(query.order_by(Department.name).offset(offset).limit(limit))
+    return rows.all(), total
+
+
+async def check_department(session: AsyncSession, *, organization_id: uuid.UUID, department_id: uuid.UUID) -> None:
+    found = await session.scalar(
+        select(Department.id).where(Department.id == department_id, Department.organization_id == organization_id)
+    )
+    if found is None:
+        raise DepartmentNotFound()
+
+
+def _check_rank(actor_role: MemberRole | None, role: MemberRole) -> None:
+    """`actor_role` None means a platform admin, who may give any role."""
+    if actor_role is not None and role.rank > actor_role.rank:
+        raise RoleTooHigh()
+
+
+async def add_member(
+    session: AsyncSession, *, organization: Organization, actor_role: MemberRole | None, data: MemberCreate
+) -> tuple[dict[str, Any], bool]:
+    """Add a member, or change an existing member's role, title and department.
+
+    Returns the member row and whether it was created.
+    """
+    _check_rank(actor_role, data.role)
+    user = await users_service.get_by_email(session, data.email)
+    if user is None:
+        raise UserNotFound()
+    if data.department_id is not None:
+        await check_department(session, organization_id=organization.id, department_id=data.department_id)
+    existing = await session.get(Membership, (organization.id, user.id), with_for_update=True)
+    if existing is None:
+        session.add(
+            Membership(
+                organization_id=organization.id,
+                user_id=user.id,
+                role=data.role,
+                title=data.title,
+                department_id=data.department_id,
+            )
+        )
+        created = True
+    else:
+        _check_rank(actor_role, MemberRole(existing.role))
+        if existing.role == MemberRole.owner and data.role != MemberRole.owner:
+            await _keep_an_owner(session, organization_id=organization.id, leaving=user.id)
+        existing.role, existing.title, existing.department_id = data.role, data.title, data.department_id
+        created = False
+    await session.flush()
+    member = await get_member(session, organization_id=organization.id, user_id=user.id)
+    assert member is not None
+    return member, created
+
+
+async def _keep_an_owner(session: AsyncSession, *, organization_id: uuid.UUID, leaving: uuid.UUID) -> None:
+    # Lock the owners so that two owners demoting each other at once cannot leave none.
+    owners = await session.scalars(
+        select(Membership.user_id)
+        .where(Membership.organization_id == organization_id, Membership.role == MemberRole.owner)
+        .with_for_update()
+    )
+    if [owner for owner in owners if owner != leaving] == []:
+        raise LastOwner()
+
+
+def _member_columns():  # type: ignore[no-untyped-def]
+    return (
+        Membership.organization_id,
+        Membership.user_id,
+        User.email,
+        User.full_name,
+        Membership.role,
+        Membership.title,
+        Membership.department_id,
+        Membership.created_at,
+    )
+
+
+async def get_member(session: AsyncSession, *, organization_id: uuid.UUID, user_id: uuid.UUID) -> dict[str, Any] | None:
+    row = (
+        await session.execute(
+            select(*_member_columns())
+            .join(User, User.id == Membership.user_id)
+            .where(Membership.organization_id == organization_id, Membership.user_id == user_id)
+        )
+    ).first()
+    return dict(row._mapping) if row else None
+
+
+async def get_members(
+    session: AsyncSession, *, organization: Organization, offset: int, limit: int
+) -> tuple[list[dict[str, Any]], int]:
+    query = (
+        select(*_member_columns())
+        .join(User, User.id == Membership.user_id)
+        .where(Membership.organization_id == organization.id)
+    )
+    total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = await session.execute(query.order_by(User.full_name, User.id).offset(offset).limit(limit))
+    return [dict(row._mapping) for row in rows], total
+
+
+async def remove_member(
+    session: AsyncSession, *, organization: Organization, actor_role: MemberRole | None, user_id: uuid.UUID
+) -> None:
+    membership = await session.get(Membership, (organization.id, user_id), with_for_update=True)
+    if membership is None:
+        raise NotFound("This user is not a member of the organization.")
+    _check_rank(actor_role, MemberRole(membership.role))
+    if membership.role == MemberRole.owner:
+        await _keep_an_owner(session, organization_id=organization.id, leaving=user_id)
+    await session.delete(membership)
+    await session.flush()
