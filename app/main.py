@@ -3,11 +3,14 @@
 from fastapi import FastAPI
 
 from app import models  # noqa: F401  (every table in the metadata)
-from app.core.api import create_app
+from app.core.api import BackgroundService, create_app
 from app.core.settings import get_settings
 from app.services.auth.routes import router as auth_router
 from app.services.organizations.routes import router as organizations_router
 from app.services.users.routes import router as users_router
+
+# Long-running parts of features, started with the app (see create_app).
+BACKGROUND: list[BackgroundService] = []
 
 ROUTERS = [
     auth_router,
@@ -17,7 +20,7 @@ ROUTERS = [
 
 
 def build_app() -> FastAPI:
-    return create_app(get_settings(), ROUTERS)
+    return create_app(get_settings(), ROUTERS, BACKGROUND)
 
 
 app = build_app()

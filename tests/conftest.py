@@ -25,7 +25,7 @@ from app.core.api import create_app
 from app.core.database import Base
 from app.core.migrations import upgrade_head
 from app.core.settings import Environment, Settings, to_asyncpg_url
-from app.main import ROUTERS
+from app.main import BACKGROUND, ROUTERS
 
 
 def _libpq(url: str) -> str:
@@ -92,7 +92,7 @@ def settings(database_url: str, data_dir: Path) -> Settings:
 
 @pytest.fixture(scope="session")
 async def app(settings: Settings) -> AsyncIterator[FastAPI]:
-    application = create_app(settings, ROUTERS)
+    application = create_app(settings, ROUTERS, BACKGROUND)
     async with application.router.lifespan_context(application):
         yield application
 

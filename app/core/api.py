@@ -1,8 +1,8 @@
 """The application factory: lifespan (engine, signer), middleware, error handlers, OpenAPI."""
 
 import logging
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from datetime import timedelta
 from http import HTTPStatus
 from typing import Any
@@ -92,7 +92,15 @@ async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-def create_app(settings: Settings, routers: Sequence[APIRouter]) -> FastAPI:
+BackgroundService = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+
+
+def create_app(
+    settings: Settings, routers: Sequence[APIRouter], background: Sequence[BackgroundService] = ()
+) -> FastAPI:
+    """Build the app. `background` are features' long-running parts (the realtime listener, the
+    reminder worker): each is an async context manager entered after the database is ready and
+    left, in reverse order, at shutdown."""
     settings.check_production_ready()
     configure_logging(json_lines=settings.json_logs, level=settings.log_level)
 
@@ -111,7 +119,10 @@ def create_app(settings: Settings, routers: Sequence[APIRouter]) -> FastAPI:
         )
         app.state.migration_heads = migrations.head_revisions()
         try:
-            yield
+            async with AsyncExitStack() as stack:
+                for service in background:
+                    await stack.enter_async_context(service(app))
+                yield
         finally:
             await engine.dispose()
 
