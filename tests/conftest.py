@@ -22,7 +22,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.core import embedded
 from app.core.api import create_app
-from app.core.database import Base
 from app.core.migrations import upgrade_head
 from app.core.settings import Environment, Settings, to_asyncpg_url
 from app.main import BACKGROUND, ROUTERS
@@ -122,6 +121,10 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 async def _clean_tables(app: FastAPI) -> AsyncIterator[None]:
     yield
     engine: AsyncEngine = app.state.engine
-    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
     async with engine.begin() as conn:
+        tables = (
+            await conn.exec_driver_sql(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
+            )
+        ).scalars().all()
         await conn.exec_driver_sql(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")

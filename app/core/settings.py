@@ -45,9 +45,34 @@ class Settings(BaseSettings):
     login_failure_window_seconds: int = Field(default=900, ge=1)
     registrations_per_address_per_hour: int = Field(default=1000, ge=1)
 
+    # Appointments: check-in opens this many minutes before the start and closes at the end.
+    checkin_opens_minutes_before: int = Field(default=120, ge=0, le=24 * 60)
+
+    # Documents, QR codes and check-in (see README "Configuration").
+    max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, le=1024 * 1024 * 1024)
+    document_quota_bytes: int = Field(default=100 * 1024 * 1024, ge=0)
+    image_max_pixels: int = Field(default=40_000_000, ge=10_000, le=200_000_000)
+    qr_key_id: str = Field(default="1", pattern=r"^[0-9A-Z]$")
+    qr_retired_keys: dict[str, str] = {}
+
     cors_origins: list[str] = []
     log_level: str = "INFO"
     log_json: bool | None = None
+
+    # Notifications: reminders and the e-mail outbox (app/services/notifications; README "Notifications").
+    reminder_minutes_before: list[int] = [24 * 60, 60]
+    reminder_poll_seconds: float = Field(default=60, gt=0, le=3600)
+    notification_workers: bool | None = None  # unset: on, except with ENVIRONMENT=test
+    smtp_host: str | None = None  # unset: e-mails are written to the log instead
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_security: str = Field(default="starttls", pattern="^(starttls|ssl|none)$")
+    smtp_timeout_seconds: float = Field(default=10, gt=0, le=300)
+    mail_from: str = "Queueless <no-reply@queueless.invalid>"
+    outbox_poll_seconds: float = Field(default=5, gt=0, le=3600)
+    outbox_max_attempts: int = Field(default=6, ge=1, le=50)
+    outbox_retry_base_seconds: float = Field(default=30, ge=0, le=86400)
 
     @field_validator("database_url")
     @classmethod
@@ -55,6 +80,19 @@ class Settings(BaseSettings):
         if not value:
             return None
         return to_asyncpg_url(value)
+
+    @field_validator("reminder_minutes_before")
+    @classmethod
+    def _check_reminders(cls, value: list[int]) -> list[int]:
+        if len(value) > 10 or any(not 1 <= minutes <= 30 * 24 * 60 for minutes in value):
+            raise ValueError("at most 10 reminders, each 1 minute to 30 days before")
+        return sorted(set(value), reverse=True)
+
+    @property
+    def notification_workers_enabled(self) -> bool:
+        if self.notification_workers is None:
+            return self.environment is not Environment.test
+        return self.notification_workers
 
     @property
     def is_production(self) -> bool:

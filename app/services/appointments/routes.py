@@ -1,0 +1,167 @@
+import uuid
+from datetime import date, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+
+from app.core.database import SessionDep
+from app.core.dependencies import CurrentUser, OrgStaff, PageDep, SettingsDep
+from app.core.schemas import Page
+from app.services.appointments import service as appointments_service
+from app.services.appointments.models import Status
+from app.services.appointments.schemas import (
+    AppointmentCreate,
+    AppointmentRead,
+    AssignRequest,
+    CancelRequest,
+    HistoryEntry,
+    QueueItem,
+    RescheduleRequest,
+    Slot,
+    StatusChange,
+)
+
+router = APIRouter(tags=["appointments"])
+
+_BOOKING_ERRORS = {
+    404: {"description": "`not_found`"},
+    409: {"description": "`slot_full`, `overlapping_appointment`"},
+    422: {"description": "`slot_unavailable`, `validation_error`"},
+}
+
+
+@router.get("/services/{service_id}/slots", responses={422: {"description": "`range_too_long`, `invalid_range`"}})
+async def list_slots(
+    service_id: uuid.UUID,
+    session: SessionDep,
+    from_: Annotated[date, Query(alias="from")],
+    to: date,
+) -> list[Slot]:
+    """Public: bookable slots between two local dates (inclusive, at most 31 days), in time order.
+
+    Past slots and slots inside the minimum notice are left out; a full slot stays with `available: 0`.
+    """
+    return await appointments_service.available_slots(session, service_id=service_id, first=from_, last=to)
+
+
+@router.post("/appointments", status_code=status.HTTP_201_CREATED, responses=_BOOKING_ERRORS)
+async def create_appointment(data: AppointmentCreate, user: CurrentUser, session: SessionDep) -> AppointmentRead:
+    """Book a slot. Under any concurrency a slot never holds more active appointments than its capacity."""
+    appointment = await appointments_service.book(
+        session, citizen=user, service_id=data.service_id, starts_at=data.starts_at, notes=data.notes
+    )
+    return await appointments_service.to_read(session, appointment)
+
+
+@router.get("/appointments")
+async def list_appointments(
+    user: CurrentUser,
+    session: SessionDep,
+    page: PageDep,
+    status_: Annotated[Status | None, Query(alias="status")] = None,
+    from_: Annotated[date | None, Query(alias="from")] = None,
+    to: date | None = None,
+) -> Page[AppointmentRead]:
+    """Your own appointments, latest first. `from`/`to` are inclusive local dates."""
+    items, total = await appointments_service.get_own(
+        session, citizen=user, status=status_, first=from_, last=to, offset=page.offset, limit=page.size
+    )
+    return Page.build(items, total=total, page=page.page, size=page.size)
+
+
+@router.get("/appointments/{appointment_id}", responses={404: {"description": "`not_found`"}})
+async def get_appointment(appointment_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> AppointmentRead:
+    """The owner, staff of its organization, or an administrator."""
+    appointment = await appointments_service.get_visible(session, appointment_id=appointment_id, user=user)
+    return await appointments_service.to_read(session, appointment)
+
+
+@router.post(
+    "/appointments/{appointment_id}/cancel",
+    responses={404: {"description": "`not_found`"}, 409: {"description": "`invalid_transition`, `too_late`"}},
+)
+async def cancel_appointment(
+    appointment_id: uuid.UUID, data: CancelRequest, user: CurrentUser, session: SessionDep
+) -> AppointmentRead:
+    """The owner (before the start) or staff cancel a booked appointment; its seat is freed."""
+    appointment = await appointments_service.get_visible(session, appointment_id=appointment_id, user=user, for_update=True)
+    appointment = await appointments_service.cancel(session, appointment=appointment, actor=user, reason=data.reason)
+    return await appointments_service.to_read(session, appointment)
+
+
+@router.post("/appointments/{appointment_id}/reschedule", responses=_BOOKING_ERRORS)
+async def reschedule_appointment(
+    appointment_id: uuid.UUID, data: RescheduleRequest, user: CurrentUser, session: SessionDep
+) -> AppointmentRead:
+    """Move a booked appointment to another slot, atomically: the new seat is held and the old
+    one freed, or nothing changes."""
+    appointment = await appointments_service.get_visible(session, appointment_id=appointment_id, user=user, for_update=True)
+    appointment = await appointments_service.reschedule(
+        session, appointment=appointment, actor=user, starts_at=data.starts_at
+    )
+    return await appointments_service.to_read(session, appointment)
+
+
+@router.get("/appointments/{appointment_id}/history", responses={404: {"description": "`not_found`"}})
+async def get_appointment_history(appointment_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> list[HistoryEntry]:
+    """Every status change with who made it and when (the first entry is the booking)."""
+    appointment = await appointments_service.get_visible(session, appointment_id=appointment_id, user=user)
+    return await appointments_service.history(session, appointment=appointment)
+
+
+@router.post(
+    "/appointments/{appointment_id}/status",
+    responses={404: {"description": "`not_found`"}, 409: {"description": "`invalid_transition`, `checkin_window`"}},
+)
+async def change_appointment_status(
+    appointment_id: uuid.UUID, data: StatusChange, user: CurrentUser, session: SessionDep, settings: SettingsDep
+) -> AppointmentRead:
+    """Staff: move the appointment along booked → checked_in → in_progress → completed (or
+    cancelled / no_show). Any other move is 409 `invalid_transition`."""
+    appointment = await appointments_service.get_for_staff(session, appointment_id=appointment_id, user=user)
+    appointment = await appointments_service.change_status(
+        session,
+        appointment=appointment,
+        actor=user,
+        to=data.status,
+        note=data.note,
+        checkin_opens_before=timedelta(minutes=settings.checkin_opens_minutes_before),
+    )
+    return await appointments_service.to_read(session, appointment)
+
+
+@router.post(
+    "/appointments/{appointment_id}/assign",
+    responses={404: {"description": "`not_found`"}, 422: {"description": "`not_a_member`"}},
+)
+async def assign_appointment(
+    appointment_id: uuid.UUID, data: AssignRequest, user: CurrentUser, session: SessionDep
+) -> AppointmentRead:
+    """Staff: hand the appointment to a member of the same organization."""
+    appointment = await appointments_service.get_for_staff(session, appointment_id=appointment_id, user=user)
+    appointment = await appointments_service.assign(session, appointment=appointment, staff_id=data.staff_id)
+    return await appointments_service.to_read(session, appointment)
+
+
+@router.get("/organizations/{organization_id}/appointments")
+async def list_organization_appointments(
+    access: OrgStaff,
+    session: SessionDep,
+    page: PageDep,
+    date_: Annotated[date | None, Query(alias="date", description="Local date of the organization")] = None,
+    status_: Annotated[Status | None, Query(alias="status")] = None,
+    service_id: uuid.UUID | None = None,
+    q: Annotated[str | None, Query(max_length=200, description="Reference or citizen name")] = None,
+) -> Page[QueueItem]:
+    """Staff: the organization's queue, in time order."""
+    rows, total = await appointments_service.get_queue(
+        session,
+        organization=access.organization,
+        day=date_,
+        status=status_,
+        service_id=service_id,
+        q=q,
+        offset=page.offset,
+        limit=page.size,
+    )
+    return Page.build([QueueItem.model_validate(r) for r in rows], total=total, page=page.page, size=page.size)

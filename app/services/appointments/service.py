@@ -1,0 +1,516 @@
+"""Availability, booking, the status machine, cancel, reschedule, assignment and the lists.
+
+The capacity guarantee lives in `slot_loads` (see its model); the no-overlap guarantee in the
+`appointments_citizen_overlap_excl` exclusion constraint. Mutations lock the appointment row
+first, so two staff members moving one appointment at once are serialised.
+"""
+
+import json
+import secrets
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Select, func, literal_column, or_, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.services.appointments import slots
+from app.services.appointments.errors import (
+    AppointmentNotFound,
+    CheckinWindow,
+    InvalidRange,
+    InvalidTransition,
+    NotAMember,
+    OverlappingAppointment,
+    RangeTooLong,
+    SlotFull,
+    SlotUnavailable,
+    TooLate,
+)
+from app.services.appointments.models import (
+    ACTIVE_STATUSES,
+    TRANSITIONS,
+    Appointment,
+    AppointmentEvent,
+    SlotLoad,
+    Status,
+)
+from app.services.appointments.schemas import AppointmentRead, AppointmentRequirement, HistoryEntry, Slot
+from app.services.catalog.models import Closure, OpeningHours, Requirement, Service
+from app.services.catalog.service import ServiceNotFound
+from app.services.organizations import service as organizations_service
+from app.services.organizations.models import Organization
+from app.services.users import service as users_service
+from app.services.users.models import Role, User
+
+MAX_RANGE_DAYS = 31
+REFERENCE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, no 1/I
+REFERENCE_LENGTH = 8
+
+
+def new_reference() -> str:
+    return "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(REFERENCE_LENGTH))
+
+
+@dataclass(frozen=True, slots=True)
+class Bookable:
+    """What booking and availability need to know about a service, read in one query."""
+
+    service_id: uuid.UUID
+    organization_id: uuid.UUID
+    capacity: int
+    is_active: bool
+    rules: slots.Rules
+    loads: dict[datetime, int]
+
+
+def _json_array(*columns: Any) -> Any:
+    return func.coalesce(func.json_agg(func.json_build_array(*columns)), literal_column("'[]'::json"))
+
+
+async def _load_bookable(
+    session: AsyncSession, *, service_id: uuid.UUID, first: date, last: date, with_loads: bool
+) -> Bookable:
+    """The service, its zone, hours, closures in [first, last] and (optionally) slot loads: one round trip."""
+    hours = select(_json_array(OpeningHours.weekday, OpeningHours.opens, OpeningHours.closes)).where(
+        OpeningHours.service_id == Service.id
+    )
+    closures = select(_json_array(Closure.starts_on, Closure.ends_on)).where(
+        Closure.service_id == Service.id, Closure.ends_on >= first, Closure.starts_on <= last
+    )
+    # UTC bounds one day wider than the local dates on each side cover every zone's offset.
+    low = datetime.combine(first - timedelta(days=1), time(), UTC)
+    high = datetime.combine(last + timedelta(days=2), time(), UTC)
+    loads = select(_json_array(SlotLoad.starts_at, SlotLoad.booked)).where(
+        SlotLoad.service_id == Service.id, SlotLoad.starts_at >= low, SlotLoad.starts_at < high, SlotLoad.booked > 0
+    )
+    columns = [
+        Service.organization_id,
+        Service.capacity,
+        Service.is_active,
+        Service.duration_minutes,
+        Service.slot_minutes,
+        Service.min_notice_minutes,
+        Service.max_days_ahead,
+        Organization.timezone,
+        hours.scalar_subquery(),
+        closures.scalar_subquery(),
+    ]
+    if with_loads:
+        columns.append(loads.scalar_subquery())
+    row = (
+        await session.execute(
+            select(*columns).join(Organization, Organization.id == Service.organization_id).where(Service.id == service_id)
+        )
+    ).first()
+    if row is None:
+        raise ServiceNotFound()
+    closed: set[date] = set()
+    for starts_on, ends_on in _parse(row[9]):
+        day, end = date.fromisoformat(starts_on), date.fromisoformat(ends_on)
+        while day <= end:
+            closed.add(day)
+            day += timedelta(days=1)
+    rules = slots.Rules(
+        zone=ZoneInfo(row.timezone),
+        duration=timedelta(minutes=row.duration_minutes),
+        step=timedelta(minutes=row.slot_minutes or row.duration_minutes),
+        min_notice=timedelta(minutes=row.min_notice_minutes),
+        max_days_ahead=row.max_days_ahead,
+        hours=[
+            slots.OpeningRange(weekday=w, opens=time.fromisoformat(o), closes=time.fromisoformat(c))
+            for w, o, c in _parse(row[8])
+        ],
+        closed_days=frozenset(closed),
+    )
+    load_map = {datetime.fromisoformat(s): int(n) for s, n in _parse(row[10])} if with_loads else {}
+    return Bookable(
+        service_id=service_id,
+        organization_id=row.organization_id,
+        capacity=row.capacity,
+        is_active=row.is_active,
+        rules=rules,
+        loads=load_map,
+    )
+
+
+def _parse(value: Any) -> list[Any]:
+    return json.loads(value) if isinstance(value, str) else list(value or [])
+
+
+async def available_slots(session: AsyncSession, *, service_id: uuid.UUID, first: date, last: date) -> list[Slot]:
+    if last < first:
+        raise InvalidRange()
+    if (last - first).days >= MAX_RANGE_DAYS:
+        raise RangeTooLong()
+    bookable = await _load_bookable(session, service_id=service_id, first=first, last=last, with_loads=True)
+    if not bookable.is_active:
+        return []
+    duration = bookable.rules.duration
+    return [
+        Slot(
+            starts_at=starts_at,
+            ends_at=starts_at + duration,
+            capacity=bookable.capacity,
+            available=max(0, bookable.capacity - bookable.loads.get(starts_at, 0)),
+        )
+        for starts_at in slots.starts_between(first, last, bookable.rules, datetime.now(UTC))
+    ]
+
+
+async def _bookable_at(session: AsyncSession, *, service_id: uuid.UUID, starts_at: datetime) -> Bookable:
+    day = starts_at.date()
+    bookable = await _load_bookable(
+        session, service_id=service_id, first=day - timedelta(days=1), last=day + timedelta(days=1), with_loads=False
+    )
+    if not bookable.is_active or not slots.is_bookable(starts_at, bookable.rules, datetime.now(UTC)):
+        raise SlotUnavailable()
+    return bookable
+
+
+async def _take_seat(session: AsyncSession, *, bookable: Bookable, starts_at: datetime) -> None:
+    """Hold one seat of the slot, or raise SlotFull. The conditional upsert is the guarantee."""
+    statement = (
+        insert(SlotLoad)
+        .values(service_id=bookable.service_id, starts_at=starts_at, booked=1)
+        .on_conflict_do_update(
+            index_elements=[SlotLoad.service_id, SlotLoad.starts_at],
+            set_={"booked": SlotLoad.booked + 1},
+            where=SlotLoad.booked < bookable.capacity,
+        )
+        .returning(SlotLoad.booked)
+    )
+    if await session.scalar(statement) is None:
+        raise SlotFull()
+
+
+async def _free_seat(session: AsyncSession, *, appointment: Appointment) -> None:
+    await session.execute(
+        update(SlotLoad)
+        .where(SlotLoad.service_id == appointment.service_id, SlotLoad.starts_at == appointment.starts_at)
+        .values(booked=SlotLoad.booked - 1)
+    )
+
+
+async def _overlaps(
+    session: AsyncSession, *, citizen_id: uuid.UUID, starts_at: datetime, ends_at: datetime, ignore: uuid.UUID | None
+) -> bool:
+    query = select(Appointment.id).where(
+        Appointment.citizen_id == citizen_id,
+        Appointment.status.in_(ACTIVE_STATUSES),
+        func.tstzrange(Appointment.starts_at, Appointment.ends_at).op("&&")(func.tstzrange(starts_at, ends_at)),
+    )
+    if ignore is not None:
+        query = query.where(Appointment.id != ignore)
+    return await session.scalar(query.limit(1)) is not None
+
+
+def _record(
+    session: AsyncSession, *, appointment_id: uuid.UUID, before: str | None, after: str, actor: User | None, note: str | None
+) -> None:
+    session.add(
+        AppointmentEvent(
+            appointment_id=appointment_id, from_status=before, to_status=after, actor_id=actor.id if actor else None, note=note
+        )
+    )
+
+
+async def book(
+    session: AsyncSession, *, citizen: User, service_id: uuid.UUID, starts_at: datetime, notes: str | None
+) -> Appointment:
+    bookable = await _bookable_at(session, service_id=service_id, starts_at=starts_at)
+    ends_at = starts_at + bookable.rules.duration
+    if await _overlaps(session, citizen_id=citizen.id, starts_at=starts_at, ends_at=ends_at, ignore=None):
+        raise OverlappingAppointment()
+    await _take_seat(session, bookable=bookable, starts_at=starts_at)
+    for _ in range(3):
+        # DO NOTHING without a target also covers the exclusion constraint: a concurrent
+        # overlapping booking of the same citizen makes this insert return nothing.
+        appointment_id = await session.scalar(
+            insert(Appointment)
+            .values(
+                id=uuid.uuid4(),
+                reference=new_reference(),
+                service_id=service_id,
+                organization_id=bookable.organization_id,
+                citizen_id=citizen.id,
+                starts_at=starts_at,
+                ends_at=ends_at,
+                status=Status.booked,
+                notes=notes,
+            )
+            .on_conflict_do_nothing()
+            .returning(Appointment.id)
+        )
+        if appointment_id is not None:
+            break
+        if await _overlaps(session, citizen_id=citizen.id, starts_at=starts_at, ends_at=ends_at, ignore=None):
+            raise OverlappingAppointment()
+        # otherwise the random reference collided: draw another
+    else:
+        raise OverlappingAppointment()
+    _record(session, appointment_id=appointment_id, before=None, after=Status.booked, actor=citizen, note=None)
+    await session.flush()
+    appointment = await session.get(Appointment, appointment_id)
+    assert appointment is not None
+    return appointment
+
+
+def _can_see(user: User, appointment: Appointment) -> bool:
+    return user.role == Role.admin or appointment.citizen_id == user.id
+
+
+async def get_visible(session: AsyncSession, *, appointment_id: uuid.UUID, user: User, for_update: bool = False) -> Appointment:
+    """The appointment if `user` owns it, is staff of its organization, or is an admin; else 404."""
+    appointment = await session.get(Appointment, appointment_id, with_for_update=for_update or None)
+    if appointment is None:
+        raise AppointmentNotFound()
+    if not _can_see(user, appointment):
+        try:
+            await organizations_service.require_staff(session, user=user, organization_id=appointment.organization_id)
+        except Exception as exc:
+            raise AppointmentNotFound() from exc
+    return appointment
+
+
+async def is_staff_for(session: AsyncSession, *, user: User, appointment: Appointment) -> bool:
+    if user.role == Role.admin:
+        return True
+    role = await organizations_service.get_role(session, organization_id=appointment.organization_id, user_id=user.id)
+    return role is not None
+
+
+async def get_for_staff(session: AsyncSession, *, appointment_id: uuid.UUID, user: User) -> Appointment:
+    """Locked for update; 404 unless `user` is staff of its organization or an admin."""
+    appointment = await session.get(Appointment, appointment_id, with_for_update=True)
+    if appointment is None or not await is_staff_for(session, user=user, appointment=appointment):
+        raise AppointmentNotFound()
+    return appointment
+
+
+async def _move(
+    session: AsyncSession, *, appointment: Appointment, to: Status, actor: User | None, note: str | None
+) -> Appointment:
+    before = Status(appointment.status)
+    if to not in TRANSITIONS[before]:
+        raise InvalidTransition(f"An appointment that is {before.value} cannot become {to.value}.")
+    if to in (Status.cancelled, Status.no_show):
+        await _free_seat(session, appointment=appointment)
+    appointment.status = to
+    if to is Status.checked_in:
+        appointment.checked_in_at = datetime.now(UTC)
+    _record(session, appointment_id=appointment.id, before=before, after=to, actor=actor, note=note)
+    await session.flush()
+    await session.refresh(appointment)
+    return appointment
+
+
+def _check_window(appointment: Appointment, *, opens_before: timedelta) -> None:
+    now = datetime.now(UTC)
+    if not appointment.starts_at - opens_before <= now <= appointment.ends_at:
+        raise CheckinWindow()
+
+
+async def change_status(
+    session: AsyncSession, *, appointment: Appointment, actor: User, to: Status, note: str | None, checkin_opens_before: timedelta
+) -> Appointment:
+    """Staff moves an appointment along the status machine (lock it first: `get_for_staff`)."""
+    if to is Status.checked_in and Status(appointment.status) is Status.booked:
+        _check_window(appointment, opens_before=checkin_opens_before)
+    return await _move(session, appointment=appointment, to=to, actor=actor, note=note)
+
+
+async def check_in(
+    session: AsyncSession, *, appointment: Appointment, actor: User, opens_before: timedelta
+) -> Appointment:
+    """Check in at the counter. Idempotent: an appointment already checked in is returned unchanged."""
+    if Status(appointment.status) is Status.checked_in:
+        return appointment
+    if Status(appointment.status) is not Status.booked:
+        raise InvalidTransition(f"An appointment that is {appointment.status} cannot be checked in.")
+    _check_window(appointment, opens_before=opens_before)
+    return await _move(session, appointment=appointment, to=Status.checked_in, actor=actor, note=None)
+
+
+async def cancel(session: AsyncSession, *, appointment: Appointment, actor: User, reason: str | None) -> Appointment:
+    """The owner (before the start) or staff cancel; the seat is freed. Lock the row first."""
+    is_owner = appointment.citizen_id == actor.id
+    if Status(appointment.status) is Status.booked and is_owner and not await is_staff_for(
+        session, user=actor, appointment=appointment
+    ):
+        if datetime.now(UTC) >= appointment.starts_at:
+            raise TooLate()
+    return await _move(session, appointment=appointment, to=Status.cancelled, actor=actor, note=reason)
+
+
+async def reschedule(session: AsyncSession, *, appointment: Appointment, actor: User, starts_at: datetime) -> Appointment:
+    """Move a booked appointment to another slot: the new seat is held and the old one freed, or nothing changes."""
+    if Status(appointment.status) is not Status.booked:
+        raise InvalidTransition(f"An appointment that is {appointment.status} cannot be rescheduled.")
+    staff = await is_staff_for(session, user=actor, appointment=appointment)
+    if not staff and datetime.now(UTC) >= appointment.starts_at:
+        raise TooLate()
+    if starts_at == appointment.starts_at:
+        return appointment
+    bookable = await _bookable_at(session, service_id=appointment.service_id, starts_at=starts_at)
+    ends_at = starts_at + bookable.rules.duration
+    if await _overlaps(
+        session, citizen_id=appointment.citizen_id, starts_at=starts_at, ends_at=ends_at, ignore=appointment.id
+    ):
+        raise OverlappingAppointment()
+    await _take_seat(session, bookable=bookable, starts_at=starts_at)
+    await _free_seat(session, appointment=appointment)
+    old = appointment.starts_at
+    try:
+        async with session.begin_nested():
+            appointment.starts_at, appointment.ends_at = starts_at, ends_at
+            await session.flush()
+    except IntegrityError as exc:  # a concurrent booking of the same citizen overlapped
+        raise OverlappingAppointment() from exc
+    note = f"rescheduled from {old.isoformat()} to {starts_at.isoformat()}"
+    _record(session, appointment_id=appointment.id, before=Status.booked, after=Status.booked, actor=actor, note=note)
+    await session.flush()
+    await session.refresh(appointment)
+    return appointment
+
+
+async def assign(session: AsyncSession, *, appointment: Appointment, staff_id: uuid.UUID) -> Appointment:
+    role = await organizations_service.get_role(session, organization_id=appointment.organization_id, user_id=staff_id)
+    if role is None:
+        raise NotAMember()
+    appointment.staff_id = staff_id
+    await session.flush()
+    await session.refresh(appointment)
+    return appointment
+
+
+async def history(session: AsyncSession, *, appointment: Appointment) -> list[HistoryEntry]:
+    rows = await session.scalars(
+        select(AppointmentEvent)
+        .where(AppointmentEvent.appointment_id == appointment.id)
+        .order_by(AppointmentEvent.id)
+    )
+    return [HistoryEntry.model_validate(row) for row in rows]
+
+
+async def to_reads(session: AsyncSession, appointments: Sequence[Appointment]) -> list[AppointmentRead]:
+    """Appointment bodies with their requirements and linked documents, without a query per row."""
+    if not appointments:
+        return []
+    requirements: dict[uuid.UUID, list[Requirement]] = defaultdict(list)
+    rows = await session.scalars(
+        select(Requirement)
+        .where(Requirement.service_id.in_({a.service_id for a in appointments}))
+        .order_by(Requirement.position, Requirement.name)
+    )
+    for requirement in rows:
+        requirements[requirement.service_id].append(requirement)
+    links = await _document_links(session, [a.id for a in appointments])
+    reads = []
+    for a in appointments:
+        linked = links.get(a.id, {})
+        items = [
+            AppointmentRequirement(
+                id=r.id,
+                name=r.name,
+                mandatory=r.mandatory,
+                document_id=linked[r.id][0] if r.id in linked else None,
+                document_status=linked[r.id][1] if r.id in linked else None,
+            )
+            for r in requirements[a.service_id]
+        ]
+        reads.append(AppointmentRead.model_validate({**_columns(a), "requirements": items}))
+    return reads
+
+
+async def to_read(session: AsyncSession, appointment: Appointment) -> AppointmentRead:
+    return (await to_reads(session, [appointment]))[0]
+
+
+def _columns(appointment: Appointment) -> dict[str, Any]:
+    return {c.key: getattr(appointment, c.key) for c in Appointment.__table__.columns}
+
+
+async def _document_links(
+    session: AsyncSession, appointment_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, dict[uuid.UUID, tuple[uuid.UUID, str]]]:
+    return {}
+
+
+def _local_day_bounds(day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    start = datetime.combine(day, time(), zone)
+    return start, datetime.combine(day + timedelta(days=1), time(), zone)
+
+
+def _local_date(column: Any) -> Any:
+    return func.date(func.timezone(Organization.timezone, column))
+
+
+async def get_own(
+    session: AsyncSession,
+    *,
+    citizen: User,
+    status: Status | None,
+    first: date | None,
+    last: date | None,
+    offset: int,
+    limit: int,
+) -> tuple[list[AppointmentRead], int]:
+    """The citizen's appointments, latest first; dates are local to each appointment's organization."""
+    query: Select[Any] = select(Appointment).where(Appointment.citizen_id == citizen.id)
+    if status is not None:
+        query = query.where(Appointment.status == status)
+    if first is not None or last is not None:
+        query = query.join(Organization, Organization.id == Appointment.organization_id)
+        if first is not None:
+            query = query.where(_local_date(Appointment.starts_at) >= first)
+        if last is not None:
+            query = query.where(_local_date(Appointment.starts_at) <= last)
+    total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = await session.scalars(query.order_by(Appointment.starts_at.desc(), Appointment.id).offset(offset).limit(limit))
+    return await to_reads(session, rows.all()), total
+
+
+async def get_queue(
+    session: AsyncSession,
+    *,
+    organization: Organization,
+    day: date | None,
+    status: Status | None,
+    service_id: uuid.UUID | None,
+    q: str | None,
+    offset: int,
+    limit: int,
+) -> tuple[list[dict[str, Any]], int]:
+    """The organization's appointments for staff, in time order, with citizen and service names."""
+    query: Select[Any] = (
+        select(Appointment, User.full_name, Service.name)
+        .join(User, User.id == Appointment.citizen_id)
+        .join(Service, Service.id == Appointment.service_id)
+        .where(Appointment.organization_id == organization.id)
+    )
+    if day is not None:
+        low, high = _local_day_bounds(day, ZoneInfo(organization.timezone))
+        query = query.where(Appointment.starts_at >= low, Appointment.starts_at < high)
+    if status is not None:
+        query = query.where(Appointment.status == status)
+    if service_id is not None:
+        query = query.where(Appointment.service_id == service_id)
+    if q:
+        pattern = f"%{users_service.escape_like(q)}%"
+        query = query.where(or_(Appointment.reference == q.upper().replace("-", ""), User.full_name.ilike(pattern)))
+    total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = (await session.execute(query.order_by(Appointment.starts_at, Appointment.id).offset(offset).limit(limit))).all()
+    reads = await to_reads(session, [row[0] for row in rows])
+    return [
+        {**read.model_dump(), "citizen_name": name, "service_name": service_name}
+        for read, (_, name, service_name) in zip(reads, rows, strict=True)
+    ], total
+
+
