@@ -98,3 +98,19 @@ async def book(
         headers=account.headers,
         json={"service_id": service_id, "starts_at": starts_at.isoformat(), **extra},
     )
+
+
+ROUND_THE_CLOCK = [{"weekday": d, "opens": "00:00", "closes": "23:59"} for d in range(7)]
+
+
+async def book_soon(client: httpx.AsyncClient, org: Org, service_id: str, account: Account) -> dict[str, Any]:
+    """Book the first free slot from now on (the service must be open round the clock)."""
+    today = datetime.now(ZoneInfo(org.timezone)).date()
+    slots = await client.get(
+        f"/services/{service_id}/slots",
+        params={"from": today.isoformat(), "to": (today + timedelta(days=1)).isoformat()},
+    )
+    first = next(s for s in slots.json() if s["available"] > 0)
+    response = await book(client, account, service_id, datetime.fromisoformat(first["starts_at"]))
+    assert response.status_code == 201, response.text
+    return dict(response.json())

@@ -62,10 +62,13 @@ async def test_full_slot_stays_listed_with_zero_available(client: httpx.AsyncCli
     day = starts_at.date().isoformat()
     slots = (await client.get(f"/services/{service['id']}/slots", params={"from": day, "to": day})).json()
     first = next(s for s in slots if datetime.fromisoformat(s["starts_at"]) == starts_at)
-    assert first["available"] == 0 and first["capacity"] == 1
+    assert first["available"] == 0
+    assert first["capacity"] == 1
 
 
-async def test_overlapping_appointment_of_one_citizen_is_refused(client: httpx.AsyncClient, session: AsyncSession) -> None:
+async def test_overlapping_appointment_of_one_citizen_is_refused(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
     org = await create_org(client, session)
     long_service = await create_service(client, org, duration=60)
     short_service = await create_service(client, org, duration=30)
@@ -114,8 +117,12 @@ async def test_closure_and_min_notice_make_slots_unavailable(client: httpx.Async
     )
     assert closure.status_code == 201
     citizen = await register(client)
-    assert_problem(await book(client, citizen, service["id"], local_slot(org.timezone, days_ahead=5)), 422, "slot_unavailable")
-    assert_problem(await book(client, citizen, service["id"], local_slot(org.timezone, days_ahead=1)), 422, "slot_unavailable")
+    assert_problem(
+        await book(client, citizen, service["id"], local_slot(org.timezone, days_ahead=5)), 422, "slot_unavailable"
+    )
+    assert_problem(
+        await book(client, citizen, service["id"], local_slot(org.timezone, days_ahead=1)), 422, "slot_unavailable"
+    )
     assert (await book(client, citizen, service["id"], local_slot(org.timezone, days_ahead=6))).status_code == 201
 
 
@@ -124,7 +131,9 @@ async def test_naive_datetime_is_422(client: httpx.AsyncClient, session: AsyncSe
     service = await create_service(client, org)
     citizen = await register(client)
     naive = local_slot(org.timezone).replace(tzinfo=None).isoformat()
-    response = await client.post("/appointments", headers=citizen.headers, json={"service_id": service["id"], "starts_at": naive})
+    response = await client.post(
+        "/appointments", headers=citizen.headers, json={"service_id": service["id"], "starts_at": naive}
+    )
     assert_problem(response, 422, "validation_error")
 
 
@@ -139,7 +148,9 @@ async def test_booking_needs_a_token(client: httpx.AsyncClient) -> None:
     assert_problem(response, 401, "not_authenticated")
 
 
-async def test_booking_works_in_any_zone_offset_of_the_same_instant(client: httpx.AsyncClient, session: AsyncSession) -> None:
+async def test_booking_works_in_any_zone_offset_of_the_same_instant(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
     org = await create_org(client, session, timezone="America/New_York")
     service = await create_service(client, org)
     starts_at = local_slot(org.timezone).astimezone(ZoneInfo("Asia/Tokyo"))

@@ -104,9 +104,7 @@ class AppointmentEvent(Base):
     __tablename__ = "appointment_events"
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
-    appointment_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("appointments.id", ondelete="CASCADE"), index=True
-    )
+    appointment_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("appointments.id", ondelete="CASCADE"), index=True)
     from_status: Mapped[str | None] = mapped_column(String(16))
     to_status: Mapped[str] = mapped_column(String(16))
     actor_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))

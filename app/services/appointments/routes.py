@@ -1,6 +1,6 @@
 import uuid
 from datetime import date, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, status
 
@@ -23,7 +23,7 @@ from app.services.appointments.schemas import (
 
 router = APIRouter(tags=["appointments"])
 
-_BOOKING_ERRORS = {
+_BOOKING_ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"description": "`not_found`"},
     409: {"description": "`slot_full`, `overlapping_appointment`"},
     422: {"description": "`slot_unavailable`, `validation_error`"},
@@ -84,7 +84,9 @@ async def cancel_appointment(
     appointment_id: uuid.UUID, data: CancelRequest, user: CurrentUser, session: SessionDep
 ) -> AppointmentRead:
     """The owner (before the start) or staff cancel a booked appointment; its seat is freed."""
-    appointment = await appointments_service.get_visible(session, appointment_id=appointment_id, user=user, for_update=True)
+    appointment = await appointments_service.get_visible(
+        session, appointment_id=appointment_id, user=user, for_update=True
+    )
     appointment = await appointments_service.cancel(session, appointment=appointment, actor=user, reason=data.reason)
     return await appointments_service.to_read(session, appointment)
 
@@ -95,7 +97,9 @@ async def reschedule_appointment(
 ) -> AppointmentRead:
     """Move a booked appointment to another slot, atomically: the new seat is held and the old
     one freed, or nothing changes."""
-    appointment = await appointments_service.get_visible(session, appointment_id=appointment_id, user=user, for_update=True)
+    appointment = await appointments_service.get_visible(
+        session, appointment_id=appointment_id, user=user, for_update=True
+    )
     appointment = await appointments_service.reschedule(
         session, appointment=appointment, actor=user, starts_at=data.starts_at
     )
@@ -103,7 +107,9 @@ async def reschedule_appointment(
 
 
 @router.get("/appointments/{appointment_id}/history", responses={404: {"description": "`not_found`"}})
-async def get_appointment_history(appointment_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> list[HistoryEntry]:
+async def get_appointment_history(
+    appointment_id: uuid.UUID, user: CurrentUser, session: SessionDep
+) -> list[HistoryEntry]:
     """Every status change with who made it and when (the first entry is the booking)."""
     appointment = await appointments_service.get_visible(session, appointment_id=appointment_id, user=user)
     return await appointments_service.history(session, appointment=appointment)

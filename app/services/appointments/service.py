@@ -106,7 +106,9 @@ async def _load_bookable(
         columns.append(loads.scalar_subquery())
     row = (
         await session.execute(
-            select(*columns).join(Organization, Organization.id == Service.organization_id).where(Service.id == service_id)
+            select(*columns)
+            .join(Organization, Organization.id == Service.organization_id)
+            .where(Service.id == service_id)
         )
     ).first()
     if row is None:
@@ -212,11 +214,21 @@ async def _overlaps(
 
 
 def _record(
-    session: AsyncSession, *, appointment_id: uuid.UUID, before: str | None, after: str, actor: User | None, note: str | None
+    session: AsyncSession,
+    *,
+    appointment_id: uuid.UUID,
+    before: str | None,
+    after: str,
+    actor: User | None,
+    note: str | None,
 ) -> None:
     session.add(
         AppointmentEvent(
-            appointment_id=appointment_id, from_status=before, to_status=after, actor_id=actor.id if actor else None, note=note
+            appointment_id=appointment_id,
+            from_status=before,
+            to_status=after,
+            actor_id=actor.id if actor else None,
+            note=note,
         )
     )
 
@@ -266,7 +278,9 @@ def _can_see(user: User, appointment: Appointment) -> bool:
     return user.role == Role.admin or appointment.citizen_id == user.id
 
 
-async def get_visible(session: AsyncSession, *, appointment_id: uuid.UUID, user: User, for_update: bool = False) -> Appointment:
+async def get_visible(
+    session: AsyncSession, *, appointment_id: uuid.UUID, user: User, for_update: bool = False
+) -> Appointment:
     """The appointment if `user` owns it, is staff of its organization, or is an admin; else 404."""
     appointment = await session.get(Appointment, appointment_id, with_for_update=for_update or None)
     if appointment is None:
@@ -318,7 +332,13 @@ def _check_window(appointment: Appointment, *, opens_before: timedelta) -> None:
 
 
 async def change_status(
-    session: AsyncSession, *, appointment: Appointment, actor: User, to: Status, note: str | None, checkin_opens_before: timedelta
+    session: AsyncSession,
+    *,
+    appointment: Appointment,
+    actor: User,
+    to: Status,
+    note: str | None,
+    checkin_opens_before: timedelta,
 ) -> Appointment:
     """Staff moves an appointment along the status machine (lock it first: `get_for_staff`)."""
     if to is Status.checked_in and Status(appointment.status) is Status.booked:
@@ -341,15 +361,19 @@ async def check_in(
 async def cancel(session: AsyncSession, *, appointment: Appointment, actor: User, reason: str | None) -> Appointment:
     """The owner (before the start) or staff cancel; the seat is freed. Lock the row first."""
     is_owner = appointment.citizen_id == actor.id
-    if Status(appointment.status) is Status.booked and is_owner and not await is_staff_for(
-        session, user=actor, appointment=appointment
+    if (
+        Status(appointment.status) is Status.booked
+        and is_owner
+        and not await is_staff_for(session, user=actor, appointment=appointment)
     ):
         if datetime.now(UTC) >= appointment.starts_at:
             raise TooLate()
     return await _move(session, appointment=appointment, to=Status.cancelled, actor=actor, note=reason)
 
 
-async def reschedule(session: AsyncSession, *, appointment: Appointment, actor: User, starts_at: datetime) -> Appointment:
+async def reschedule(
+    session: AsyncSession, *, appointment: Appointment, actor: User, starts_at: datetime
+) -> Appointment:
     """Move a booked appointment to another slot: the new seat is held and the old one freed, or nothing changes."""
     if Status(appointment.status) is not Status.booked:
         raise InvalidTransition(f"An appointment that is {appointment.status} cannot be rescheduled.")
@@ -392,9 +416,7 @@ async def assign(session: AsyncSession, *, appointment: Appointment, staff_id: u
 
 async def history(session: AsyncSession, *, appointment: Appointment) -> list[HistoryEntry]:
     rows = await session.scalars(
-        select(AppointmentEvent)
-        .where(AppointmentEvent.appointment_id == appointment.id)
-        .order_by(AppointmentEvent.id)
+        select(AppointmentEvent).where(AppointmentEvent.appointment_id == appointment.id).order_by(AppointmentEvent.id)
     )
     return [HistoryEntry.model_validate(row) for row in rows]
 
@@ -473,7 +495,9 @@ async def get_own(
         if last is not None:
             query = query.where(_local_date(Appointment.starts_at) <= last)
     total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = await session.scalars(query.order_by(Appointment.starts_at.desc(), Appointment.id).offset(offset).limit(limit))
+    rows = await session.scalars(
+        query.order_by(Appointment.starts_at.desc(), Appointment.id).offset(offset).limit(limit)
+    )
     return await to_reads(session, rows.all()), total
 
 
@@ -489,7 +513,7 @@ async def get_queue(
     limit: int,
 ) -> tuple[list[dict[str, Any]], int]:
     """The organization's appointments for staff, in time order, with citizen and service names."""
-    query: Select[Any] = (
+    query: Select[Appointment, str, str] = (
         select(Appointment, User.full_name, Service.name)
         .join(User, User.id == Appointment.citizen_id)
         .join(Service, Service.id == Appointment.service_id)
@@ -506,11 +530,11 @@ async def get_queue(
         pattern = f"%{users_service.escape_like(q)}%"
         query = query.where(or_(Appointment.reference == q.upper().replace("-", ""), User.full_name.ilike(pattern)))
     total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = (await session.execute(query.order_by(Appointment.starts_at, Appointment.id).offset(offset).limit(limit))).all()
+    rows = (
+        await session.execute(query.order_by(Appointment.starts_at, Appointment.id).offset(offset).limit(limit))
+    ).all()
     reads = await to_reads(session, [row[0] for row in rows])
     return [
         {**read.model_dump(), "citizen_name": name, "service_name": service_name}
         for read, (_, name, service_name) in zip(reads, rows, strict=True)
     ], total
-
-

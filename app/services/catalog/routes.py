@@ -66,7 +66,9 @@ async def get_service(service_id: uuid.UUID, session: SessionDep) -> ServiceRead
 
 
 @router.patch("/services/{service_id}")
-async def update_service(service_id: uuid.UUID, data: ServiceUpdate, user: CurrentUser, session: SessionDep) -> ServiceRead:
+async def update_service(
+    service_id: uuid.UUID, data: ServiceUpdate, user: CurrentUser, session: SessionDep
+) -> ServiceRead:
     """Owners, managers and administrators: change a service (capacity changes apply to new bookings)."""
     service = await _managed_service(session, service_id, user)
     service = await catalog_service.update(session, service=service, data=data)
@@ -92,9 +94,10 @@ async def get_schedule(service_id: uuid.UUID, session: SessionDep) -> ScheduleRe
 
 
 @router.post("/services/{service_id}/closures", status_code=status.HTTP_201_CREATED)
-async def create_closure(service_id: uuid.UUID, data: ClosureCreate, user: CurrentUser, session: SessionDep) -> ClosureRead:
+async def create_closure(
+    service_id: uuid.UUID, data: ClosureCreate, user: CurrentUser, session: SessionDep
+) -> ClosureRead:
     """Owners, managers and administrators: close the service on some days (inclusive local dates).
     Existing appointments on those days are kept; new bookings are refused."""
     service = await _managed_service(session, service_id, user)
     return ClosureRead.model_validate(await catalog_service.add_closure(session, service=service, data=data))
-

@@ -35,7 +35,7 @@ class ServiceCreate(InputSchema):
     department_id: uuid.UUID | None = None
     duration_minutes: DurationMinutes
     capacity: Capacity
-    requirements: Annotated[list[RequirementIn], Field(max_length=50)] = []
+    requirements: Annotated[list[RequirementIn], Field(default_factory=list, max_length=50)]
 
 
 class ServiceUpdate(InputSchema):

@@ -1,5 +1,6 @@
 """Services of an organization, their document requirements, opening hours and closures."""
 
+import itertools
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
@@ -77,7 +78,9 @@ async def create(session: AsyncSession, *, organization: Organization, data: Ser
     return service
 
 
-def _add_requirements(session: AsyncSession, *, service_id: uuid.UUID, items: Sequence[RequirementIn], start: int) -> None:
+def _add_requirements(
+    session: AsyncSession, *, service_id: uuid.UUID, items: Sequence[RequirementIn], start: int
+) -> None:
     for position, item in enumerate(items, start=start):
         session.add(Requirement(service_id=service_id, name=item.name, mandatory=item.mandatory, position=position))
 
@@ -177,7 +180,7 @@ def _check_ranges(weekly: Sequence[OpeningRange]) -> None:
         by_day[item.weekday].append(item)
     for ranges in by_day.values():
         ranges.sort(key=lambda r: r.opens)
-        for before, after in zip(ranges, ranges[1:], strict=False):
+        for before, after in itertools.pairwise(ranges):
             if after.opens < before.closes:
                 raise OverlappingOpeningHours()
 
@@ -203,7 +206,7 @@ async def get_schedule(session: AsyncSession, *, service: Service) -> ScheduleRe
     return ScheduleRead(
         service_id=service.id,
         slot_minutes=service.step_minutes,
-        weekly=[{"weekday": h.weekday, "opens": h.opens, "closes": h.closes} for h in hours],  # type: ignore[misc]
+        weekly=[{"weekday": h.weekday, "opens": h.opens, "closes": h.closes} for h in hours],
         min_notice_minutes=service.min_notice_minutes,
         max_days_ahead=service.max_days_ahead,
     )
@@ -216,4 +219,3 @@ async def add_closure(session: AsyncSession, *, service: Service, data: ClosureC
     session.add(closure)
     await session.flush()
     return closure
-

@@ -27,9 +27,7 @@ class MemberRole(StrEnum):
 
 class Organization(TimestampMixin, Base):
     __tablename__ = "organizations"
-    __table_args__ = (
-        CheckConstraint("kind IN ('government', 'clinic', 'property', 'business')", name="kind"),
-    )
+    __table_args__ = (CheckConstraint("kind IN ('government', 'clinic', 'property', 'business')", name="kind"),)
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     name: Mapped[str] = mapped_column(String(200))

@@ -55,7 +55,9 @@ async def update_organization(data: OrganizationUpdate, access: OrgManager, sess
 @router.post("/{organization_id}/departments", status_code=status.HTTP_201_CREATED)
 async def create_department(data: DepartmentCreate, access: OrgManager, session: SessionDep) -> DepartmentRead:
     """Owners, managers and administrators: add a department (names are unique per organization)."""
-    department = await organizations_service.create_department(session, organization=access.organization, name=data.name)
+    department = await organizations_service.create_department(
+        session, organization=access.organization, name=data.name
+    )
     return DepartmentRead.model_validate(department)
 
 

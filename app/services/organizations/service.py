@@ -204,7 +204,7 @@ async def _keep_an_owner(session: AsyncSession, *, organization_id: uuid.UUID, l
         raise LastOwner()
 
 
-def _member_columns():  # type: ignore[no-untyped-def]
+def _member_columns() -> tuple[Any, ...]:
     return (
         Membership.organization_id,
         Membership.user_id,
