@@ -26,6 +26,7 @@ NAMING_CONVENTION = {
 }
 
 EMBEDDED_URL_ENV = "QUEUELESS_EMBEDDED_DATABASE_URL"
+READ_ONLY_METHODS = frozenset({"GET", "HEAD"})
 
 
 class Base(DeclarativeBase):
@@ -80,6 +81,9 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """
     sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
     async with sessionmaker() as session:
+        if request.method in READ_ONLY_METHODS:
+            # Reads run each statement on its own: no BEGIN/COMMIT round trips around them.
+            await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
         try:
             yield session
         except AppError as exc:

@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, func, literal_column, or_, select, update
+from sqlalchemy import Select, func, literal, literal_column, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -238,40 +238,61 @@ async def book(
 ) -> Appointment:
     bookable = await _bookable_at(session, service_id=service_id, starts_at=starts_at)
     ends_at = starts_at + bookable.rules.duration
-    if await _overlaps(session, citizen_id=citizen.id, starts_at=starts_at, ends_at=ends_at, ignore=None):
-        raise OverlappingAppointment()
     await _take_seat(session, bookable=bookable, starts_at=starts_at)
     for _ in range(3):
-        # DO NOTHING without a target also covers the exclusion constraint: a concurrent
-        # overlapping booking of the same citizen makes this insert return nothing.
-        appointment_id = await session.scalar(
-            insert(Appointment)
-            .values(
-                id=uuid.uuid4(),
-                reference=new_reference(),
-                service_id=service_id,
-                organization_id=bookable.organization_id,
-                citizen_id=citizen.id,
-                starts_at=starts_at,
-                ends_at=ends_at,
-                status=Status.booked,
-                notes=notes,
-            )
-            .on_conflict_do_nothing()
-            .returning(Appointment.id)
+        appointment = await _insert_booked(
+            session, citizen=citizen, bookable=bookable, starts_at=starts_at, ends_at=ends_at, notes=notes
         )
-        if appointment_id is not None:
-            break
+        if appointment is not None:
+            return appointment
         if await _overlaps(session, citizen_id=citizen.id, starts_at=starts_at, ends_at=ends_at, ignore=None):
             raise OverlappingAppointment()
-        # otherwise the random reference collided: draw another
-    else:
-        raise OverlappingAppointment()
-    _record(session, appointment_id=appointment_id, before=None, after=Status.booked, actor=citizen, note=None)
-    await session.flush()
-    appointment = await session.get(Appointment, appointment_id)
-    assert appointment is not None
-    return appointment
+        # otherwise the random reference collided with another: draw a new one
+    raise OverlappingAppointment()
+
+
+async def _insert_booked(
+    session: AsyncSession,
+    *,
+    citizen: User,
+    bookable: Bookable,
+    starts_at: datetime,
+    ends_at: datetime,
+    notes: str | None,
+) -> Appointment | None:
+    """Insert the appointment and its first history row in one statement (one round trip).
+
+    `ON CONFLICT DO NOTHING` without a target also covers the exclusion constraint: when the
+    citizen already holds an overlapping active appointment (even one committed a moment ago by
+    a concurrent request), nothing is inserted and None is returned.
+    """
+    inserted = (
+        insert(Appointment)
+        .values(
+            id=uuid.uuid4(),
+            reference=new_reference(),
+            service_id=bookable.service_id,
+            organization_id=bookable.organization_id,
+            citizen_id=citizen.id,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            status=Status.booked,
+            notes=notes,
+        )
+        .on_conflict_do_nothing()
+        .returning(*Appointment.__table__.c)
+        .cte("inserted")
+    )
+    history = (
+        insert(AppointmentEvent)
+        .from_select(
+            ["appointment_id", "to_status", "actor_id"],
+            select(inserted.c.id, literal(Status.booked.value), literal(citizen.id)),
+        )
+        .cte("history")
+    )
+    statement = select(Appointment).from_statement(select(inserted).add_cte(history))
+    return (await session.execute(statement)).scalar_one_or_none()
 
 
 def _can_see(user: User, appointment: Appointment) -> bool:
