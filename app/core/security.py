@@ -12,11 +12,14 @@ Refresh tokens are opaque random strings; only their SHA-256 is stored.
 
 import base64
 import hashlib
+import os
 import secrets
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import anyio
 import anyio.to_thread
 import bcrypt
 import jwt
@@ -45,16 +48,34 @@ def verify_password_sync(password: str, password_hash: str) -> bool:
         return False
 
 
+_hash_limiter: anyio.CapacityLimiter | None = None
+
+
+def _limiter() -> anyio.CapacityLimiter:
+    """bcrypt is pure CPU: more parallel hashes than cores only starve the event loop's thread.
+
+    One core is left to the loop, so requests that don't hash keep answering while logins queue.
+    """
+    global _hash_limiter
+    if _hash_limiter is None:
+        _hash_limiter = anyio.CapacityLimiter(max(1, (os.cpu_count() or 2) - 1))
+    return _hash_limiter
+
+
+async def _off_loop[T](function: Callable[..., T], *args: object) -> T:
+    return await anyio.to_thread.run_sync(function, *args, limiter=_limiter())
+
+
 async def hash_password(password: str, *, rounds: int) -> str:
-    return await anyio.to_thread.run_sync(hash_password_sync, password, rounds)
+    return await _off_loop(hash_password_sync, password, rounds)
 
 
 async def verify_password(password: str, password_hash: str | None, *, rounds: int) -> bool:
     """Check `password`; with no hash (unknown account) spend the same time and answer False."""
     if password_hash is None:
-        await anyio.to_thread.run_sync(hash_password_sync, _DUMMY_PASSWORD, rounds)
+        await _off_loop(hash_password_sync, _DUMMY_PASSWORD, rounds)
         return False
-    return await anyio.to_thread.run_sync(verify_password_sync, password, password_hash)
+    return await _off_loop(verify_password_sync, password, password_hash)
 
 
 @dataclass(frozen=True, slots=True)
