@@ -240,3 +240,19 @@ async def test_token_whose_user_does_not_own_its_session_is_rejected(client: htt
     claims["sub"] = str(victim.id)
     token = jwt.encode(claims, app.state.settings.secret_key, algorithm="HS256")  # type: ignore[attr-defined]
     assert (await client.get("/users/me", headers={"Authorization": f"Bearer {token}"})).status_code == 401
+
+
+async def test_registrations_from_one_address_are_limited(client: httpx.AsyncClient, app: object) -> None:
+    settings = app.state.settings  # type: ignore[attr-defined]
+    limit = settings.registrations_per_address_per_hour
+    settings.registrations_per_address_per_hour = 2
+    try:
+        for _ in range(2):
+            await register(client)
+        response = await client.post(
+            "/auth/register", json={"email": "third@example.org", "password": PASSWORD, "full_name": "T"}
+        )
+        assert_problem(response, 429, "rate_limited")
+        assert int(response.headers["retry-after"]) > 0
+    finally:
+        settings.registrations_per_address_per_hour = limit
