@@ -75,6 +75,28 @@ def db_url(args: argparse.Namespace) -> None:
         )
 
 
+def seed_demo(args: argparse.Namespace) -> None:
+    from app.services.demo import service as demo_service
+
+    settings = _settings()
+    url = resolve_database_url(settings)
+    upgrade_head(url)
+    try:
+        report = asyncio.run(
+            demo_service.seed_database(
+                url,
+                appointments=args.appointments,
+                citizens=args.citizens,
+                services=args.services,
+                bcrypt_rounds=settings.bcrypt_rounds,
+            )
+        )
+    except ValueError as exc:
+        raise SystemExit(f"queueless: {exc}") from None
+    print(report)
+    print(f"demo accounts: {demo_service.ADMIN_EMAIL} and the others in README.md, password {demo_service.PASSWORD!r}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="queueless", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -96,6 +118,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--password")
     p.add_argument("--full-name")
     p.set_defaults(handler=create_admin)
+
+    p = commands.add_parser("seed-demo", help="fill the database with demo data (idempotent; tops up)")
+    p.add_argument("--appointments", type=int, default=4000, help="total demo appointments (default 4000)")
+    p.add_argument("--citizens", type=int, default=300, help="total demo citizens (default 300)")
+    p.add_argument("--services", type=int, default=13, help="total demo services; above 13 adds service points")
+    p.set_defaults(handler=seed_demo)
 
     p = commands.add_parser("db-url", help="print the URL of the database (for psql and other tools)")
     p.set_defaults(handler=db_url)

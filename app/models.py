@@ -1,9 +1,27 @@
 """Imports every feature's models so that `Base.metadata` is whole (for Alembic and the app)."""
 
+from app.core import realtime as realtime_models
 from app.services.appointments import models as appointments_models
 from app.services.auth import models as auth_models
 from app.services.catalog import models as catalog_models
+from app.services.chat import models as chat_models
+from app.services.documents import models as documents_models
+from app.services.insights import models as insights_models
+from app.services.notifications import models as notifications_models
 from app.services.organizations import models as organizations_models
+from app.services.ratings import models as ratings_models
 from app.services.users import models as users_models
 
-__all__ = ["appointments_models", "auth_models", "catalog_models", "organizations_models", "users_models"]
+__all__ = [
+    "appointments_models",
+    "auth_models",
+    "catalog_models",
+    "chat_models",
+    "documents_models",
+    "insights_models",
+    "notifications_models",
+    "organizations_models",
+    "ratings_models",
+    "realtime_models",
+    "users_models",
+]

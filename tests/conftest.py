@@ -123,8 +123,12 @@ async def _clean_tables(app: FastAPI) -> AsyncIterator[None]:
     engine: AsyncEngine = app.state.engine
     async with engine.begin() as conn:
         tables = (
-            await conn.exec_driver_sql(
-                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
+            (
+                await conn.exec_driver_sql(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
+                )
             )
-        ).scalars().all()
+            .scalars()
+            .all()
+        )
         await conn.exec_driver_sql(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")

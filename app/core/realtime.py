@@ -29,7 +29,7 @@ from typing import Any
 
 import asyncpg
 from fastapi import FastAPI
-from sqlalchemy import BigInteger, DateTime, Identity, Index, delete, func, select, text
+from sqlalchemy import BigInteger, DateTime, Identity, Index, delete, func, insert, select, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
@@ -96,9 +96,7 @@ async def send_to_users(session: AsyncSession, *, user_ids: Sequence[uuid.UUID],
         return
     inline = _dumps(frame)
     if len(inline.encode("utf-8")) + 40 * min(len(recipients), 20) > MAX_PAYLOAD_BYTES:
-        frame_id = await session.scalar(
-            StoredFrame.__table__.insert().values(frame=frame).returning(StoredFrame.__table__.c.id)
-        )
+        frame_id = await session.scalar(insert(StoredFrame).values(frame=frame).returning(StoredFrame.id))
         body = f'"r":{frame_id}'
     else:
         body = f'"f":{inline}'
@@ -204,6 +202,7 @@ class Hub:
         self._tasks: set[asyncio.Task[None]] = set()
         self.incoming: asyncio.Queue[str] = asyncio.Queue()
         self.listening = asyncio.Event()
+        self.listener_pid: int | None = None
 
     # -- sockets -------------------------------------------------------------------------------
 
@@ -325,8 +324,9 @@ async def _listen(hub: Hub, dsn: str) -> None:
         try:
             conn = await asyncpg.connect(dsn, server_settings={"application_name": "queueless-listener"})
             lost = asyncio.Event()
-            conn.add_termination_listener(lambda _conn: lost.set())
+            conn.add_termination_listener(lambda _conn, lost=lost: lost.set())
             await conn.add_listener(CHANNEL, hub.on_notify)
+            hub.listener_pid = conn.get_server_pid()
             hub.listening.set()
             if not first:
                 logger.warning("live listener reconnected; closing sockets so that clients resume")

@@ -44,6 +44,8 @@ from app.services.appointments.models import (
 from app.services.appointments.schemas import AppointmentRead, AppointmentRequirement, HistoryEntry, Slot
 from app.services.catalog.models import Closure, OpeningHours, Requirement, Service
 from app.services.catalog.service import ServiceNotFound
+from app.services.documents import service as documents_service
+from app.services.notifications import service as notifications_service
 from app.services.organizations import service as organizations_service
 from app.services.organizations.models import Organization
 from app.services.users import service as users_service
@@ -244,6 +246,9 @@ async def book(
             session, citizen=citizen, bookable=bookable, starts_at=starts_at, ends_at=ends_at, notes=notes
         )
         if appointment is not None:
+            await notifications_service.announce_appointment(
+                session, appointment=appointment, kind="appointment_booked", actor=citizen
+            )
             return appointment
         if await _overlaps(session, citizen_id=citizen.id, starts_at=starts_at, ends_at=ends_at, ignore=None):
             raise OverlappingAppointment()
@@ -343,7 +348,17 @@ async def _move(
     _record(session, appointment_id=appointment.id, before=before, after=to, actor=actor, note=note)
     await session.flush()
     await session.refresh(appointment)
+    await notifications_service.announce_appointment(
+        session, appointment=appointment, kind=_ANNOUNCEMENTS.get(to, "appointment_status"), actor=actor, note=note
+    )
+    if to is Status.completed:
+        await notifications_service.announce_appointment(
+            session, appointment=appointment, kind="rating_request", actor=None
+        )
     return appointment
+
+
+_ANNOUNCEMENTS = {Status.cancelled: "appointment_cancelled", Status.checked_in: "appointment_checked_in"}
 
 
 def _check_window(appointment: Appointment, *, opens_before: timedelta) -> None:
@@ -422,6 +437,9 @@ async def reschedule(
     _record(session, appointment_id=appointment.id, before=Status.booked, after=Status.booked, actor=actor, note=note)
     await session.flush()
     await session.refresh(appointment)
+    await notifications_service.announce_appointment(
+        session, appointment=appointment, kind="appointment_rescheduled", actor=actor, previous_starts_at=old
+    )
     return appointment
 
 
@@ -454,7 +472,7 @@ async def to_reads(session: AsyncSession, appointments: Sequence[Appointment]) -
     )
     for requirement in rows:
         requirements[requirement.service_id].append(requirement)
-    links = await _document_links(session, [a.id for a in appointments])
+    links = await documents_service.requirement_documents(session, appointment_ids=[a.id for a in appointments])
     reads = []
     for a in appointments:
         linked = links.get(a.id, {})
@@ -478,12 +496,6 @@ async def to_read(session: AsyncSession, appointment: Appointment) -> Appointmen
 
 def _columns(appointment: Appointment) -> dict[str, Any]:
     return {c.key: getattr(appointment, c.key) for c in Appointment.__table__.columns}
-
-
-async def _document_links(
-    session: AsyncSession, appointment_ids: list[uuid.UUID]
-) -> dict[uuid.UUID, dict[uuid.UUID, tuple[uuid.UUID, str]]]:
-    return {}
 
 
 def _local_day_bounds(day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:

@@ -1,0 +1,206 @@
+import uuid
+from urllib.parse import quote
+
+from fastapi import APIRouter, Request, Response, status
+from fastapi.responses import StreamingResponse
+
+from app.core.database import SessionDep
+from app.core.dependencies import CurrentUser, OrgStaff, PageDep, SettingsDep
+from app.core.errors import PayloadTooLarge
+from app.core.schemas import Page
+from app.services.documents import service as documents_service
+from app.services.documents.dependencies import AfterCommitDep, StoresDep
+from app.services.documents.errors import ContentMissing, QuotaExceeded
+from app.services.documents.models import DocumentStatus
+from app.services.documents.schemas import DocumentRead, DocumentReview
+from app.services.documents.uploads import FileSink, Limit, invalid_form, openapi_form, read_form
+
+router = APIRouter(tags=["documents"])
+
+UPLOAD_BODY = openapi_form(
+    "PDF, PNG, JPEG or WebP",
+    appointment_id={"type": "string", "format": "uuid"},
+    requirement_id={"type": "string", "format": "uuid"},
+)
+
+
+def _optional_uuid(values: dict[str, str], name: str) -> uuid.UUID | None:
+    value = values.get(name)
+    if not value:
+        return None
+    try:
+        return uuid.UUID(value)
+    except ValueError as exc:
+        raise invalid_form(name, "not a valid UUID", "uuid_parsing") from exc
+
+
+@router.post(
+    "/documents",
+    status_code=status.HTTP_201_CREATED,
+    openapi_extra=UPLOAD_BODY,
+    responses={
+        409: {"description": "`requirement_approved`: the requirement already has an approved document"},
+        413: {"description": "`payload_too_large` (limit `MAX_UPLOAD_BYTES`), `quota_exceeded`"},
+        415: {"description": "`unsupported_media_type`: not PDF, PNG, JPEG or WebP (decided from the content)"},
+        422: {"description": "`invalid_appointment`, `invalid_requirement`, `requirement_needs_appointment`"},
+    },
+)
+async def upload_document(
+    after: AfterCommitDep,  # first: its callbacks run after the session's commit or rollback
+    request: Request,
+    user: CurrentUser,
+    session: SessionDep,
+    stores: StoresDep,
+    settings: SettingsDep,
+) -> DocumentRead:
+    """Upload a document (multipart `file`), optionally for one of your appointments and one of its
+    service's requirements. A new upload for a requirement replaces its pending or rejected document.
+
+    The body is checked while it arrives: past the size limit the request ends at once with 413,
+    and nothing is kept of a failed upload.
+    """
+    remaining = settings.document_quota_bytes - await documents_service.used_bytes(session, owner_id=user.id)
+    limits = [
+        Limit(
+            settings.max_upload_bytes,
+            lambda: PayloadTooLarge(f"A document may be at most {settings.max_upload_bytes} bytes."),
+        ),
+        Limit(max(remaining, 0), QuotaExceeded),
+    ]
+    key, path = stores.staging.new_path()
+    received, values = await read_form(
+        request,
+        fields=("appointment_id", "requirement_id"),
+        limits=limits,
+        sink=FileSink(path),
+        sniff=documents_service.detect_type,
+    )
+
+    async def discard() -> None:
+        path.unlink(missing_ok=True)
+
+    async def keep() -> None:
+        await stores.storage.put(key, path)
+
+    after.on_rollback.append(discard)
+    document = await documents_service.create(
+        session,
+        owner=user,
+        filename=received.filename,
+        content_type=documents_service.detect_type(received.head),
+        size=received.size,
+        sha256=received.sha256,
+        storage_key=key,
+        appointment_id=_optional_uuid(values, "appointment_id"),
+        requirement_id=_optional_uuid(values, "requirement_id"),
+        quota_bytes=settings.document_quota_bytes,
+    )
+    after.on_commit.append(keep)
+    return DocumentRead.model_validate(document)
+
+
+@router.get("/documents")
+async def list_documents(
+    user: CurrentUser,
+    session: SessionDep,
+    page: PageDep,
+    status: DocumentStatus | None = None,
+    appointment_id: uuid.UUID | None = None,
+) -> Page[DocumentRead]:
+    """Your own documents, newest first."""
+    rows, total = await documents_service.get_own(
+        session, owner=user, status=status, appointment_id=appointment_id, offset=page.offset, limit=page.size
+    )
+    return Page.build([DocumentRead.model_validate(r) for r in rows], total=total, page=page.page, size=page.size)
+
+
+@router.get("/organizations/{organization_id}/documents", responses={403: {"description": "`forbidden`"}})
+async def list_organization_documents(
+    access: OrgStaff,
+    session: SessionDep,
+    page: PageDep,
+    status: DocumentStatus | None = None,
+    appointment_id: uuid.UUID | None = None,
+) -> Page[DocumentRead]:
+    """Staff: the organization's documents, oldest first (`?status=pending` is the review queue).
+    Replaced documents are listed only with `?status=replaced`."""
+    rows, total = await documents_service.get_for_organization(
+        session,
+        organization=access.organization,
+        status=status,
+        appointment_id=appointment_id,
+        offset=page.offset,
+        limit=page.size,
+    )
+    return Page.build([DocumentRead.model_validate(r) for r in rows], total=total, page=page.page, size=page.size)
+
+
+@router.get("/documents/{document_id}", responses={404: {"description": "`not_found`"}})
+async def get_document(document_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> DocumentRead:
+    """A document's metadata: its owner, staff of the linked organization, or an admin."""
+    return DocumentRead.model_validate(await documents_service.get_visible(session, document_id=document_id, user=user))
+
+
+@router.get(
+    "/documents/{document_id}/content",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/octet-stream": {}}}, 404: {"description": "`not_found`"}},
+)
+async def download_document(
+    document_id: uuid.UUID, user: CurrentUser, session: SessionDep, stores: StoresDep
+) -> StreamingResponse:
+    """Download the file (as an attachment, with its sniffed type): its owner, staff of the linked
+    organization, or an admin."""
+    document = await documents_service.get_visible(session, document_id=document_id, user=user)
+    if not await stores.storage.exists(document.storage_key):
+        raise ContentMissing()
+    ascii_name = document.filename.encode("ascii", "replace").decode().replace("?", "_").replace("\\", "_")
+    headers = {
+        "Content-Disposition": f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(document.filename)}",
+        "Content-Length": str(document.size),
+        "X-Content-Type-Options": "nosniff",
+        "Cache-Control": "private, no-store",
+        "Content-Security-Policy": "default-src 'none'; sandbox",
+        "ETag": f'"{document.sha256}"',
+    }
+    return StreamingResponse(
+        stores.storage.open(document.storage_key), media_type=document.content_type, headers=headers
+    )
+
+
+@router.delete(
+    "/documents/{document_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={403: {"description": "`forbidden`: not the owner"}, 409: {"description": "`document_not_pending`"}},
+)
+async def delete_document(
+    after: AfterCommitDep, document_id: uuid.UUID, user: CurrentUser, session: SessionDep, stores: StoresDep
+) -> Response:
+    """The owner deletes a document while it is pending; the file goes once the deletion commits."""
+    document = await documents_service.get_visible(session, document_id=document_id, user=user, for_update=True)
+    key = await documents_service.delete(session, document=document, actor=user)
+
+    async def remove() -> None:
+        await stores.storage.delete(key)
+
+    after.on_commit.append(remove)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/documents/{document_id}/review",
+    responses={
+        404: {"description": "`not_found`"},
+        409: {"description": "`already_reviewed`"},
+        422: {"description": "`note_required`"},
+    },
+)
+async def review_document(
+    document_id: uuid.UUID, data: DocumentReview, user: CurrentUser, session: SessionDep
+) -> DocumentRead:
+    """Staff of the linked organization (or an admin): approve, or reject with a note."""
+    document = await documents_service.get_for_review(session, document_id=document_id, user=user)
+    document = await documents_service.review(
+        session, document=document, actor=user, decision=data.decision, note=data.note
+    )
+    return DocumentRead.model_validate(document)

@@ -1,0 +1,282 @@
+"""Documents: metadata rows, links to appointments and requirements, quota, review, access.
+
+The bytes are handled by the routes (streamed into staging) and the storage (after the commit);
+this module never touches files. It reads the appointment and catalogue *models* directly and
+never imports the appointments service module, which imports this one.
+"""
+
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.errors import UnsupportedMediaType
+from app.services.appointments.models import Appointment
+from app.services.catalog.models import Requirement
+from app.services.documents.errors import (
+    AlreadyReviewed,
+    DocumentNotFound,
+    InvalidAppointment,
+    InvalidRequirement,
+    NoteRequired,
+    NotOwner,
+    NotPending,
+    QuotaExceeded,
+    RequirementApproved,
+    RequirementNeedsAppointment,
+)
+from app.services.documents.models import Document, DocumentStatus
+from app.services.documents.schemas import Decision
+from app.services.organizations import service as organizations_service
+from app.services.organizations.models import Organization
+from app.services.users.models import Role, User
+
+# (magic test, content type, file extension)
+_PDF, _PNG, _JPEG, _WEBP = "application/pdf", "image/png", "image/jpeg", "image/webp"
+EXTENSIONS = {_PDF: ".pdf", _PNG: ".png", _JPEG: ".jpg", _WEBP: ".webp"}
+_ALSO_ACCEPTED = {_JPEG: (".jpeg",)}
+
+# Advisory lock namespace (pg_advisory_xact_lock(int, int)): one citizen's uploads, one at a time.
+_QUOTA_LOCK = 0x51444F43
+
+
+class UnsupportedDocumentType(UnsupportedMediaType):
+    default_detail = "Only PDF, PNG, JPEG and WebP documents are accepted (decided from the content)."
+
+
+def detect_type(head: bytes) -> str:
+    """The content type from the first bytes; the client's header and file name are never trusted."""
+    if head.startswith(b"%PDF-"):
+        return _PDF
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return _PNG
+    if head.startswith(b"\xff\xd8\xff"):
+        return _JPEG
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return _WEBP
+    raise UnsupportedDocumentType()
+
+
+def display_name(filename: str | None, content_type: str) -> str:
+    """The client's file name for display, with an extension that matches the real type."""
+    extension = EXTENSIONS[content_type]
+    name = filename or "document"
+    if not name.lower().endswith((extension, *_ALSO_ACCEPTED.get(content_type, ()))):
+        name = name[: 255 - len(extension)] + extension
+    return name
+
+
+async def used_bytes(session: AsyncSession, *, owner_id: uuid.UUID) -> int:
+    total = await session.scalar(select(func.coalesce(func.sum(Document.size), 0)).where(Document.owner_id == owner_id))
+    return int(total or 0)
+
+
+async def _linked_appointment(
+    session: AsyncSession, *, owner: User, appointment_id: uuid.UUID | None, requirement_id: uuid.UUID | None
+) -> Appointment | None:
+    if appointment_id is None:
+        if requirement_id is not None:
+            raise RequirementNeedsAppointment()
+        return None
+    appointment = await session.get(Appointment, appointment_id)
+    if appointment is None or appointment.citizen_id != owner.id:
+        raise InvalidAppointment()
+    if requirement_id is not None:
+        found = await session.scalar(
+            select(Requirement.id).where(
+                Requirement.id == requirement_id, Requirement.service_id == appointment.service_id
+            )
+        )
+        if found is None:
+            raise InvalidRequirement()
+    return appointment
+
+
+async def create(
+    session: AsyncSession,
+    *,
+    owner: User,
+    filename: str | None,
+    content_type: str,
+    size: int,
+    sha256: str,
+    storage_key: str,
+    appointment_id: uuid.UUID | None,
+    requirement_id: uuid.UUID | None,
+    quota_bytes: int,
+) -> Document:
+    """Record an uploaded document. A current document for the same requirement is replaced,
+    unless it is approved (409)."""
+    appointment = await _linked_appointment(
+        session, owner=owner, appointment_id=appointment_id, requirement_id=requirement_id
+    )
+    # Serialise one citizen's uploads: the quota sum and the replacement below stay true under concurrency.
+    await session.execute(select(func.pg_advisory_xact_lock(_QUOTA_LOCK, func.hashtext(str(owner.id)))))
+    if await used_bytes(session, owner_id=owner.id) + size > quota_bytes:
+        raise QuotaExceeded()
+    if appointment is not None and requirement_id is not None:
+        current = await session.scalar(
+            select(Document)
+            .where(
+                Document.appointment_id == appointment.id,
+                Document.requirement_id == requirement_id,
+                Document.status != DocumentStatus.replaced,
+            )
+            .with_for_update()
+        )
+        if current is not None:
+            if current.status == DocumentStatus.approved:
+                raise RequirementApproved()
+            current.status = DocumentStatus.replaced
+            await session.flush()
+    document = Document(
+        owner_id=owner.id,
+        appointment_id=appointment.id if appointment else None,
+        requirement_id=requirement_id,
+        organization_id=appointment.organization_id if appointment else None,
+        filename=display_name(filename, content_type),
+        content_type=content_type,
+        size=size,
+        sha256=sha256,
+        storage_key=storage_key,
+        status=DocumentStatus.pending,
+    )
+    session.add(document)
+    await session.flush()
+    await session.refresh(document)
+    return document
+
+
+async def _is_staff(session: AsyncSession, *, user: User, document: Document) -> bool:
+    if user.role == Role.admin:
+        return True
+    if document.organization_id is None:
+        return False
+    role = await organizations_service.get_role(session, organization_id=document.organization_id, user_id=user.id)
+    return role is not None
+
+
+async def get_visible(
+    session: AsyncSession, *, document_id: uuid.UUID, user: User, for_update: bool = False
+) -> Document:
+    """The document if `user` owns it, is staff of its organization, or is an admin; else 404."""
+    document = await session.get(Document, document_id, with_for_update=for_update or None)
+    if document is None:
+        raise DocumentNotFound()
+    if document.owner_id != user.id and not await _is_staff(session, user=user, document=document):
+        raise DocumentNotFound()
+    return document
+
+
+async def get_for_review(session: AsyncSession, *, document_id: uuid.UUID, user: User) -> Document:
+    """Locked; 404 unless `user` is staff of the document's organization or an admin."""
+    document = await session.get(Document, document_id, with_for_update=True)
+    if document is None or not await _is_staff(session, user=user, document=document):
+        raise DocumentNotFound()
+    return document
+
+
+async def get_own(
+    session: AsyncSession,
+    *,
+    owner: User,
+    status: DocumentStatus | None,
+    appointment_id: uuid.UUID | None,
+    offset: int,
+    limit: int,
+) -> tuple[Sequence[Document], int]:
+    query = select(Document).where(Document.owner_id == owner.id)
+    if status is not None:
+        query = query.where(Document.status == status)
+    if appointment_id is not None:
+        query = query.where(Document.appointment_id == appointment_id)
+    return await _page(session, query, offset=offset, limit=limit)
+
+
+async def get_for_organization(
+    session: AsyncSession,
+    *,
+    organization: Organization,
+    status: DocumentStatus | None,
+    appointment_id: uuid.UUID | None,
+    offset: int,
+    limit: int,
+) -> tuple[Sequence[Document], int]:
+    """The organization's documents, oldest first (a review queue); replaced ones only when asked for."""
+    query = select(Document).where(Document.organization_id == organization.id)
+    if status is not None:
+        query = query.where(Document.status == status)
+    else:
+        query = query.where(Document.status != DocumentStatus.replaced)
+    if appointment_id is not None:
+        query = query.where(Document.appointment_id == appointment_id)
+    return await _page(session, query, offset=offset, limit=limit, newest_first=False)
+
+
+async def _page(
+    session: AsyncSession, query: Select[Document], *, offset: int, limit: int, newest_first: bool = True
+) -> tuple[Sequence[Document], int]:
+    total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    order = (Document.created_at.desc(), Document.id.desc()) if newest_first else (Document.created_at, Document.id)
+    rows = await session.scalars(query.order_by(*order).offset(offset).limit(limit))
+    return rows.all(), total
+
+
+async def review(
+    session: AsyncSession, *, document: Document, actor: User, decision: Decision, note: str | None
+) -> Document:
+    """Staff approve or reject (with a note) a pending document. Lock it first: `get_for_review`."""
+    if decision is Decision.rejected and not (note and note.strip()):
+        raise NoteRequired()
+    if document.status != DocumentStatus.pending:
+        raise AlreadyReviewed(f"This document is {document.status}; only a pending document can be reviewed.")
+    document.status = DocumentStatus(decision.value)
+    document.review_note = note or None
+    document.reviewed_by = actor.id
+    document.reviewed_at = datetime.now(UTC)
+    await session.flush()
+    return document
+
+
+async def delete(session: AsyncSession, *, document: Document, actor: User) -> str:
+    """The owner deletes a pending document; returns its storage key (to remove after the commit)."""
+    if document.owner_id != actor.id:
+        raise NotOwner()
+    if document.status != DocumentStatus.pending:
+        raise NotPending()
+    key = document.storage_key
+    await session.delete(document)
+    await session.flush()
+    return key
+
+
+async def requirement_documents(
+    session: AsyncSession, *, appointment_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, dict[uuid.UUID, tuple[uuid.UUID, str]]]:
+    """appointment id → {requirement id: (document id, status)} for each requirement's current
+    document (the latest that was not replaced), in one query."""
+    if not appointment_ids:
+        return {}
+    rows = await session.execute(
+        select(Document.appointment_id, Document.requirement_id, Document.id, Document.status).where(
+            Document.appointment_id.in_(set(appointment_ids)),
+            Document.requirement_id.is_not(None),
+            Document.status != DocumentStatus.replaced,
+        )
+    )
+    links: dict[uuid.UUID, dict[uuid.UUID, tuple[uuid.UUID, str]]] = {}
+    for appointment_id, requirement_id, document_id, status in rows:
+        assert appointment_id is not None  # filtered above
+        assert requirement_id is not None
+        links.setdefault(appointment_id, {})[requirement_id] = (document_id, status)
+    return links
+
+
+async def known_keys(session: AsyncSession, keys: Sequence[str]) -> set[str]:
+    """Which of these storage keys have a row (for the start-up sweep)."""
+    if not keys:
+        return set()
+    rows = await session.scalars(select(Document.storage_key).where(Document.storage_key.in_(keys)))
+    return set(rows)

@@ -1,0 +1,130 @@
+import csv
+import io
+from collections.abc import Sequence
+from datetime import date
+from enum import StrEnum
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response
+from pydantic import BaseModel
+
+from app.core.database import SessionDep
+from app.core.dependencies import AdminUser, OrgStaff
+from app.services.insights import service as insights_service
+from app.services.insights.schemas import (
+    DailyRead,
+    PeakHourRead,
+    PlatformSummaryRead,
+    ServiceInsightRead,
+    SummaryRead,
+)
+
+router = APIRouter(tags=["insights"])
+
+
+class OutputFormat(StrEnum):
+    json = "json"
+    csv = "csv"
+
+
+FromDate = Annotated[
+    date | None, Query(alias="from", description="First local day (inclusive); default: 29 days before `to`")
+]
+ToDate = Annotated[date | None, Query(alias="to", description="Last local day (inclusive); default: today")]
+Format = Annotated[OutputFormat, Query(alias="format", description="`csv`: one header row of the JSON field names")]
+
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/csv": {"schema": {"type": "string"}}}},
+    403: {"description": "`forbidden`: not a member of this organization"},
+    404: {"description": "`not_found`: no such organization"},
+    422: {"description": "`range_too_long` (more than 366 days), `invalid_range` (`from` after `to`)"},
+}
+
+
+def _csv(name: str, period: insights_service.Period, rows: Sequence[BaseModel], model: type[BaseModel]) -> Response:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow([field.alias or key for key, field in model.model_fields.items()])
+    for row in rows:
+        values = row.model_dump(mode="json", by_alias=True).values()
+        writer.writerow(["" if value is None else value for value in values])
+    filename = f"insights-{name}-{period.from_}-{period.to}.csv"
+    return Response(
+        buffer.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+def _period(access_timezone: str, organization_id: Any, from_: date | None, to: date | None) -> insights_service.Period:
+    return insights_service.resolve_period(
+        timezone=access_timezone, organization_id=organization_id, from_=from_, to=to
+    )
+
+
+@router.get("/organizations/{organization_id}/insights/summary", response_model=SummaryRead, responses=_RESPONSES)
+async def get_organization_summary(
+    access: OrgStaff, session: SessionDep, from_: FromDate = None, to: ToDate = None, output: Format = OutputFormat.json
+) -> Any:
+    """Staff, owners, managers and administrators: the organization's figures over a range of local
+    days (appointments matched on their start): totals by status, no-show and cancellation rates,
+    lead times, average wait and service time from the status history, average rating."""
+    organization = access.organization
+    period = _period(organization.timezone, organization.id, from_, to)
+    result = SummaryRead.model_validate(await insights_service.summary(session, period=period))
+    return _csv("summary", period, [result], SummaryRead) if output is OutputFormat.csv else result
+
+
+@router.get("/organizations/{organization_id}/insights/daily", response_model=list[DailyRead], responses=_RESPONSES)
+async def get_organization_daily(
+    access: OrgStaff, session: SessionDep, from_: FromDate = None, to: ToDate = None, output: Format = OutputFormat.json
+) -> Any:
+    """One entry per local day of the range, days without appointments included (zeros)."""
+    organization = access.organization
+    period = _period(organization.timezone, organization.id, from_, to)
+    rows = [DailyRead.model_validate(r) for r in await insights_service.daily(session, period=period)]
+    return _csv("daily", period, rows, DailyRead) if output is OutputFormat.csv else rows
+
+
+@router.get(
+    "/organizations/{organization_id}/insights/services",
+    response_model=list[ServiceInsightRead],
+    responses=_RESPONSES,
+)
+async def get_organization_services(
+    access: OrgStaff, session: SessionDep, from_: FromDate = None, to: ToDate = None, output: Format = OutputFormat.json
+) -> Any:
+    """The summary's figures per service of the organization (every service, busiest first)."""
+    organization = access.organization
+    period = _period(organization.timezone, organization.id, from_, to)
+    rows = [ServiceInsightRead.model_validate(r) for r in await insights_service.services(session, period=period)]
+    return _csv("services", period, rows, ServiceInsightRead) if output is OutputFormat.csv else rows
+
+
+@router.get(
+    "/organizations/{organization_id}/insights/peak-hours", response_model=list[PeakHourRead], responses=_RESPONSES
+)
+async def get_organization_peak_hours(
+    access: OrgStaff, session: SessionDep, from_: FromDate = None, to: ToDate = None, output: Format = OutputFormat.json
+) -> Any:
+    """Heat map of bookings: the 168 cells of local weekday (0 = Monday) x hour, with the number of
+    appointments (cancelled ones left out) starting in each."""
+    organization = access.organization
+    period = _period(organization.timezone, organization.id, from_, to)
+    rows = [PeakHourRead.model_validate(r) for r in await insights_service.peak_hours(session, period=period)]
+    return _csv("peak-hours", period, rows, PeakHourRead) if output is OutputFormat.csv else rows
+
+
+@router.get(
+    "/admin/insights/summary",
+    response_model=PlatformSummaryRead,
+    responses={200: _RESPONSES[200], 403: {"description": "`forbidden`: administrators only"}, 422: _RESPONSES[422]},
+)
+async def get_platform_summary(
+    _: AdminUser, session: SessionDep, from_: FromDate = None, to: ToDate = None, output: Format = OutputFormat.json
+) -> Any:
+    """Administrators: the summary over every organization, for UTC days, with the number of
+    active organizations and citizens."""
+    period = _period("UTC", None, from_, to)
+    result = PlatformSummaryRead.model_validate(await insights_service.platform_summary(session, period=period))
+    return _csv("platform-summary", period, [result], PlatformSummaryRead) if output is OutputFormat.csv else result

@@ -1,0 +1,292 @@
+"""Background work of the notifications feature: appointment reminders and the e-mail outbox.
+
+Both are safe with several server processes on one database:
+- a reminder is claimed by inserting its `sent_reminders` row (primary key appointment, start
+  time, minutes before) in the transaction that writes the notification, so exactly one process
+  wins it and a rolled-back pass claims nothing;
+- an outbox e-mail is claimed with `FOR UPDATE SKIP LOCKED`, and its `next_attempt_at` is moved
+  forward by a lease before the SMTP conversation (which runs outside any transaction, in a
+  thread). A process that dies mid-send leaves the mail to be retried after the lease: e-mail is
+  delivered at least once, never lost.
+
+`send_due_reminders` and `deliver_outbox_once` each run one pass; the tests call them directly.
+"""
+
+import asyncio
+import contextlib
+import logging
+import smtplib
+import ssl
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from functools import partial
+
+import anyio.to_thread
+from fastapi import FastAPI
+from sqlalchemy import select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.core.database import unit_of_work
+from app.core.settings import Settings
+from app.services.appointments.models import Appointment
+from app.services.notifications import service as notifications_service
+from app.services.notifications.models import EmailStatus, OutboxEmail
+
+logger = logging.getLogger(__name__)
+
+REMINDER_BATCH = 200
+OUTBOX_BATCH = 20
+MAX_BACKOFF = timedelta(hours=6)
+
+# The most urgent reminder due for each booked appointment that has not had it yet: with 24 h and
+# 1 h, an appointment 30 minutes away gets the 1 h reminder only, even if the 24 h one was missed
+# while no worker ran. A reminder is due only if the booking was made before its time (someone
+# who books 10 hours ahead gets the booking e-mail, not a "tomorrow" reminder right after it).
+# NOT EXISTS keeps reminders already sent out of the LIMIT; ON CONFLICT settles two concurrent
+# passes (the second waits for the first's commit on the primary key, then skips the row).
+_CLAIM_REMINDERS = text(
+    """
+    INSERT INTO sent_reminders (appointment_id, starts_at, minutes_before, sent_at)
+    SELECT a.id, a.starts_at, due.minutes, :now
+    FROM appointments AS a
+    CROSS JOIN LATERAL (
+        SELECT min(o) AS minutes
+        FROM unnest(CAST(:offsets AS integer[])) AS o
+        WHERE a.starts_at - make_interval(mins => o) <= :now
+    ) AS due
+    WHERE a.status = 'booked'
+      AND a.starts_at > :now
+      AND a.starts_at <= :now + make_interval(mins => :horizon)
+      AND due.minutes IS NOT NULL
+      AND a.created_at <= a.starts_at - make_interval(mins => due.minutes)
+      AND NOT EXISTS (
+          SELECT 1 FROM sent_reminders AS s
+          WHERE s.appointment_id = a.id AND s.starts_at = a.starts_at AND s.minutes_before = due.minutes
+      )
+    ORDER BY a.starts_at
+    LIMIT :limit
+    ON CONFLICT DO NOTHING
+    RETURNING appointment_id, minutes_before
+    """
+)
+
+
+async def send_due_reminders(
+    session: AsyncSession, *, settings: Settings, now: datetime | None = None, limit: int = REMINDER_BATCH
+) -> int:
+    """Claim the reminders due at `now` and notify (and e-mail) their citizens, in the caller's
+    transaction. Returns how many were claimed."""
+    offsets = settings.reminder_minutes_before
+    if not offsets:
+        return 0
+    now = now or datetime.now(UTC)
+    claimed = (
+        await session.execute(
+            _CLAIM_REMINDERS,
+            {"now": now, "offsets": offsets, "horizon": max(offsets), "limit": limit},
+        )
+    ).all()
+    if not claimed:
+        return 0
+    minutes_by_id = {row.appointment_id: row.minutes_before for row in claimed}
+    appointments = await session.scalars(select(Appointment).where(Appointment.id.in_(minutes_by_id)))
+    for appointment in appointments:
+        await notifications_service.announce_appointment(
+            session, appointment=appointment, kind="reminder", actor=None, minutes_before=minutes_by_id[appointment.id]
+        )
+    return len(claimed)
+
+
+async def run_reminders_once(sessionmaker: async_sessionmaker[AsyncSession], *, settings: Settings) -> int:
+    async with unit_of_work(sessionmaker) as session:
+        return await send_due_reminders(session, settings=settings)
+
+
+# --- the e-mail outbox --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Mail:
+    id: uuid.UUID
+    to_address: str
+    subject: str
+    body: str
+    attempts: int
+
+
+class PermanentFailure(Exception):
+    """The SMTP server refused the mail for good (a 5xx reply): retrying will not help."""
+
+
+def send_email(settings: Settings, *, to_address: str, subject: str, body: str, mail_id: uuid.UUID) -> None:
+    """Deliver one e-mail over SMTP (blocking: run it in a worker thread). Without SMTP_HOST the
+    mail is written to the log instead."""
+    message = EmailMessage()
+    message["From"] = settings.mail_from
+    message["To"] = to_address
+    message["Subject"] = subject
+    message["Date"] = formatdate(usegmt=True)
+    # Stable per outbox row: a mail retried after a lost reply can be recognised as a duplicate.
+    message["Message-ID"] = make_msgid(idstring=mail_id.hex, domain="queueless.invalid")
+    message.set_content(body)
+    if not settings.smtp_host:
+        logger.info("e-mail (no SMTP_HOST set, not sent)\n%s", message.as_string())
+        return
+    timeout = settings.smtp_timeout_seconds
+    smtp: smtplib.SMTP
+    if settings.smtp_security == "ssl":
+        smtp = smtplib.SMTP_SSL(
+            settings.smtp_host, settings.smtp_port, timeout=timeout, context=ssl.create_default_context()
+        )
+    else:
+        smtp = smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=timeout)
+    try:
+        with smtp:
+            if settings.smtp_security == "starttls":
+                smtp.starttls(context=ssl.create_default_context())
+            if settings.smtp_username:
+                smtp.login(settings.smtp_username, settings.smtp_password or "")
+            smtp.send_message(message)
+    except smtplib.SMTPRecipientsRefused as exc:
+        codes = [code for code, _ in exc.recipients.values()]
+        if all(code >= 500 for code in codes):
+            raise PermanentFailure(f"recipient refused: {exc.recipients}") from exc
+        raise
+    except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as exc:
+        if exc.smtp_code >= 500:
+            raise PermanentFailure(f"{exc.smtp_code} {exc.smtp_error!r}") from exc
+        raise
+
+
+def backoff(settings: Settings, attempts: int) -> timedelta:
+    """Wait before attempt `attempts + 1`: the base, doubled after each failure, at most 6 hours."""
+    seconds = settings.outbox_retry_base_seconds * 2 ** max(0, attempts - 1)
+    return min(timedelta(seconds=seconds), MAX_BACKOFF)
+
+
+async def _claim_mails(
+    sessionmaker: async_sessionmaker[AsyncSession], *, settings: Settings, now: datetime, limit: int
+) -> list[_Mail]:
+    lease = timedelta(seconds=max(60.0, settings.smtp_timeout_seconds * 6))
+    async with unit_of_work(sessionmaker) as session:
+        rows = (
+            await session.scalars(
+                select(OutboxEmail)
+                .where(OutboxEmail.status == EmailStatus.pending, OutboxEmail.next_attempt_at <= now)
+                .order_by(OutboxEmail.next_attempt_at)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+        ).all()
+        for row in rows:
+            row.attempts += 1
+            row.next_attempt_at = now + lease
+        return [_Mail(r.id, r.to_address, r.subject, r.body, r.attempts) for r in rows]
+
+
+async def _record(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    *,
+    settings: Settings,
+    mail: _Mail,
+    error: str | None,
+    permanent: bool,
+) -> None:
+    now = datetime.now(UTC)
+    if error is None:
+        values: dict[str, object] = {"status": EmailStatus.sent, "sent_at": now, "last_error": None}
+    elif permanent or mail.attempts >= settings.outbox_max_attempts:
+        values = {"status": EmailStatus.failed, "last_error": error[:1000]}
+        logger.warning("e-mail failed for good", extra={"outbox_id": str(mail.id), "error": error})
+    else:
+        values = {"next_attempt_at": now + backoff(settings, mail.attempts), "last_error": error[:1000]}
+        logger.info("e-mail will be retried", extra={"outbox_id": str(mail.id), "error": error})
+    async with unit_of_work(sessionmaker) as session:
+        await session.execute(update(OutboxEmail).where(OutboxEmail.id == mail.id).values(**values))
+
+
+async def deliver_outbox_once(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    *,
+    settings: Settings,
+    now: datetime | None = None,
+    limit: int = OUTBOX_BATCH,
+) -> int:
+    """Send the e-mails due at `now`; each failure is recorded and retried later with backoff,
+    until `OUTBOX_MAX_ATTEMPTS`. Returns how many mails were attempted."""
+    mails = await _claim_mails(sessionmaker, settings=settings, now=now or datetime.now(UTC), limit=limit)
+    for mail in mails:
+        error, permanent = None, False
+        try:
+            await anyio.to_thread.run_sync(
+                partial(
+                    send_email,
+                    settings,
+                    to_address=mail.to_address,
+                    subject=mail.subject,
+                    body=mail.body,
+                    mail_id=mail.id,
+                )
+            )
+        except PermanentFailure as exc:
+            error, permanent = str(exc), True
+        except (smtplib.SMTPException, OSError) as exc:
+            error = f"{type(exc).__name__}: {exc}"
+        await _record(sessionmaker, settings=settings, mail=mail, error=error, permanent=permanent)
+    return len(mails)
+
+
+# --- the background service ---------------------------------------------------------------------
+
+
+async def _every(name: str, interval: float, batch: int, run_pass: Callable[[], Awaitable[int]]) -> None:
+    while True:
+        done = 0
+        try:
+            done = await run_pass()
+        except Exception:
+            logger.exception("%s pass failed", name)
+        # A full batch means more is waiting: go again at once.
+        if done < batch:
+            await asyncio.sleep(interval)
+
+
+@asynccontextmanager
+async def notification_workers(app: FastAPI) -> AsyncIterator[None]:
+    """The reminder and outbox loops of this process (see `create_app`'s `background`)."""
+    settings: Settings = app.state.settings
+    if not settings.notification_workers_enabled:
+        yield
+        return
+    sessionmaker: async_sessionmaker[AsyncSession] = app.state.sessionmaker
+    tasks = [
+        asyncio.create_task(
+            _every(
+                "reminders",
+                settings.reminder_poll_seconds,
+                REMINDER_BATCH,
+                partial(run_reminders_once, sessionmaker, settings=settings),
+            )
+        ),
+        asyncio.create_task(
+            _every(
+                "outbox",
+                settings.outbox_poll_seconds,
+                OUTBOX_BATCH,
+                partial(deliver_outbox_once, sessionmaker, settings=settings),
+            )
+        ),
+    ]
+    try:
+        yield
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task

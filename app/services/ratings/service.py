@@ -1,0 +1,138 @@
+"""One rating per completed appointment; the service's running count and total kept with it."""
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.errors import Conflict, NotFound
+from app.services.appointments.models import Appointment, Status
+from app.services.catalog.models import Service
+from app.services.notifications import service as notifications_service
+from app.services.organizations import service as organizations_service
+from app.services.ratings.models import Rating
+from app.services.users.models import User
+
+
+class AppointmentNotFound(NotFound):
+    default_detail = "No such appointment of yours."
+
+
+class ServiceNotFound(NotFound):
+    default_detail = "No such service."
+
+
+class RatingNotFound(NotFound):
+    default_detail = "No such rating."
+
+
+class NotCompleted(Conflict):
+    code = "not_completed"
+    default_detail = "Only a completed appointment can be rated."
+
+
+class AlreadyRated(Conflict):
+    code = "already_rated"
+    default_detail = "This appointment has already been rated."
+
+
+class AlreadyReplied(Conflict):
+    code = "already_replied"
+    default_detail = "This rating already has a reply."
+
+
+async def rate(
+    session: AsyncSession, *, citizen: User, appointment_id: uuid.UUID, score: int, comment: str | None
+) -> Rating:
+    """Rate one's own completed appointment, once.
+
+    The unique appointment_id settles concurrent attempts; the service's `rating_count` and
+    `rating_total` move by one atomic UPDATE in the same transaction, so concurrent ratings of one
+    service never lose an increment.
+    """
+    appointment = await session.scalar(
+        select(Appointment).where(Appointment.id == appointment_id, Appointment.citizen_id == citizen.id)
+    )
+    if appointment is None:
+        raise AppointmentNotFound()
+    if appointment.status != Status.completed:
+        raise NotCompleted()
+    rating_id = await session.scalar(
+        insert(Rating)
+        .values(
+            id=uuid.uuid4(),
+            appointment_id=appointment.id,
+            service_id=appointment.service_id,
+            organization_id=appointment.organization_id,
+            citizen_id=citizen.id,
+            score=score,
+            comment=comment or None,
+        )
+        .on_conflict_do_nothing(index_elements=[Rating.appointment_id])
+        .returning(Rating.id)
+    )
+    if rating_id is None:
+        raise AlreadyRated()
+    await session.execute(
+        update(Service)
+        .where(Service.id == appointment.service_id)
+        .values(rating_count=Service.rating_count + 1, rating_total=Service.rating_total + score)
+        .execution_options(synchronize_session=False)
+    )
+    return await _get(session, rating_id)
+
+
+async def _get(session: AsyncSession, rating_id: uuid.UUID) -> Rating:
+    rating = await session.get(Rating, rating_id, populate_existing=True)
+    assert rating is not None
+    return rating
+
+
+async def get_for_service(
+    session: AsyncSession, *, service_id: uuid.UUID, offset: int, limit: int
+) -> tuple[Sequence[Rating], int]:
+    """A service's ratings, newest first (public)."""
+    if await session.scalar(select(Service.id).where(Service.id == service_id)) is None:
+        raise ServiceNotFound()
+    query = select(Rating).where(Rating.service_id == service_id)
+    total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = await session.scalars(query.order_by(Rating.created_at.desc(), Rating.id.desc()).offset(offset).limit(limit))
+    return rows.all(), total
+
+
+async def reply(session: AsyncSession, *, author: User, rating_id: uuid.UUID, body: str) -> Rating:
+    """The organization's one public answer to a rating (its staff, or an administrator)."""
+    organization_id = await session.scalar(select(Rating.organization_id).where(Rating.id == rating_id))
+    if organization_id is None:
+        raise RatingNotFound()
+    await organizations_service.require_staff(session, user=author, organization_id=organization_id)
+    # Conditional: of two concurrent replies exactly one finds reply_body still NULL.
+    replied = await session.scalar(
+        update(Rating)
+        .where(Rating.id == rating_id, Rating.reply_body.is_(None))
+        .values(reply_body=body, reply_author_id=author.id, replied_at=func.now())
+        .returning(Rating.id)
+        .execution_options(synchronize_session=False)
+    )
+    if replied is None:
+        raise AlreadyReplied()
+    rating = await _get(session, rating_id)
+    await notifications_service.notify(
+        session,
+        user_id=rating.citizen_id,
+        kind="rating_reply",
+        title="Your rating got a reply",
+        body=_clip_preview(body),
+        data={
+            "rating_id": str(rating.id),
+            "appointment_id": str(rating.appointment_id),
+            "service_id": str(rating.service_id),
+        },
+    )
+    return rating
+
+
+def _clip_preview(body: str) -> str:
+    return body if len(body) <= 300 else body[:299] + "…"

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# TARGET_CMD of bench/booking.sh: the project, one worker, on the bench cluster's queueless_bench
+# database (BENCH_DSN comes from ../shared/bench/run.sh). Usage: booking_target.sh PORT
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+export DATABASE_URL="${BENCH_DSN%/*}/queueless_bench"
+export ENVIRONMENT=production LOG_LEVEL="${TARGET_LOG_LEVEL:-WARNING}"
+exec "$ROOT/.venv/bin/queueless" serve --host 127.0.0.1 --port "$1" --workers "${TARGET_WORKERS:-1}"
