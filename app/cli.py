@@ -36,6 +36,11 @@ def serve(args: argparse.Namespace) -> None:
         reload=args.reload,
         log_config=None,
         proxy_headers=True,
+        # WebSocket keep-alive: a protocol ping every 20 s, and a peer silent for 20 s more is
+        # dropped. Frames are bounded before they are buffered (the chat closes larger ones).
+        ws_ping_interval=20,
+        ws_ping_timeout=20,
+        ws_max_size=65536,
     )
 
 
