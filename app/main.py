@@ -9,11 +9,11 @@ from app.core.settings import get_settings
 from app.services.appointments.routes import router as appointments_router
 from app.services.auth.routes import router as auth_router
 from app.services.catalog.routes import router as catalog_router
-from app.services.insights.routes import router as insights_router
 from app.services.chat.routes import router as chat_router
 from app.services.checkins.routes import router as checkins_router
 from app.services.documents.dependencies import document_storage
 from app.services.documents.routes import router as documents_router
+from app.services.insights.routes import router as insights_router
 from app.services.notifications.routes import router as notifications_router
 from app.services.notifications.workers import notification_workers
 from app.services.organizations.routes import router as organizations_router

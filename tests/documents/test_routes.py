@@ -446,3 +446,17 @@ async def test_startup_sweep_finishes_or_undoes_interrupted_uploads(
     response = await client.get(f"/documents/{kept['id']}/content", headers=world.citizen.headers)
     assert response.content == PDF
     fresh.unlink()
+
+
+async def test_review_decision_is_announced_to_the_owner(client: httpx.AsyncClient, world: World) -> None:
+    document = (await upload(client, world.citizen, appointment_id=world.appointment.id)).json()
+    await client.post(
+        f"/documents/{document['id']}/review",
+        json={"decision": "rejected", "note": "blurry scan"},
+        headers=world.staff.headers,
+    )
+    items = (await client.get("/notifications", headers=world.citizen.headers)).json()["items"]
+    rejected = [item for item in items if item["kind"] == "document_rejected"]
+    assert len(rejected) == 1
+    assert rejected[0]["data"]["document_id"] == document["id"]
+    assert "blurry scan" in rejected[0]["body"]

@@ -29,6 +29,7 @@ from app.services.documents.errors import (
 )
 from app.services.documents.models import Document, DocumentStatus
 from app.services.documents.schemas import Decision
+from app.services.notifications import service as notifications_service
 from app.services.organizations import service as organizations_service
 from app.services.organizations.models import Organization
 from app.services.users.models import Role, User
@@ -237,6 +238,15 @@ async def review(
     document.reviewed_by = actor.id
     document.reviewed_at = datetime.now(UTC)
     await session.flush()
+    await notifications_service.announce_document_review(
+        session,
+        user_id=document.owner_id,
+        document_id=document.id,
+        filename=document.filename,
+        decision=decision.value,
+        note=document.review_note,
+        appointment_id=document.appointment_id,
+    )
     return document
 
 
