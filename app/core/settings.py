@@ -31,8 +31,8 @@ class Settings(BaseSettings):
     data_dir: Path = Path(".data")
     secret_key: str | None = Field(default=None, min_length=32)
 
-    db_pool_size: int = Field(default=20, ge=1, le=500)
-    db_max_overflow: int = Field(default=20, ge=0, le=500)
+    db_pool_size: int = Field(default=40, ge=1, le=500)
+    db_max_overflow: int = Field(default=10, ge=0, le=500)
 
     jwt_issuer: str = "queueless"
     jwt_audience: str = "queueless-api"

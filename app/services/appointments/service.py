@@ -8,7 +8,6 @@ first, so two staff members moving one appointment at once are serialised.
 import json
 import secrets
 import uuid
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -20,7 +19,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.services.appointments import slots
+from app.services.appointments import queries, slots
 from app.services.appointments.errors import (
     AppointmentNotFound,
     CheckinWindow,
@@ -41,10 +40,9 @@ from app.services.appointments.models import (
     SlotLoad,
     Status,
 )
-from app.services.appointments.schemas import AppointmentRead, AppointmentRequirement, HistoryEntry, Slot
-from app.services.catalog.models import Closure, OpeningHours, Requirement, Service
+from app.services.appointments.schemas import AppointmentRead, HistoryEntry
+from app.services.catalog.models import Closure, OpeningHours, Service
 from app.services.catalog.service import ServiceNotFound
-from app.services.documents import service as documents_service
 from app.services.notifications import service as notifications_service
 from app.services.organizations import service as organizations_service
 from app.services.organizations.models import Organization
@@ -148,7 +146,10 @@ def _parse(value: Any) -> list[Any]:
     return json.loads(value) if isinstance(value, str) else list(value or [])
 
 
-async def available_slots(session: AsyncSession, *, service_id: uuid.UUID, first: date, last: date) -> list[Slot]:
+async def available_slots(
+    session: AsyncSession, *, service_id: uuid.UUID, first: date, last: date
+) -> list[dict[str, Any]]:
+    """Slots as plain JSON-ready dicts (the `Slot` schema): a 31-day range has hundreds of them."""
     if last < first:
         raise InvalidRange()
     if (last - first).days >= MAX_RANGE_DAYS:
@@ -156,14 +157,14 @@ async def available_slots(session: AsyncSession, *, service_id: uuid.UUID, first
     bookable = await _load_bookable(session, service_id=service_id, first=first, last=last, with_loads=True)
     if not bookable.is_active:
         return []
-    duration = bookable.rules.duration
+    duration, capacity, loads = bookable.rules.duration, bookable.capacity, bookable.loads
     return [
-        Slot(
-            starts_at=starts_at,
-            ends_at=starts_at + duration,
-            capacity=bookable.capacity,
-            available=max(0, bookable.capacity - bookable.loads.get(starts_at, 0)),
-        )
+        {
+            "starts_at": starts_at.isoformat(),
+            "ends_at": (starts_at + duration).isoformat(),
+            "capacity": capacity,
+            "available": max(0, capacity - loads.get(starts_at, 0)),
+        }
         for starts_at in slots.starts_between(first, last, bookable.rules, datetime.now(UTC))
     ]
 
@@ -461,41 +462,35 @@ async def history(session: AsyncSession, *, appointment: Appointment) -> list[Hi
 
 
 async def to_reads(session: AsyncSession, appointments: Sequence[Appointment]) -> list[AppointmentRead]:
-    """Appointment bodies with their requirements and linked documents, without a query per row."""
-    if not appointments:
-        return []
-    requirements: dict[uuid.UUID, list[Requirement]] = defaultdict(list)
-    rows = await session.scalars(
-        select(Requirement)
-        .where(Requirement.service_id.in_({a.service_id for a in appointments}))
-        .order_by(Requirement.position, Requirement.name)
-    )
-    for requirement in rows:
-        requirements[requirement.service_id].append(requirement)
-    links = await documents_service.requirement_documents(session, appointment_ids=[a.id for a in appointments])
-    reads = []
-    for a in appointments:
-        linked = links.get(a.id, {})
-        items = [
-            AppointmentRequirement(
-                id=r.id,
-                name=r.name,
-                mandatory=r.mandatory,
-                document_id=linked[r.id][0] if r.id in linked else None,
-                document_status=linked[r.id][1] if r.id in linked else None,
-            )
-            for r in requirements[a.service_id]
-        ]
-        reads.append(AppointmentRead.model_validate({**_columns(a), "requirements": items}))
-    return reads
+    """Appointment bodies (with requirements and linked documents) in one query, in input order."""
+    ids = [a.id for a in appointments]
+    rows = {row.id: row for row in await session.execute(queries.by_ids(ids))}
+    return [AppointmentRead.model_validate(rows[i]._mapping) for i in ids]
 
 
 async def to_read(session: AsyncSession, appointment: Appointment) -> AppointmentRead:
     return (await to_reads(session, [appointment]))[0]
 
 
-def _columns(appointment: Appointment) -> dict[str, Any]:
-    return {c.key: getattr(appointment, c.key) for c in Appointment.__table__.columns}
+async def get_read(session: AsyncSession, *, appointment_id: uuid.UUID, user: User) -> AppointmentRead:
+    """The body of an appointment `user` may see (owner, staff, admin) in one query; else 404."""
+    row = (
+        await session.execute(
+            select(*queries.BODY_COLUMNS).where(Appointment.id == appointment_id, queries.visible_to(user))
+        )
+    ).first()
+    if row is None:
+        raise AppointmentNotFound()
+    return AppointmentRead.model_validate(row._mapping)
+
+
+async def _total(session: AsyncSession, query: Select[Any], rows: Sequence[Any], offset: int) -> int:
+    """The page's `count(*) OVER ()`, or a count of its own for a page past the end."""
+    if rows:
+        return int(rows[0].total)
+    if offset == 0:
+        return 0
+    return await session.scalar(select(func.count()).select_from(query.subquery())) or 0
 
 
 def _local_day_bounds(day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
@@ -518,7 +513,9 @@ async def get_own(
     limit: int,
 ) -> tuple[list[AppointmentRead], int]:
     """The citizen's appointments, latest first; dates are local to each appointment's organization."""
-    query: Select[Any] = select(Appointment).where(Appointment.citizen_id == citizen.id)
+    query: Select[Any] = select(*queries.BODY_COLUMNS, func.count().over().label("total")).where(
+        Appointment.citizen_id == citizen.id
+    )
     if status is not None:
         query = query.where(Appointment.status == status)
     if first is not None or last is not None:
@@ -527,11 +524,9 @@ async def get_own(
             query = query.where(_local_date(Appointment.starts_at) >= first)
         if last is not None:
             query = query.where(_local_date(Appointment.starts_at) <= last)
-    total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = await session.scalars(
-        query.order_by(Appointment.starts_at.desc(), Appointment.id).offset(offset).limit(limit)
-    )
-    return await to_reads(session, rows.all()), total
+    ordered = query.order_by(Appointment.starts_at.desc(), Appointment.id).offset(offset).limit(limit)
+    rows = (await session.execute(ordered)).all()
+    return [AppointmentRead.model_validate(row._mapping) for row in rows], await _total(session, query, rows, offset)
 
 
 async def get_queue(
@@ -546,8 +541,13 @@ async def get_queue(
     limit: int,
 ) -> tuple[list[dict[str, Any]], int]:
     """The organization's appointments for staff, in time order, with citizen and service names."""
-    query: Select[Appointment, str, str] = (
-        select(Appointment, User.full_name, Service.name)
+    query: Select[Any] = (
+        select(
+            *queries.BODY_COLUMNS,
+            User.full_name.label("citizen_name"),
+            Service.name.label("service_name"),
+            func.count().over().label("total"),
+        )
         .join(User, User.id == Appointment.citizen_id)
         .join(Service, Service.id == Appointment.service_id)
         .where(Appointment.organization_id == organization.id)
@@ -562,12 +562,6 @@ async def get_queue(
     if q:
         pattern = f"%{users_service.escape_like(q)}%"
         query = query.where(or_(Appointment.reference == q.upper().replace("-", ""), User.full_name.ilike(pattern)))
-    total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = (
-        await session.execute(query.order_by(Appointment.starts_at, Appointment.id).offset(offset).limit(limit))
-    ).all()
-    reads = await to_reads(session, [row[0] for row in rows])
-    return [
-        {**read.model_dump(), "citizen_name": name, "service_name": service_name}
-        for read, (_, name, service_name) in zip(reads, rows, strict=True)
-    ], total
+    ordered = query.order_by(Appointment.starts_at, Appointment.id).offset(offset).limit(limit)
+    rows = (await session.execute(ordered)).all()
+    return [dict(row._mapping) for row in rows], await _total(session, query, rows, offset)

@@ -52,7 +52,16 @@ def starts_in_day(day: date, rules: Rules) -> Iterator[datetime]:
     duration = int(rules.duration.total_seconds() // 60)
     for opening in sorted((h for h in rules.hours if h.weekday == day.weekday()), key=lambda h: h.opens):
         start, end = _minutes(opening.opens), _minutes(opening.closes)
-        for minute in range(start, end - duration + 1, step):
+        minutes = range(start, end - duration + 1, step)
+        if not minutes:
+            continue
+        first = _local(day, opening.opens, rules.zone)
+        last = _local(day, time(minutes[-1] // 60, minutes[-1] % 60), rules.zone)
+        if first is not None and last is not None and first.utcoffset() == last.utcoffset():
+            # No offset change inside the range (every day but two a year): plain arithmetic.
+            yield from (first + timedelta(minutes=m - start) for m in minutes)
+            continue
+        for minute in minutes:
             starts_at = _local(day, time(minute // 60, minute % 60), rules.zone)
             if starts_at is not None:
                 yield starts_at

@@ -72,7 +72,7 @@ def build_stores(data_dir: Path) -> Stores:
     return Stores(staging=Staging(uploads / "staging"), storage=LocalStorage(uploads / "documents"))
 
 
-def get_stores(request: Request) -> Stores:
+async def get_stores(request: Request) -> Stores:
     stores: Stores | None = getattr(request.app.state, "document_stores", None)
     if stores is None:
         settings: Settings = request.app.state.settings

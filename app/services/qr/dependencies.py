@@ -15,7 +15,7 @@ from app.services.qr.tokens import Keyring
 _IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"BM", b"II*\x00", b"MM\x00*")
 
 
-def get_keyring(settings: SettingsDep, signer: SignerDep) -> Keyring:
+async def get_keyring(settings: SettingsDep, signer: SignerDep) -> Keyring:
     return qr_service.keyring(secret=signer.secret_key, kid=settings.qr_key_id, retired=settings.qr_retired_keys)
 
 
