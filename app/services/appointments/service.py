@@ -90,18 +90,9 @@ async def _load_bookable(
     loads = select(_json_array(SlotLoad.starts_at, SlotLoad.booked)).where(
         SlotLoad.service_id == Service.id, SlotLoad.starts_at >= low, SlotLoad.starts_at < high, SlotLoad.booked > 0
     )
-    columns = [
-        Service.organization_id,
-        Service.capacity,
-        Service.is_active,
-        Service.duration_minutes,
-        Service.slot_minutes,
-        Service.min_notice_minutes,
-        Service.max_days_ahead,
-        Organization.timezone,
-        hours.scalar_subquery(),
-        closures.scalar_subquery(),
-    ]
+    # The entities (not just columns) land in the session's identity map, so that announcing a
+    # booking (which names the service and the organization) needs no further query.
+    columns: list[Any] = [Service, Organization, hours.scalar_subquery(), closures.scalar_subquery()]
     if with_loads:
         columns.append(loads.scalar_subquery())
     row = (
@@ -113,30 +104,32 @@ async def _load_bookable(
     ).first()
     if row is None:
         raise ServiceNotFound()
+    service: Service = row[0]
+    zone: str = row[1].timezone
     closed: set[date] = set()
-    for starts_on, ends_on in _parse(row[9]):
+    for starts_on, ends_on in _parse(row[3]):
         day, end = date.fromisoformat(starts_on), date.fromisoformat(ends_on)
         while day <= end:
             closed.add(day)
             day += timedelta(days=1)
     rules = slots.Rules(
-        zone=ZoneInfo(row.timezone),
-        duration=timedelta(minutes=row.duration_minutes),
-        step=timedelta(minutes=row.slot_minutes or row.duration_minutes),
-        min_notice=timedelta(minutes=row.min_notice_minutes),
-        max_days_ahead=row.max_days_ahead,
+        zone=ZoneInfo(zone),
+        duration=timedelta(minutes=service.duration_minutes),
+        step=timedelta(minutes=service.step_minutes),
+        min_notice=timedelta(minutes=service.min_notice_minutes),
+        max_days_ahead=service.max_days_ahead,
         hours=[
             slots.OpeningRange(weekday=w, opens=time.fromisoformat(o), closes=time.fromisoformat(c))
-            for w, o, c in _parse(row[8])
+            for w, o, c in _parse(row[2])
         ],
         closed_days=frozenset(closed),
     )
-    load_map = {datetime.fromisoformat(s): int(n) for s, n in _parse(row[10])} if with_loads else {}
+    load_map = {datetime.fromisoformat(s): int(n) for s, n in _parse(row[4])} if with_loads else {}
     return Bookable(
         service_id=service_id,
-        organization_id=row.organization_id,
-        capacity=row.capacity,
-        is_active=row.is_active,
+        organization_id=service.organization_id,
+        capacity=service.capacity,
+        is_active=service.is_active,
         rules=rules,
         loads=load_map,
     )
