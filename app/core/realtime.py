@@ -22,7 +22,7 @@ import contextlib
 import json
 import logging
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
@@ -48,6 +48,8 @@ LISTENER_CHECK_SECONDS = 10.0
 RECONNECT_MAX_SECONDS = 10.0
 # A socket whose client lags this many frames behind is closed; it resumes when it reconnects.
 SEND_QUEUE_FRAMES = 512
+# Auditors (e.g. "is this socket's login still open?") run this often over all local sockets.
+AUDIT_SECONDS = 15.0
 CLOSE_TOO_SLOW = 1013  # "try again later"
 CLOSE_RECONNECT = 1012  # "service restart": the listener was lost, frames may have been missed
 
@@ -71,6 +73,9 @@ class StoredFrame(Base):
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     frame: Mapped[dict[str, Any]] = mapped_column(JSONB)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), index=True)
+
+
+_NOTIFY = text(f"SELECT pg_notify('{CHANNEL}', :payload)")
 
 
 def _dumps(value: Any) -> str:
@@ -100,9 +105,18 @@ async def send_to_users(session: AsyncSession, *, user_ids: Sequence[uuid.UUID],
         body = f'"r":{frame_id}'
     else:
         body = f'"f":{inline}'
+    connection = await session.connection()
     for chunk in _chunks(recipients, overhead=len(body.encode("utf-8")) + 16):
         payload = '{"u":' + _dumps(chunk) + "," + body + "}"
-        await session.execute(text("SELECT pg_notify(:channel, :payload)"), {"channel": CHANNEL, "payload": payload})
+        await connection.execute(_NOTIFY, {"payload": payload})
+
+
+def notify_sql(*, recipients: str, frame: str) -> str:
+    """A SQL expression that sends `frame` (a SQL text expression holding the frame's JSON) to the
+    users of `recipients` (a SQL expression of a JSON array of their ids as strings), for a statement
+    that stores something and announces it in the same round trip. The caller keeps the payload
+    under MAX_PAYLOAD_BYTES (else PostgreSQL refuses it and the statement fails)."""
+    return f"""pg_notify('{CHANNEL}', '{{"u":' || ({recipients}) || ',"f":' || ({frame}) || '}}')"""
 
 
 async def online_user_ids(session: AsyncSession, user_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
@@ -192,10 +206,19 @@ class LiveSocket:
 
 
 class Hub:
-    """This process's open sockets by user, and its presence rows."""
+    """This process's open sockets by user, and its presence rows.
+
+    `db_slots` bounds the database work that sockets' incoming frames run at once on this process
+    (below the pool size, so that a burst queues here in order instead of timing out on the pool
+    and starving HTTP requests). `auditors` are run every AUDIT_SECONDS by the live service, each
+    over all local sockets (one query per process, not one per socket or per frame).
+    """
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
+        pool_size = getattr(engine.pool, "size", lambda: 10)()
+        self.db_slots = asyncio.Semaphore(max(2, pool_size - 4))
+        self.auditors: dict[str, Callable[[Hub], Awaitable[None]]] = {}
         self.process_id = uuid.uuid4()
         self.sockets: dict[uuid.UUID, set[LiveSocket]] = {}
         self._presence_locks: dict[uuid.UUID, asyncio.Lock] = {}
@@ -361,6 +384,16 @@ async def _heartbeat_forever(hub: Hub) -> None:
         await asyncio.sleep(HEARTBEAT_SECONDS)
 
 
+async def _audit_forever(hub: Hub) -> None:
+    while True:
+        await asyncio.sleep(AUDIT_SECONDS)
+        for name, auditor in list(hub.auditors.items()):
+            try:
+                await auditor(hub)
+            except Exception:
+                logger.warning("socket audit %s failed", name, exc_info=True)
+
+
 def get_hub(app: FastAPI) -> Hub:
     hub: Hub = app.state.realtime
     return hub
@@ -376,6 +409,7 @@ async def live_service(app: FastAPI) -> AsyncIterator[None]:
         asyncio.create_task(_listen(hub, asyncpg_dsn(engine)), name="realtime-listener"),
         asyncio.create_task(hub.dispatch_forever(), name="realtime-dispatch"),
         asyncio.create_task(_heartbeat_forever(hub), name="realtime-heartbeat"),
+        asyncio.create_task(_audit_forever(hub), name="realtime-audit"),
     ]
     # Start serving once frames can arrive (a slow database only delays this, it never blocks startup).
     with contextlib.suppress(TimeoutError):

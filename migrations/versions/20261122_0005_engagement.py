@@ -29,7 +29,9 @@ def upgrade() -> None:
             "data", postgresql.JSONB(astext_type=sa.Text()), server_default=sa.text("'{}'::jsonb"), nullable=False
         ),
         sa.Column("read_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("clock_timestamp()"), nullable=False),
+        sa.Column(
+            "created_at", sa.DateTime(timezone=True), server_default=sa.text("clock_timestamp()"), nullable=False
+        ),
         sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("notifications_user_id_fkey"), ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id", name=op.f("notifications_pkey")),
     )
@@ -118,17 +120,32 @@ def upgrade() -> None:
     # Insights: wait and service times from the status history, the platform summary and the
     # reminder scan by start time (see app/services/insights/models.py and bench/INSIGHTS.md).
     op.create_index(
-        "ix_appointment_events_appointment_id_to_status_at",
+        "ix_appointment_events_timeline",
         "appointment_events",
         ["appointment_id", "to_status", "at"],
         unique=False,
+        postgresql_where=sa.text("to_status IN ('checked_in', 'in_progress', 'completed', 'cancelled')"),
     )
-    op.create_index("ix_appointments_starts_at", "appointments", ["starts_at"], unique=False)
+    op.create_index(
+        "ix_appointments_organization_id_starts_at_covering",
+        "appointments",
+        ["organization_id", "starts_at"],
+        unique=False,
+        postgresql_include=["id", "service_id", "status", "created_at"],
+    )
+    op.create_index(
+        "ix_appointments_starts_at_covering",
+        "appointments",
+        ["starts_at"],
+        unique=False,
+        postgresql_include=["id", "organization_id", "citizen_id", "status", "created_at"],
+    )
 
 
 def downgrade() -> None:
-    op.drop_index("ix_appointments_starts_at", table_name="appointments")
-    op.drop_index("ix_appointment_events_appointment_id_to_status_at", table_name="appointment_events")
+    op.drop_index("ix_appointments_starts_at_covering", table_name="appointments")
+    op.drop_index("ix_appointments_organization_id_starts_at_covering", table_name="appointments")
+    op.drop_index("ix_appointment_events_timeline", table_name="appointment_events")
     op.drop_table("sent_reminders")
     op.drop_index("ix_ratings_service_id_created_at", table_name="ratings")
     op.drop_index(op.f("ix_ratings_citizen_id"), table_name="ratings")

@@ -10,6 +10,7 @@ from httpx_ws import WebSocketDisconnect
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core import realtime
 from app.core.security import TokenSigner
 from app.services.chat import ws as chat_ws
 from app.services.chat.models import ChatMessage
@@ -283,3 +284,51 @@ async def test_recipient_with_open_socket_gets_no_notification_offline_one_does(
     owner_kinds = [n["kind"] for n in owner_notes.json()["items"]]
     assert owner_kinds == ["chat_message", "chat_message"]
     assert owner_notes.json()["items"][0]["data"]["conversation_id"] == chat.id
+
+
+async def test_long_multibyte_body_travels_apart_over_socket_and_rest(
+    client: httpx.AsyncClient, app: FastAPI, session: AsyncSession
+) -> None:
+    # 4,000 three-byte characters: too big for an inline notification, so the one-statement send
+    # stores nothing and the message goes through the step-by-step path (and the stored-frame relay).
+    body = "€" * 4000
+    chat = await start_chat(client, session)
+    async with socket(app, chat.org.staff.access_token) as staff, socket(app, chat.citizen.access_token) as citizen:
+        await citizen.send_json({"type": "send", "conversation_id": chat.id, "body": body, "client_id": "long-1"})
+        ack = await receive_until(citizen, "ack")
+        assert ack["message"]["body"] == body
+        assert (await receive_until(staff, "message"))["message"] == ack["message"]
+        response = await post(client, chat.id, chat.org.staff, body, client_id="long-2")
+        assert response.status_code == 201
+        own = await receive_until(citizen, "message")  # the citizen's own message comes back first
+        assert own["message"] == ack["message"]
+        assert (await receive_until(citizen, "message"))["message"] == response.json()
+    count = await session.scalar(select(func.count()).select_from(ChatMessage).where(ChatMessage.body == body))
+    assert count == 2
+
+
+async def test_send_after_logout_closes_4401_and_stores_nothing(
+    client: httpx.AsyncClient, app: FastAPI, session: AsyncSession
+) -> None:
+    chat = await start_chat(client, session)
+    async with socket(app, chat.citizen.access_token) as citizen:
+        await client.post("/auth/logout", json={"refresh_token": chat.citizen.refresh_token})
+        await citizen.send_json({"type": "send", "conversation_id": chat.id, "body": "late", "client_id": "late-1"})
+        assert await close_code(citizen) == 4401
+    assert await session.scalar(select(func.count()).where(ChatMessage.client_id == "late-1")) == 0
+
+
+async def test_idle_sockets_are_closed_by_the_login_audit(
+    client: httpx.AsyncClient, app: FastAPI, session: AsyncSession
+) -> None:
+    chat = await start_chat(client, session)
+    hub = realtime.get_hub(app)
+    async with socket(app, chat.citizen.access_token) as citizen, socket(app, chat.org.staff.access_token) as staff:
+        await chat_ws.audit_logins(hub)  # everyone still signed in: nothing happens
+        await assert_nothing_more(citizen)
+        await client.post("/auth/logout", json={"refresh_token": chat.citizen.refresh_token})
+        await session.execute(update(User).where(User.id == chat.org.staff.id).values(is_active=False))
+        await session.commit()
+        await chat_ws.audit_logins(hub)  # what the hub runs every realtime.AUDIT_SECONDS
+        assert await close_code(citizen) == 4401
+        assert await close_code(staff) == 4403

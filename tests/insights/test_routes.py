@@ -64,14 +64,18 @@ async def _data_set(client: httpx.AsyncClient, session: AsyncSession) -> DataSet
         )
 
     done = [Status.checked_in, Status.in_progress, Status.completed]
-    first = await visit(passport, paris(1, 9), 48, list(zip(done, [paris(1, 8, 50), paris(1, 9, 5), paris(1, 9, 25)])))
-    second = await visit(passport, paris(1, 10), 24, list(zip(done, [paris(1, 9, 55), paris(1, 10), paris(1, 10, 30)])))
+    first = await visit(
+        passport, paris(1, 9), 48, list(zip(done, [paris(1, 8, 50), paris(1, 9, 5), paris(1, 9, 25)], strict=True))
+    )
+    second = await visit(
+        passport, paris(1, 10), 24, list(zip(done, [paris(1, 9, 55), paris(1, 10), paris(1, 10, 30)], strict=True))
+    )
     await visit(passport, paris(2, 9), 24, [(Status.no_show, paris(2, 9, 30))])
     await visit(id_card, paris(2, 11), 48, [(Status.cancelled, paris(1, 23))])
     await visit(id_card, paris(3, 23, 30), 12, [])
     await visit(id_card, paris(5, 14), 24, [(Status.checked_in, paris(5, 13, 50))])
     await visit(passport, paris(6, 0, 30), 24, [])
-    await visit(passport, paris(30, 23, 59, month=11), 24, list(zip(done, [paris(30, 23, 59, month=11)] * 3)))
+    await visit(passport, paris(30, 23, 59, month=11), 24, [(status, paris(30, 23, 59, month=11)) for status in done])
     for appointment, score in ((first, 5), (second, 3)):
         session.add(
             Rating(
@@ -181,7 +185,9 @@ async def test_csv_has_one_header_row_of_the_json_field_names(client: httpx.Asyn
         assert len(rows) == 1 + len(items)
         assert rows[1] == ["" if v is None else str(v) for v in items[0].values()]
     summary_csv = await client.get(
-        f"/organizations/{data.org.id}/insights/summary", headers=data.org.staff.headers, params={**RANGE, "format": "csv"}
+        f"/organizations/{data.org.id}/insights/summary",
+        headers=data.org.staff.headers,
+        params={**RANGE, "format": "csv"},
     )
     header, values = list(csv.reader(io.StringIO(summary_csv.text)))
     assert dict(zip(header, values, strict=True))["average_wait_minutes"] == "10.0"
@@ -236,9 +242,7 @@ async def test_range_is_bounded_and_ordered(client: httpx.AsyncClient, session: 
     backwards = await client.get(path, headers=org.staff.headers, params={"from": "2027-01-02", "to": "2027-01-01"})
     assert_problem(backwards, 422, "invalid_range")
     assert_problem(await client.get(path, headers=org.staff.headers, params={"from": "1 Dec"}), 422, "validation_error")
-    assert_problem(
-        await client.get(path, headers=org.staff.headers, params={"format": "xml"}), 422, "validation_error"
-    )
+    assert_problem(await client.get(path, headers=org.staff.headers, params={"format": "xml"}), 422, "validation_error")
     default = await client.get(path, headers=org.staff.headers)
     assert len(default.json()) == 30
     assert default.json()[-1]["date"] == datetime.now(ZoneInfo(org.timezone)).date().isoformat()

@@ -40,17 +40,30 @@ async def _setup(client: httpx.AsyncClient, session: AsyncSession) -> tuple[Org,
     return org, service, await register(client)
 
 
-async def _rate(client: httpx.AsyncClient, account: Account, appointment_id: uuid.UUID, **body: object) -> httpx.Response:
+async def _rate(
+    client: httpx.AsyncClient, account: Account, appointment_id: uuid.UUID, **body: object
+) -> httpx.Response:
     return await client.post(f"/appointments/{appointment_id}/rating", headers=account.headers, json=body)
 
 
-async def test_rating_a_completed_visit_once_updates_the_service(client: httpx.AsyncClient, session: AsyncSession) -> None:
+async def test_rating_a_completed_visit_once_updates_the_service(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
     _, service, citizen = await _setup(client, session)
     appointment = await _visit(session, service, citizen)
     response = await _rate(client, citizen, appointment.id, score=4, comment="  Quick and kind ")
     assert response.status_code == 201, response.text
     body = response.json()
-    assert set(body) == {"id", "appointment_id", "service_id", "organization_id", "score", "comment", "created_at", "reply"}
+    assert set(body) == {
+        "id",
+        "appointment_id",
+        "service_id",
+        "organization_id",
+        "score",
+        "comment",
+        "created_at",
+        "reply",
+    }
     assert (body["score"], body["comment"], body["reply"]) == (4, "Quick and kind", None)
     assert body["appointment_id"] == str(appointment.id)
     assert_problem(await _rate(client, citizen, appointment.id, score=5), 409, "already_rated")
@@ -73,7 +86,9 @@ async def test_rating_rules(client: httpx.AsyncClient, session: AsyncSession) ->
     assert_problem(await _rate(client, citizen, uuid.uuid4(), score=3), 404, "not_found")
     for bad in ({"score": 0}, {"score": 6}, {"score": 3, "comment": "x" * 2001}, {"score": 3, "extra": 1}, {}):
         assert_problem(await _rate(client, citizen, completed.id, **bad), 422, "validation_error")
-    assert_problem(await client.post(f"/appointments/{completed.id}/rating", json={"score": 3}), 401, "not_authenticated")
+    assert_problem(
+        await client.post(f"/appointments/{completed.id}/rating", json={"score": 3}), 401, "not_authenticated"
+    )
     ok = await _rate(client, citizen, completed.id, score=5, comment="x" * 2000)
     assert ok.status_code == 201
 
@@ -110,7 +125,9 @@ async def test_ratings_list_is_public_paged_newest_first_with_reply(
     for day, score in enumerate((2, 4, 5)):
         appointment = await _visit(session, service, citizen, day=day)
         ids.append((await _rate(client, citizen, appointment.id, score=score)).json()["id"])
-    reply = await client.post(f"/ratings/{ids[0]}/reply", headers=org.staff.headers, json={"body": "Sorry, we fixed it"})
+    reply = await client.post(
+        f"/ratings/{ids[0]}/reply", headers=org.staff.headers, json={"body": "Sorry, we fixed it"}
+    )
     assert reply.status_code == 201, reply.text
     page = await client.get(f"/services/{service.id}/ratings", params={"size": 2, "page": 2})
     assert page.status_code == 200
@@ -134,9 +151,15 @@ async def test_reply_once_by_the_organizations_staff(client: httpx.AsyncClient, 
     path = f"/ratings/{rating_id}/reply"
     for outsider in (citizen, other.staff, other.owner):
         assert_problem(await client.post(path, headers=outsider.headers, json={"body": "hi"}), 404, "not_found")
-    assert_problem(await client.post(f"/ratings/{uuid.uuid4()}/reply", headers=org.staff.headers, json={"body": "x"}), 404, "not_found")
+    assert_problem(
+        await client.post(f"/ratings/{uuid.uuid4()}/reply", headers=org.staff.headers, json={"body": "x"}),
+        404,
+        "not_found",
+    )
     assert_problem(await client.post(path, headers=org.staff.headers, json={"body": ""}), 422, "validation_error")
-    assert_problem(await client.post(path, headers=org.staff.headers, json={"body": "x" * 2001}), 422, "validation_error")
+    assert_problem(
+        await client.post(path, headers=org.staff.headers, json={"body": "x" * 2001}), 422, "validation_error"
+    )
     assert_problem(await client.post(path, json={"body": "x"}), 401, "not_authenticated")
     replies = await asyncio.gather(
         client.post(path, headers=org.staff.headers, json={"body": "Thanks"}),

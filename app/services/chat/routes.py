@@ -96,7 +96,7 @@ async def create_message(
     )
     if not created:
         response.status_code = status.HTTP_200_OK
-    return MessageRead.model_validate(message)
+    return message
 
 
 @router.post("/conversations/{conversation_id}/read", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND)

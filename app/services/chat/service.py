@@ -9,18 +9,19 @@ under a lock on the conversation row makes them commit in id order within a conv
 client that resumes "after id N" never skips a message.
 """
 
+import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, Connection, and_, func, or_, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from app.core import realtime
-from app.core.errors import Conflict, InvalidInput, NotFound
+from app.core.errors import Conflict, InvalidInput, NotAuthenticated, NotFound
 from app.services.appointments.models import Appointment
 from app.services.chat.models import ChatMessage, Conversation, ConversationStatus, ReadMarker
 from app.services.chat.schemas import ConversationCreate, ConversationRead, MessageRead
@@ -41,6 +42,13 @@ class ConversationClosed(Conflict):
     default_detail = "This conversation is closed; start a new one."
 
 
+class LoginEnded(NotAuthenticated):
+    """The socket's login was revoked or its account deactivated since it connected."""
+
+    code = "login_ended"
+    default_detail = "Sign in again."
+
+
 class AppointmentNotFound(InvalidInput):
     code = "appointment_not_found"
     default_detail = "The appointment is not one of yours with this organization."
@@ -54,8 +62,8 @@ class Locked:
     participant_ids: list[uuid.UUID]
 
 
-def message_frame(message: ChatMessage) -> dict[str, Any]:
-    return {"type": "message", "message": MessageRead.model_validate(message).model_dump(mode="json")}
+def message_frame(message: MessageRead) -> dict[str, Any]:
+    return {"type": "message", "message": message.model_dump(mode="json")}
 
 
 def _participants(conversation: Conversation, staff_ids: Sequence[uuid.UUID] | None) -> list[uuid.UUID]:
@@ -108,80 +116,282 @@ async def create(session: AsyncSession, *, citizen: User, data: ConversationCrea
     return await get_view(session, user=citizen, conversation_id=conversation.id)
 
 
+# The send path runs at chat speed, so its statements are fixed SQL, built once: no ORM objects,
+# no per-call statement construction (building and cache-keying the ORM version of this path cost
+# several milliseconds of CPU per message). `:session_id` is NULL for REST, whose dependency has
+# already checked the login; a socket passes its token's login so that a frame after logout or
+# deactivation finds `role` NULL and is refused in the same round trip.
+_CONVERSATION_COLUMNS = """
+    c.status, c.subject, c.citizen_id, c.last_message_id,
+    ARRAY(SELECT m.user_id FROM memberships m WHERE m.organization_id = c.organization_id) AS staff_ids,
+    (SELECT u.role FROM users u
+     WHERE u.id = :user_id AND u.is_active AND (
+        CAST(:session_id AS uuid) IS NULL OR EXISTS (
+            SELECT 1 FROM login_sessions s
+            WHERE s.id = CAST(:session_id AS uuid) AND s.user_id = u.id AND s.revoked_at IS NULL))) AS role"""
+_ONLINE_COLUMN = f"""
+    ARRAY(SELECT DISTINCT p.user_id FROM {realtime.Presence.__tablename__} p
+          WHERE p.seen_at > now() - interval '{realtime.PRESENCE_TTL_SECONDS} seconds'
+            AND (p.user_id = c.citizen_id OR p.user_id IN (
+                SELECT m.user_id FROM memberships m WHERE m.organization_id = c.organization_id))) AS online_ids"""
+# Locked for the insert (ids commit in order within the conversation); the participants' presence
+# rides along, for the offline notifications.
+_LOCK_FOR_POST = text(
+    f"SELECT {_CONVERSATION_COLUMNS},{_ONLINE_COLUMN} FROM conversations c WHERE c.id = :conversation_id "
+    "FOR UPDATE OF c"
+)
+_PEEK = text(f"SELECT {_CONVERSATION_COLUMNS} FROM conversations c WHERE c.id = :conversation_id")
+# Under the lock, one round trip: the message, the conversation's last message, the sender's read
+# marker. A resend (same client_id) inserts nothing and returns no row.
+# After an `inserted` CTE: the conversation's last message and the sender's read marker.
+_AFTER_INSERT = """, touched AS (
+    UPDATE conversations SET last_message_id = inserted.id, last_activity_at = inserted.created_at
+    FROM inserted WHERE conversations.id = inserted.conversation_id
+), marked AS (
+    INSERT INTO chat_read_markers (conversation_id, user_id, last_read_message_id)
+    SELECT conversation_id, sender_id, id FROM inserted
+    ON CONFLICT (conversation_id, user_id)
+    DO UPDATE SET last_read_message_id = excluded.last_read_message_id, updated_at = now()
+)"""
+_INSERT_MESSAGE = text(f"""
+WITH inserted AS (
+    INSERT INTO chat_messages (conversation_id, sender_id, body, client_id)
+    VALUES (:conversation_id, :sender_id, :body, :client_id)
+    ON CONFLICT (conversation_id, sender_id, client_id) DO NOTHING
+    RETURNING id, conversation_id, sender_id, body, client_id, created_at
+){_AFTER_INSERT}
+SELECT id, conversation_id, sender_id, body, client_id, created_at FROM inserted
+""")
+# `post` in one statement. The conversation row is locked first (`conv`); the message's id is drawn
+# by the insert, which reads from the locked row, so ids commit in order within a conversation. The
+# live frame is built here, around the new id and created_at (formatted as the API's schemas do:
+# microseconds only when non-zero, `Z`), and announced with pg_notify in the same transaction.
+# `fits` is false when that notification would be too big: then nothing is inserted.
+_CREATED_AT_JSON = (
+    "to_char(inserted.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS') || "
+    "CASE WHEN date_trunc('second', inserted.created_at) = inserted.created_at THEN '' "
+    "ELSE to_char(inserted.created_at AT TIME ZONE 'UTC', '.US') END || 'Z'"
+)
+_FRAME_JSON = (
+    """'{"type":"message","message":{"id":' || inserted.id || CAST(:frame_middle AS text) || """
+    f"""{_CREATED_AT_JSON} || '"}}}}'"""
+)
+_POST = text(f"""
+WITH conv AS (
+    SELECT c.id, c.status, c.subject, c.citizen_id,
+        ARRAY(SELECT m.user_id FROM memberships m WHERE m.organization_id = c.organization_id) AS staff_ids
+    FROM conversations c WHERE c.id = CAST(:conversation_id AS uuid)
+    FOR UPDATE OF c
+), me AS (
+    SELECT (SELECT u.role FROM users u
+            WHERE u.id = CAST(:sender_id AS uuid) AND u.is_active AND (
+                CAST(:session_id AS uuid) IS NULL OR EXISTS (
+                    SELECT 1 FROM login_sessions s
+                    WHERE s.id = CAST(:session_id AS uuid) AND s.user_id = u.id AND s.revoked_at IS NULL))) AS role
+), ready AS (
+    SELECT conv.id,
+        (SELECT json_agg(DISTINCT r.u)::text
+         FROM unnest(array_append(conv.staff_ids, conv.citizen_id)) AS r(u)) AS recipients
+    FROM conv, me
+    WHERE conv.status = 'open' AND me.role IS NOT NULL
+        AND (me.role = 'admin' OR conv.citizen_id = CAST(:sender_id AS uuid)
+             OR CAST(:sender_id AS uuid) = ANY(conv.staff_ids))
+), checked AS (
+    SELECT ready.id, ready.recipients,
+        octet_length(ready.recipients) + octet_length(CAST(:frame_middle AS text)) + 200
+            < CAST(:max_payload AS integer) AS fits
+    FROM ready
+), inserted AS (
+    INSERT INTO chat_messages (conversation_id, sender_id, body, client_id)
+    SELECT checked.id, CAST(:sender_id AS uuid), CAST(:body AS text), CAST(:client_id AS text)
+    FROM checked WHERE checked.fits
+    ON CONFLICT (conversation_id, sender_id, client_id) DO NOTHING
+    RETURNING id, conversation_id, sender_id, created_at
+){_AFTER_INSERT}, announced AS (
+    SELECT {realtime.notify_sql(recipients="checked.recipients", frame=_FRAME_JSON)} FROM inserted, checked
+)
+SELECT conv.status, conv.subject, conv.citizen_id, conv.staff_ids, me.role, coalesce(checked.fits, true) AS fits,
+    inserted.id, inserted.created_at,
+    ARRAY(SELECT DISTINCT p.user_id FROM {realtime.Presence.__tablename__} p
+          WHERE p.seen_at > now() - interval '{realtime.PRESENCE_TTL_SECONDS} seconds'
+            AND (p.user_id = conv.citizen_id OR p.user_id = ANY(conv.staff_ids))) AS online_ids,
+    (SELECT count(*) FROM announced) AS announced
+FROM me LEFT JOIN conv ON true LEFT JOIN checked ON true LEFT JOIN inserted ON true
+""")
+_BY_CLIENT_ID = text(
+    "SELECT id, conversation_id, sender_id, body, client_id, created_at FROM chat_messages "
+    "WHERE conversation_id = :conversation_id AND sender_id = :sender_id AND client_id = :client_id"
+)
+
+
+@dataclass(slots=True)
+class Peek:
+    """A conversation's state for the hot paths (Core row, no ORM object)."""
+
+    conversation_id: uuid.UUID
+    status: str
+    subject: str
+    last_message_id: int | None
+    participant_ids: list[uuid.UUID]
+    online_ids: set[uuid.UUID]
+
+
+async def _peek(
+    session: AsyncSession,
+    *,
+    user: User,
+    conversation_id: uuid.UUID,
+    login_session_id: uuid.UUID | None,
+    lock: bool,
+) -> Peek:
+    """One round trip: the conversation (locked for a post), its participants, whether the login
+    still holds; NotFound unless the user may see it, LoginEnded when the login has ended."""
+    connection = await session.connection()
+    row = (
+        await connection.execute(
+            _LOCK_FOR_POST if lock else _PEEK,
+            {"conversation_id": conversation_id, "user_id": user.id, "session_id": login_session_id},
+        )
+    ).one_or_none()
+    if row is None:
+        raise ConversationNotFound()
+    if row.role is None:
+        raise LoginEnded()
+    participants = list(dict.fromkeys([row.citizen_id, *(row.staff_ids or ())]))
+    if user.id not in participants and row.role != Role.admin:
+        raise ConversationNotFound()
+    return Peek(
+        conversation_id=conversation_id,
+        status=row.status,
+        subject=row.subject,
+        last_message_id=row.last_message_id,
+        participant_ids=participants,
+        online_ids=set(row.online_ids) if lock else set(),
+    )
+
+
 async def post(
-    session: AsyncSession, *, sender: User, conversation_id: uuid.UUID, body: str, client_id: str | None
-) -> tuple[ChatMessage, bool]:
+    session: AsyncSession,
+    *,
+    sender: User,
+    conversation_id: uuid.UUID,
+    body: str,
+    client_id: str | None,
+    login_session_id: uuid.UUID | None = None,
+) -> tuple[MessageRead, bool]:
     """Store a message (or find the one already stored under `client_id`) and push it live.
 
-    Returns the message and whether it is new. `body` is already trimmed and bounded.
+    Returns the message and whether it is new. `body` is already trimmed and bounded. A socket
+    passes its login (`login_session_id`): LoginEnded when it has ended.
+
+    One statement does it all (`_POST`), so a session in autocommit mode stores a message in a
+    single round trip. When its live frame is too big to travel inline (a long body, a very large
+    staff), nothing is stored and the steps run one by one instead, which needs a transaction:
+    in autocommit mode that raises NeedsTransaction for the caller to retry in one.
     """
-    locked = await _load(session, user=sender, conversation_id=conversation_id, lock=True)
-    conversation = locked.conversation
-    if conversation.status != ConversationStatus.open:
-        if client_id is not None and (existing := await _by_client_id(session, conversation, sender, client_id)):
-            return existing, False
+    connection = await session.connection()
+    params = {"conversation_id": conversation_id, "sender_id": sender.id, "client_id": client_id}
+    row = (
+        await connection.execute(
+            _POST,
+            {
+                **params,
+                "body": body,
+                "session_id": login_session_id,
+                "frame_middle": _frame_middle(conversation_id, sender.id, body, client_id),
+                "max_payload": realtime.MAX_PAYLOAD_BYTES,
+            },
+        )
+    ).one()
+    if row.status is None:
+        raise ConversationNotFound()
+    if row.role is None:
+        raise LoginEnded()
+    if sender.id != row.citizen_id and sender.id not in (row.staff_ids or ()) and row.role != Role.admin:
+        raise ConversationNotFound()
+    if row.status != ConversationStatus.open:
+        if client_id is not None and (existing := (await connection.execute(_BY_CLIENT_ID, params)).one_or_none()):
+            return MessageRead.model_validate(existing), False
         raise ConversationClosed()
-    # One round trip under the lock: the message, the conversation's last message, the sender's
-    # read marker. A resend (same client_id) inserts nothing and returns no row.
-    inserted = (
-        insert(ChatMessage)
-        .values(conversation_id=conversation.id, sender_id=sender.id, body=body, client_id=client_id)
-        .on_conflict_do_nothing(index_elements=["conversation_id", "sender_id", "client_id"])
-        .returning(*ChatMessage.__table__.c)
-        .cte("inserted")
+    if not row.fits:
+        if connection.sync_connection is not None and _autocommit(connection.sync_connection):
+            raise NeedsTransaction()
+        return await _post_in_steps(
+            session, sender=sender, conversation_id=conversation_id, body=body, client_id=client_id
+        )
+    if row.id is None:
+        existing = (await connection.execute(_BY_CLIENT_ID, params)).one()
+        return MessageRead.model_validate(existing), False
+    message = MessageRead(
+        id=row.id,
+        conversation_id=conversation_id,
+        sender_id=sender.id,
+        body=body,
+        client_id=client_id,
+        created_at=row.created_at,
     )
-    touched = (
-        update(Conversation)
-        .where(Conversation.id == inserted.c.conversation_id)
-        .values(last_message_id=inserted.c.id, last_activity_at=inserted.c.created_at)
-        .cte("touched")
+    participants = list(dict.fromkeys([row.citizen_id, *(row.staff_ids or ())]))
+    peek = Peek(
+        conversation_id=conversation_id,
+        status=row.status,
+        subject=row.subject,
+        last_message_id=row.id,
+        participant_ids=participants,
+        online_ids=set(row.online_ids),
     )
-    marker = insert(ReadMarker).from_select(
-        ["conversation_id", "user_id", "last_read_message_id"],
-        select(inserted.c.conversation_id, inserted.c.sender_id, inserted.c.id),
-    )
-    marked = marker.on_conflict_do_update(
-        index_elements=[ReadMarker.conversation_id, ReadMarker.user_id],
-        set_={"last_read_message_id": marker.excluded.last_read_message_id, "updated_at": func.now()},
-    ).cte("marked")
-    row = (await session.execute(select(inserted).add_cte(touched).add_cte(marked))).one_or_none()
-    if row is None:
-        existing = await _by_client_id(session, conversation, sender, client_id)
-        assert existing is not None
-        return existing, False
-    message = ChatMessage(**row._mapping)
-    await realtime.send_to_users(session, user_ids=locked.participant_ids, frame=message_frame(message))
-    await _notify_offline(session, locked=locked, sender=sender, message=message)
+    await _notify_offline(session, peek=peek, sender=sender, message=message)
     return message, True
 
 
-async def _by_client_id(
-    session: AsyncSession, conversation: Conversation, sender: User, client_id: str | None
-) -> ChatMessage | None:
-    return await session.scalar(
-        select(ChatMessage).where(
-            ChatMessage.conversation_id == conversation.id,
-            ChatMessage.sender_id == sender.id,
-            ChatMessage.client_id == client_id,
-        )
+def _autocommit(connection: Connection) -> bool:
+    return connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT"
+
+
+class NeedsTransaction(Exception):
+    """`post` in autocommit mode met a message whose live frame must be stored apart: retry it in a
+    transaction (nothing was stored)."""
+
+
+def _frame_middle(conversation_id: uuid.UUID, sender_id: uuid.UUID, body: str, client_id: str | None) -> str:
+    """The message frame's JSON between its id and its created_at value (see `_POST`)."""
+    return (
+        f',"conversation_id":"{conversation_id}","sender_id":"{sender_id}",'
+        f'"body":{json.dumps(body, ensure_ascii=False)},"client_id":{json.dumps(client_id)},"created_at":"'
     )
 
 
-async def _notify_offline(session: AsyncSession, *, locked: Locked, sender: User, message: ChatMessage) -> None:
+async def _post_in_steps(
+    session: AsyncSession, *, sender: User, conversation_id: uuid.UUID, body: str, client_id: str | None
+) -> tuple[MessageRead, bool]:
+    """`post` for a message whose frame cannot ride in `_POST`'s notification (in a transaction)."""
+    peek = await _peek(session, user=sender, conversation_id=conversation_id, login_session_id=None, lock=True)
+    connection = await session.connection()
+    params = {"conversation_id": conversation_id, "sender_id": sender.id, "client_id": client_id}
+    row = (await connection.execute(_INSERT_MESSAGE, {**params, "body": body})).one_or_none()
+    if row is None:
+        existing = (await connection.execute(_BY_CLIENT_ID, params)).one()
+        return MessageRead.model_validate(existing), False
+    message = MessageRead.model_validate(row)
+    await realtime.send_to_users(session, user_ids=peek.participant_ids, frame=message_frame(message))
+    await _notify_offline(session, peek=peek, sender=sender, message=message)
+    return message, True
+
+
+async def _notify_offline(session: AsyncSession, *, peek: Peek, sender: User, message: MessageRead) -> None:
     """An in-app notification for each other participant with no open chat socket anywhere."""
-    others = [user_id for user_id in locked.participant_ids if user_id != sender.id]
-    offline = set(others) - await realtime.online_user_ids(session, others)
+    offline = [user_id for user_id in peek.participant_ids if user_id != sender.id and user_id not in peek.online_ids]
+    if not offline:
+        return
     preview = message.body if len(message.body) <= 200 else message.body[:199] + "…"
-    for user_id in others:
-        if user_id in offline:
-            await notifications_service.notify(
-                session,
-                user_id=user_id,
-                kind="chat_message",
-                title=f"New message: {locked.conversation.subject}",
-                body=preview,
-                data={"conversation_id": str(locked.conversation.id), "message_id": message.id},
-            )
+    for user_id in offline:
+        await notifications_service.notify(
+            session,
+            user_id=user_id,
+            kind="chat_message",
+            title=f"New message: {peek.subject}",
+            body=preview,
+            data={"conversation_id": str(peek.conversation_id), "message_id": message.id},
+        )
 
 
 async def _advance_marker(
@@ -202,12 +412,19 @@ async def _advance_marker(
 
 
 async def mark_read(
-    session: AsyncSession, *, user: User, conversation_id: uuid.UUID, last_read_message_id: int
+    session: AsyncSession,
+    *,
+    user: User,
+    conversation_id: uuid.UUID,
+    last_read_message_id: int,
+    login_session_id: uuid.UUID | None = None,
 ) -> None:
     """Everything up to `last_read_message_id` (capped at the latest message) is read; the other
     participants' sockets get a `read` frame when the marker moved."""
-    locked = await _load(session, user=user, conversation_id=conversation_id)
-    upto = min(last_read_message_id, locked.conversation.last_message_id or 0)
+    peek = await _peek(
+        session, user=user, conversation_id=conversation_id, login_session_id=login_session_id, lock=False
+    )
+    upto = min(last_read_message_id, peek.last_message_id or 0)
     if upto <= 0:
         return
     if await _advance_marker(session, conversation_id=conversation_id, user_id=user.id, message_id=upto):
@@ -217,7 +434,7 @@ async def mark_read(
             "user_id": str(user.id),
             "last_read_message_id": upto,
         }
-        await realtime.send_to_users(session, user_ids=locked.participant_ids, frame=frame)
+        await realtime.send_to_users(session, user_ids=peek.participant_ids, frame=frame)
 
 
 async def close(session: AsyncSession, *, user: User, conversation_id: uuid.UUID) -> ConversationRead:

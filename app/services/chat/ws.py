@@ -14,6 +14,7 @@ connection (reconnect and `resume`).
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import time
@@ -22,6 +23,7 @@ from urllib.parse import urlsplit
 
 from fastapi import WebSocket
 from pydantic import TypeAdapter, ValidationError
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.websockets import WebSocketDisconnect
 
@@ -32,7 +34,7 @@ from app.core.security import AccessClaims, InvalidToken, TokenSigner
 from app.services.auth import service as auth_service
 from app.services.chat import service as chat_service
 from app.services.chat.models import MAX_BODY_CHARS
-from app.services.chat.schemas import ClientFrame, PingFrame, ReadFrame, ResumeFrame, SendFrame
+from app.services.chat.schemas import ClientFrame, MessageRead, PingFrame, ReadFrame, ResumeFrame, SendFrame
 from app.services.users.models import User
 
 logger = logging.getLogger(__name__)
@@ -52,6 +54,10 @@ CLOSE_POLICY = 1008
 CLOSE_TOO_BIG = 1009
 
 _frames: TypeAdapter[ClientFrame] = TypeAdapter(ClientFrame)
+_LOGINS = text(
+    "SELECT s.id, s.user_id, s.revoked_at IS NULL AS open, u.is_active "
+    "FROM login_sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ANY(:ids)"
+)
 
 
 def _dumps(frame: dict[str, Any]) -> str:
@@ -66,8 +72,9 @@ class ChatSocket(realtime.LiveSocket):
     """A live socket that sends each conversation's messages once and in id order, also while a
     `resume` answer is being sent (live messages of that conversation wait until it is done)."""
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, *, claims: AccessClaims, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self.claims = claims
         self.last_sent: dict[str, int] = {}
         self.resuming: dict[str, list[tuple[int, str]]] = {}
 
@@ -85,10 +92,10 @@ class ChatSocket(realtime.LiveSocket):
     def finish_resume(self, conversation_id: str, sent_up_to: int) -> None:
         held = self.resuming.pop(conversation_id, [])
         last = max(self.last_sent.get(conversation_id, 0), sent_up_to)
-        for message_id, text in held:
+        for message_id, frame_text in held:
             if message_id > last:
                 last = message_id
-                self.offer(text)
+                self.offer(frame_text)
         self.last_sent[conversation_id] = last
 
 
@@ -127,8 +134,9 @@ class Connection:
         self.claims = claims
         self.user = user
         self.sessionmaker: async_sessionmaker[AsyncSession] = websocket.app.state.sessionmaker
-        self.socket = ChatSocket(user_id=user.id, send=websocket.send_text, close=self._close)
+        self.socket = ChatSocket(claims=claims, user_id=user.id, send=websocket.send_text, close=self._close)
         self.limiter = RateLimiter()
+        self.hub = realtime.get_hub(websocket.app)
 
     async def _close(self, code: int, reason: str) -> None:
         await self.websocket.close(code=code, reason=reason)
@@ -137,7 +145,8 @@ class Connection:
         self.socket.offer(text)
 
     async def run(self) -> None:
-        hub = realtime.get_hub(self.websocket.app)
+        hub = self.hub
+        hub.auditors.setdefault("chat-logins", audit_logins)
         await hub.register(self.socket)
         sender = asyncio.create_task(self.socket.run_sender())
         receiver = asyncio.create_task(self._receive_loop())
@@ -189,14 +198,17 @@ class Connection:
             return
         client_id = frame.client_id if isinstance(frame, SendFrame) else None
         try:
-            if isinstance(frame, SendFrame):
-                await self._send(frame)
-            elif isinstance(frame, ReadFrame):
-                await self._read(frame)
-            elif isinstance(frame, ResumeFrame):
-                await self._resume(frame)
-        except LoginEnded as exc:
-            self.socket.close_soon(exc.code, "sign in again")
+            async with self.hub.db_slots:
+                if isinstance(frame, SendFrame):
+                    await self._send(frame)
+                elif isinstance(frame, ReadFrame):
+                    await self._read(frame)
+                elif isinstance(frame, ResumeFrame):
+                    await self._resume(frame)
+        except chat_service.LoginEnded:
+            async with self.sessionmaker() as session:
+                code = await _refusal_code(session, self.claims)
+            self.socket.close_soon(code, "sign in again")
         except AppError as exc:
             extra = {"client_id": client_id} if client_id is not None else {}
             self.reply(error_frame(exc.code, exc.detail, **extra))
@@ -208,7 +220,7 @@ class Connection:
         """The user, if their login is still open (logout and deactivation end the socket too)."""
         user = await auth_service.get_user_for_access(session, claims=self.claims)
         if user is None:
-            raise LoginEnded(await _refusal_code(session, self.claims))
+            raise chat_service.LoginEnded()
         return user
 
     async def _send(self, frame: SendFrame) -> None:
@@ -223,22 +235,34 @@ class Connection:
                 )
             )
             return
-        async with unit_of_work(self.sessionmaker) as session:
-            user = await self._signed_in(session)
-            message, _ = await chat_service.post(
-                session, sender=user, conversation_id=frame.conversation_id, body=body, client_id=frame.client_id
-            )
+        # One statement in autocommit mode (see chat_service.post); it also re-checks the login, so a
+        # frame sent after logout or deactivation closes the socket.
+        post = functools.partial(
+            chat_service.post,
+            sender=self.user,
+            conversation_id=frame.conversation_id,
+            body=body,
+            client_id=frame.client_id,
+            login_session_id=self.claims.session_id,
+        )
+        try:
+            async with self.sessionmaker() as session:
+                await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+                message, _ = await post(session)
+        except chat_service.NeedsTransaction:
+            async with unit_of_work(self.sessionmaker) as session:
+                message, _ = await post(session)
         ack = chat_service.message_frame(message)
         self.reply(_dumps({"type": "ack", "client_id": frame.client_id, "message": ack["message"]}))
 
     async def _read(self, frame: ReadFrame) -> None:
         async with unit_of_work(self.sessionmaker) as session:
-            user = await self._signed_in(session)
             await chat_service.mark_read(
                 session,
-                user=user,
+                user=self.user,
                 conversation_id=frame.conversation_id,
                 last_read_message_id=frame.last_read_message_id,
+                login_session_id=self.claims.session_id,
             )
 
     async def _resume(self, frame: ResumeFrame) -> None:
@@ -253,18 +277,13 @@ class Connection:
                         session, user=user, conversation_id=frame.conversation_id, after_id=cursor, limit=RESUME_PAGE
                     )
                 for message in rows:
-                    await self.socket.put(_dumps(chat_service.message_frame(message)))
+                    frame_out = chat_service.message_frame(MessageRead.model_validate(message))
+                    await self.socket.put(_dumps(frame_out))
                     cursor = message.id
                 if not more or self.socket.closed.is_set():
                     break
         finally:
             self.socket.finish_resume(key, cursor)
-
-
-class LoginEnded(Exception):
-    def __init__(self, code: int) -> None:
-        super().__init__(code)
-        self.code = code
 
 
 def _describe(exc: ValidationError) -> str:
@@ -278,6 +297,26 @@ def _describe(exc: ValidationError) -> str:
 async def _refusal_code(session: AsyncSession, claims: AccessClaims) -> int:
     user = await session.get(User, claims.user_id)
     return CLOSE_DISABLED if user is not None and not user.is_active else CLOSE_UNAUTHENTICATED
+
+
+async def audit_logins(hub: realtime.Hub) -> None:
+    """Close this process's chat sockets whose login has ended (logout, revocation: 4401) or whose
+    account was deactivated (4403), in one query for all of them; the hub runs it every
+    `realtime.AUDIT_SECONDS`, which bounds how long an idle socket outlives its login."""
+    sockets = [
+        s for group in hub.sockets.values() for s in group if isinstance(s, ChatSocket) and not s.closed.is_set()
+    ]
+    if not sockets:
+        return
+    async with hub.engine.connect() as conn:
+        rows = await conn.execute(_LOGINS, {"ids": list({s.claims.session_id for s in sockets})})
+        state = {row.id: (row.user_id, row.open, row.is_active) for row in rows}
+    for socket in sockets:
+        user_id, still_open, is_active = state.get(socket.claims.session_id, (None, False, True))
+        if user_id != socket.claims.user_id or not still_open:
+            socket.close_soon(CLOSE_UNAUTHENTICATED, "sign in again")
+        elif not is_active:
+            socket.close_soon(CLOSE_DISABLED, "account disabled")
 
 
 async def _first_frame_token(websocket: WebSocket) -> str | None:
