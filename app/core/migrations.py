@@ -20,7 +20,7 @@ def alembic_config(database_url: str | None = None) -> Config:
 
 def upgrade_head(database_url: str) -> None:
     """Apply every migration. Must run outside an event loop (env.py runs its own)."""
-    command.upgrade(alembic_config(database_url), "heads")
+    command.upgrade(alembic_config(database_url), "head")
 
 
 def head_revisions() -> set[str]:

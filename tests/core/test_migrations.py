@@ -13,7 +13,7 @@ from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.core.database import Base
-from app.core.migrations import alembic_config, upgrade_head
+from app.core.migrations import alembic_config, head_revisions, upgrade_head
 from tests.conftest import _database_admin, _libpq, _with_database
 
 
@@ -68,3 +68,8 @@ def test_upgrade_downgrade_upgrade_on_a_populated_database(scratch_database: str
     assert asyncio.run(_count_tables(scratch_database)) == 1  # only alembic_version is left
     upgrade_head(scratch_database)
     assert asyncio.run(_count_tables(scratch_database)) == len(Base.metadata.tables) + 1
+
+
+def test_migrations_have_a_single_head() -> None:
+    # `alembic upgrade head` (the documented command) refuses to run with several heads.
+    assert len(head_revisions()) == 1
