@@ -13,6 +13,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.core import health, migrations
@@ -95,6 +96,28 @@ async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
 BackgroundService = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 
+# PostgreSQL error classes that mean "the input" or "a concurrent request", never "our bug".
+_DATA_EXCEPTION = "22"  # e.g. a NUL character, a value out of range
+_CONSTRAINT_VIOLATION = "23"  # a concurrent request created the same row first
+_TRANSACTION_ROLLBACK = "40"  # deadlock or serialization failure
+
+
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    """Backstop for database errors that a service did not turn into an AppError itself."""
+    assert isinstance(exc, DBAPIError)
+    state = str(getattr(exc.orig, "sqlstate", None) or "")
+    if state.startswith(_DATA_EXCEPTION):
+        return problem(422, code="validation_error", title="Invalid input", detail="A value cannot be stored as given.")
+    if state.startswith((_CONSTRAINT_VIOLATION, _TRANSACTION_ROLLBACK)):
+        return problem(409, code="conflict", title="Conflict", detail="A concurrent change conflicted; try again.")
+    return await _unexpected_error(request, exc)
+
+
+async def _overflow_error(request: Request, exc: Exception) -> JSONResponse:
+    # Date arithmetic at the ends of the calendar (year 1 or 9999) overflows.
+    return problem(422, code="validation_error", title="Invalid input", detail="A date or number is out of range.")
+
+
 def create_app(
     settings: Settings, routers: Sequence[APIRouter], background: Sequence[BackgroundService] = ()
 ) -> FastAPI:
@@ -139,6 +162,8 @@ def create_app(
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(DBAPIError, _database_error)
+    app.add_exception_handler(OverflowError, _overflow_error)
     app.add_exception_handler(Exception, _unexpected_error)
     if settings.cors_origins:
         app.add_middleware(

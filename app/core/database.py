@@ -65,6 +65,7 @@ def create_engine(url: str, settings: Settings) -> AsyncEngine:
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_pre_ping=False,
+        hide_parameters=True,  # error messages and logs never carry values (hashes, e-mails)
         connect_args={"server_settings": {"application_name": "queueless"}},
     )
 

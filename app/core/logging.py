@@ -50,9 +50,25 @@ class DevFormatter(logging.Formatter):
         return line
 
 
+_TOKEN_IN_QUERY = re.compile(r"(token=)[^&\s\"']+")
+
+
+def redact_tokens(record: logging.LogRecord) -> bool:
+    """Access tokens may travel in a query string (`/ws/chat?token=`): never write them out.
+
+    uvicorn logs WebSocket handshakes with their full path, so lines are scrubbed here.
+    """
+    if record.args:
+        record.msg, record.args = record.getMessage(), None
+    if isinstance(record.msg, str) and "token=" in record.msg:
+        record.msg = _TOKEN_IN_QUERY.sub(r"\1[redacted]", record.msg)
+    return True
+
+
 def configure_logging(*, json_lines: bool, level: str = "INFO") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if json_lines else DevFormatter())
+    handler.addFilter(redact_tokens)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

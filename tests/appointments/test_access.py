@@ -55,7 +55,8 @@ async def test_citizen_cannot_change_status_of_own_appointment(
     response = await client.post(
         f"/appointments/{appointment['id']}/status", headers=citizen.headers, json={"status": "checked_in"}
     )
-    assert_problem(response, 404, "not_found")
+    # The owner can see the appointment, so this is "not allowed", not "not found".
+    assert_problem(response, 403, "forbidden")
 
 
 async def test_staff_and_admin_see_the_appointment(client: httpx.AsyncClient, session: AsyncSession) -> None:

@@ -1,4 +1,5 @@
 import asyncio
+import time
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -217,3 +218,44 @@ async def test_assign_to_a_member_only(client: httpx.AsyncClient, session: Async
         f"/appointments/{appointment['id']}/assign", headers=org.owner.headers, json={"staff_id": str(outsider.id)}
     )
     assert_problem(bad, 422, "not_a_member")
+
+
+async def test_crossing_reschedules_do_not_deadlock(client: httpx.AsyncClient, session: AsyncSession) -> None:
+    org = await create_org(client, session)
+    service = await create_service(client, org, capacity=2)
+    one, two = await register(client), await register(client)
+    a = (await book(client, one, service["id"], local_slot(org.timezone, hour=9))).json()
+    b = (await book(client, two, service["id"], local_slot(org.timezone, hour=10))).json()
+    responses = await asyncio.gather(
+        client.post(
+            f"/appointments/{a['id']}/reschedule",
+            headers=one.headers,
+            json={"starts_at": local_slot(org.timezone, hour=10).isoformat()},
+        ),
+        client.post(
+            f"/appointments/{b['id']}/reschedule",
+            headers=two.headers,
+            json={"starts_at": local_slot(org.timezone, hour=9).isoformat()},
+        ),
+    )
+    assert [r.status_code for r in responses] == [200, 200]
+
+
+async def test_a_closure_of_centuries_is_cheap(client: httpx.AsyncClient, session: AsyncSession) -> None:
+    org = await create_org(client, session)
+    service = await create_service(client, org)
+    closed = await client.post(
+        f"/services/{service['id']}/closures",
+        headers=org.owner.headers,
+        json={"starts_on": "2000-01-01", "ends_on": "9999-12-31"},
+    )
+    assert closed.status_code == 201
+    day = local_slot(org.timezone).date()
+    started = time.perf_counter()
+    response = await client.get(
+        f"/services/{service['id']}/slots",
+        params={"from": day.isoformat(), "to": (day + timedelta(days=30)).isoformat()},
+    )
+    # Only the asked days are expanded, not the closure's three million.
+    assert time.perf_counter() - started < 2
+    assert response.json() == []

@@ -65,3 +65,32 @@ async def test_unexpected_error_is_a_500_problem_with_request_id_and_no_trace(ap
     assert body["request_id"] == "trace-me"
     assert response.headers["x-request-id"] == "trace-me"
     assert "secret internals" not in response.text
+
+
+async def test_nul_character_is_a_validation_problem_not_a_500(client: httpx.AsyncClient) -> None:
+    assert_problem(await client.get("/organizations", params={"q": "a\x00b"}), 422, "validation_error")
+    response = await client.post(
+        "/auth/register", json={"email": "nul@example.org", "password": "long enough pass", "full_name": "A\x00"}
+    )
+    assert_problem(response, 422, "validation_error")
+
+
+async def test_dates_at_the_end_of_the_calendar_are_422(client: httpx.AsyncClient) -> None:
+    response = await client.get(
+        "/services/00000000-0000-0000-0000-000000000000/slots", params={"from": "9999-12-30", "to": "9999-12-31"}
+    )
+    assert response.status_code in (404, 422)
+    assert response.status_code != 500
+
+
+def test_tokens_in_query_strings_are_redacted_from_logs() -> None:
+    import logging
+
+    from app.core.logging import redact_tokens
+
+    record = logging.makeLogRecord(
+        {"msg": '%s - "WebSocket %s" [accepted]', "args": ("127.0.0.1", "/api/v1/ws/chat?token=eyJabc.def&x=1")}
+    )
+    redact_tokens(record)
+    assert "eyJabc" not in record.getMessage()
+    assert "token=[redacted]&x=1" in record.getMessage()

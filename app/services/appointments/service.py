@@ -19,6 +19,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.errors import PermissionDenied
 from app.services.appointments import queries, slots
 from app.services.appointments.errors import (
     AppointmentNotFound,
@@ -108,7 +109,8 @@ async def _load_bookable(
     zone: str = row[1].timezone
     closed: set[date] = set()
     for starts_on, ends_on in _parse(row[3]):
-        day, end = date.fromisoformat(starts_on), date.fromisoformat(ends_on)
+        # Only the days of the asked range matter, however long the closure.
+        day, end = max(date.fromisoformat(starts_on), first), min(date.fromisoformat(ends_on), last)
         while day <= end:
             closed.add(day)
             day += timedelta(days=1)
@@ -323,7 +325,11 @@ async def is_staff_for(session: AsyncSession, *, user: User, appointment: Appoin
 async def get_for_staff(session: AsyncSession, *, appointment_id: uuid.UUID, user: User) -> Appointment:
     """Locked for update; 404 unless `user` is staff of its organization or an admin."""
     appointment = await session.get(Appointment, appointment_id, with_for_update=True)
-    if appointment is None or not await is_staff_for(session, user=user, appointment=appointment):
+    if appointment is None:
+        raise AppointmentNotFound()
+    if not await is_staff_for(session, user=user, appointment=appointment):
+        if appointment.citizen_id == user.id:
+            raise PermissionDenied("Only the organization's staff can do this.")  # they can see it
         raise AppointmentNotFound()
     return appointment
 
@@ -418,8 +424,14 @@ async def reschedule(
         session, citizen_id=appointment.citizen_id, starts_at=starts_at, ends_at=ends_at, ignore=appointment.id
     ):
         raise OverlappingAppointment()
-    await _take_seat(session, bookable=bookable, starts_at=starts_at)
-    await _free_seat(session, appointment=appointment)
+    # Touch the two slot rows in time order, so that two reschedules crossing each other
+    # (9→10 and 10→9) lock them in the same order and cannot deadlock.
+    if starts_at < appointment.starts_at:
+        await _take_seat(session, bookable=bookable, starts_at=starts_at)
+        await _free_seat(session, appointment=appointment)
+    else:
+        await _free_seat(session, appointment=appointment)
+        await _take_seat(session, bookable=bookable, starts_at=starts_at)
     old = appointment.starts_at
     try:
         async with session.begin_nested():

@@ -28,11 +28,13 @@ class EmailTaken(Conflict):
     code = "email_taken"
     title = "E-mail taken"
     default_detail = "An account with this e-mail already exists."
+    commit_changes: ClassVar[bool] = True  # the registration still counts against the address
 
 
 class WeakPassword(InvalidInput):
     code = "weak_password"
     title = "Weak password"
+    commit_changes: ClassVar[bool] = True  # raised before any write but the throttle counter
 
 
 class WrongPassword(InvalidInput):

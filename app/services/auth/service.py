@@ -70,6 +70,8 @@ async def create_user(
     role: Role = Role.citizen,
 ) -> User:
     check_password_strength(password, email=email)
+    if await users_service.get_by_email(session, email) is not None:
+        raise EmailTaken()  # before spending a bcrypt hash on it
     password_hash = await security.hash_password(password, rounds=settings.bcrypt_rounds)
     # ON CONFLICT instead of catching IntegrityError: the transaction stays usable and the
     # case-insensitive uniqueness holds under concurrent registrations.

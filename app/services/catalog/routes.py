@@ -25,7 +25,7 @@ router = APIRouter(tags=["catalog"])
 
 
 async def _managed_service(session: SessionDep, service_id: uuid.UUID, user: User) -> Service:
-    service = await catalog_service.get_or_raise(session, service_id)
+    service = await catalog_service.get_or_raise(session, service_id, for_update=True)
     await organizations_service.require_member_role(
         session, user=user, organization_id=service.organization_id, minimum=MemberRole.manager
     )

@@ -51,8 +51,9 @@ class UnknownRequirement(InvalidInput):
     default_detail = "A requirement id does not belong to this service."
 
 
-async def get_or_raise(session: AsyncSession, service_id: uuid.UUID) -> Service:
-    service = await session.get(Service, service_id)
+async def get_or_raise(session: AsyncSession, service_id: uuid.UUID, *, for_update: bool = False) -> Service:
+    """The service; `for_update` locks it so concurrent schedule or requirement edits serialise."""
+    service = await session.get(Service, service_id, with_for_update=for_update or None)
     if service is None:
         raise ServiceNotFound()
     return service
