@@ -63,9 +63,12 @@ async def test_check_in_by_phone_photo(client: httpx.AsyncClient, world: World) 
 
 async def test_check_in_rules(client: httpx.AsyncClient, session: AsyncSession, world: World) -> None:
     code, _ = await code_of(client, world)
-    for outsider in (world.other_staff, world.citizen, world.other_citizen):
+    for outsider in (world.other_staff, world.other_citizen):
         response = await client.post("/checkins", json={"code": code}, headers=outsider.headers)
         assert_problem(response, 404, "not_found")
+    # The owner sees the appointment but only staff check it in.
+    owner = await client.post("/checkins", json={"code": code}, headers=world.citizen.headers)
+    assert_problem(owner, 403, "forbidden")
     assert_problem(await client.post("/checkins", json={"code": code}), 401, "not_authenticated")
 
     cancelled = await create_appointment(

@@ -80,7 +80,6 @@ async def test_dates_at_the_end_of_the_calendar_are_422(client: httpx.AsyncClien
         "/services/00000000-0000-0000-0000-000000000000/slots", params={"from": "9999-12-30", "to": "9999-12-31"}
     )
     assert response.status_code in (404, 422)
-    assert response.status_code != 500
 
 
 def test_tokens_in_query_strings_are_redacted_from_logs() -> None:

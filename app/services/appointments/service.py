@@ -51,6 +51,9 @@ from app.services.users import service as users_service
 from app.services.users.models import Role, User
 
 MAX_RANGE_DAYS = 31
+# Nothing is bookable outside these (the booking window is at most 730 days), and the calendar's
+# far ends would overflow the date arithmetic.
+EARLIEST_DAY, LATEST_DAY = date(1970, 1, 1), date(2200, 12, 31)
 REFERENCE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, no 1/I
 REFERENCE_LENGTH = 8
 
@@ -147,6 +150,8 @@ async def available_slots(
     """Slots as plain JSON-ready dicts (the `Slot` schema): a 31-day range has hundreds of them."""
     if last < first:
         raise InvalidRange()
+    if first < EARLIEST_DAY or last > LATEST_DAY:
+        raise InvalidRange(f"Dates run from {EARLIEST_DAY} to {LATEST_DAY}.")
     if (last - first).days >= MAX_RANGE_DAYS:
         raise RangeTooLong()
     bookable = await _load_bookable(session, service_id=service_id, first=first, last=last, with_loads=True)

@@ -100,10 +100,19 @@ class ScheduleRead(Schema):
     max_days_ahead: int
 
 
+MAX_CLOSURE_DAYS = 731  # longer closures are a service to deactivate, not a holiday
+
+
 class ClosureCreate(InputSchema):
     starts_on: date
     ends_on: date
     reason: Annotated[str, StringConstraints(max_length=200)] | None = None
+
+    @model_validator(mode="after")
+    def _bounded(self) -> "ClosureCreate":
+        if (self.ends_on - self.starts_on).days >= MAX_CLOSURE_DAYS:
+            raise ValueError(f"a closure lasts at most {MAX_CLOSURE_DAYS} days")
+        return self
 
 
 class ClosureRead(Schema):
