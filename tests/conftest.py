@@ -18,6 +18,7 @@ import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.core import embedded
@@ -121,14 +122,23 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 async def _clean_tables(app: FastAPI) -> AsyncIterator[None]:
     yield
     engine: AsyncEngine = app.state.engine
-    async with engine.begin() as conn:
-        tables = (
-            (
-                await conn.exec_driver_sql(
-                    "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
+    # The app's background services (the live hub's presence heartbeat) may write while we
+    # truncate; PostgreSQL then picks one of us as a deadlock victim: try again.
+    for attempt in range(5):
+        try:
+            async with engine.begin() as conn:
+                tables = (
+                    (
+                        await conn.exec_driver_sql(
+                            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
+                        )
+                    )
+                    .scalars()
+                    .all()
                 )
-            )
-            .scalars()
-            .all()
-        )
-        await conn.exec_driver_sql(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
+                await conn.exec_driver_sql(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
+            return
+        except DBAPIError:
+            if attempt == 4:
+                raise
+            await asyncio.sleep(0.1)
