@@ -246,3 +246,13 @@ async def test_range_is_bounded_and_ordered(client: httpx.AsyncClient, session: 
     default = await client.get(path, headers=org.staff.headers)
     assert len(default.json()) == 30
     assert default.json()[-1]["date"] == datetime.now(ZoneInfo(org.timezone)).date().isoformat()
+
+
+def test_csv_cells_cannot_start_a_formula() -> None:
+    from app.services.insights.routes import _cell
+
+    assert _cell("=HYPERLINK(\"x\")") == "'=HYPERLINK(\"x\")"
+    assert _cell("@SUM(A1)") == "'@SUM(A1)"
+    assert _cell("Passport") == "Passport"
+    assert _cell(-3) == -3
+    assert _cell(None) == ""

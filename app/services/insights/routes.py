@@ -41,13 +41,22 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+def _cell(value: object) -> object:
+    """A cell as text a spreadsheet will not run: names starting with = + - @ get a quote."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
+        return "'" + value
+    return value
+
+
 def _csv(name: str, period: insights_service.Period, rows: Sequence[BaseModel], model: type[BaseModel]) -> Response:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow([field.alias or key for key, field in model.model_fields.items()])
     for row in rows:
         values = row.model_dump(mode="json", by_alias=True).values()
-        writer.writerow(["" if value is None else value for value in values])
+        writer.writerow([_cell(value) for value in values])
     filename = f"insights-{name}-{period.from_}-{period.to}.csv"
     return Response(
         buffer.getvalue(),

@@ -23,7 +23,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
+from email.utils import formatdate
 from functools import partial
 
 import anyio.to_thread
@@ -132,7 +132,7 @@ def send_email(settings: Settings, *, to_address: str, subject: str, body: str, 
     message["Subject"] = subject
     message["Date"] = formatdate(usegmt=True)
     # Stable per outbox row: a mail retried after a lost reply can be recognised as a duplicate.
-    message["Message-ID"] = make_msgid(idstring=mail_id.hex, domain="queueless.invalid")
+    message["Message-ID"] = f"<{mail_id.hex}@queueless.invalid>"
     message.set_content(body)
     if not settings.smtp_host:
         logger.info("e-mail (no SMTP_HOST set, not sent)\n%s", message.as_string())
@@ -237,6 +237,9 @@ async def deliver_outbox_once(
             error, permanent = str(exc), True
         except (smtplib.SMTPException, OSError) as exc:
             error = f"{type(exc).__name__}: {exc}"
+        except Exception as exc:  # a mail that cannot even be built must not block the batch forever
+            logger.exception("e-mail %s could not be sent", mail.id)
+            error, permanent = f"{type(exc).__name__}: {exc}", True
         await _record(sessionmaker, settings=settings, mail=mail, error=error, permanent=permanent)
     return len(mails)
 
