@@ -130,7 +130,8 @@ async def _clean_tables(app: FastAPI) -> AsyncIterator[None]:
                 tables = (
                     (
                         await conn.exec_driver_sql(
-                            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
+                            "SELECT tablename FROM pg_tables"
+                            " WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
                         )
                     )
                     .scalars()

@@ -251,7 +251,7 @@ async def test_range_is_bounded_and_ordered(client: httpx.AsyncClient, session: 
 def test_csv_cells_cannot_start_a_formula() -> None:
     from app.services.insights.routes import _cell
 
-    assert _cell("=HYPERLINK(\"x\")") == "'=HYPERLINK(\"x\")"
+    assert _cell('=HYPERLINK("x")') == '\'=HYPERLINK("x")'
     assert _cell("@SUM(A1)") == "'@SUM(A1)"
     assert _cell("Passport") == "Passport"
     assert _cell(-3) == -3
