@@ -267,3 +267,14 @@ async def test_closures_are_bounded_and_expanded_only_over_the_asked_days(
     # Only the asked days are expanded, not the whole closure.
     assert time.perf_counter() - started < 2
     assert response.json() == []
+
+
+async def test_appointment_keeps_the_first_time_of_each_move(client: httpx.AsyncClient, session: AsyncSession) -> None:
+    _, appointment, _ = await _appointment_in(client, session, Status.completed)
+    row = await session.get(Appointment, appointment["id"])
+    assert row is not None
+    assert row.checked_in_at is not None
+    assert row.started_at is not None
+    assert row.completed_at is not None
+    assert row.checked_in_at <= row.started_at <= row.completed_at
+    assert row.cancelled_at is None

@@ -74,6 +74,12 @@ class Appointment(TimestampMixin, Base):
     status: Mapped[str] = mapped_column(String(16), default=Status.booked, server_default=Status.booked)
     notes: Mapped[str | None] = mapped_column(String(1000))
     checked_in_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The first time of each later move. A trigger on `appointment_events` (migration 0007) sets
+    # them from the history in the same statement, whoever writes it (this service, seed-demo):
+    # insights read them from the appointments' covering indexes instead of probing the history.
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )
