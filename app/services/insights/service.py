@@ -73,10 +73,11 @@ _RANGE_CTE = """
         WHERE {scope}
           AND a.starts_at >= (CAST(:d_from AS date)::timestamp AT TIME ZONE :tz)
           AND a.starts_at < ((CAST(:d_to AS date) + 1)::timestamp AT TIME ZONE :tz)
-        -- In id order, the per-appointment probes below walk the history and rating indexes
-        -- (keyed by appointment id) from left to right: neighbouring probes share pages.
-        ORDER BY a.id
+        {order}
     )"""
+# In id order, the per-appointment rating probes of an organization walk the index from left to
+# right (neighbouring probes share pages); the platform summary hash-joins instead and skips the sort.
+_BY_ID = "ORDER BY a.id"
 _ORG_SCOPE = "a.organization_id = :org"
 _PLATFORM_SCOPE = "true"
 
@@ -120,8 +121,8 @@ _PLATFORM_JOINS = """
     LEFT JOIN ratings AS r ON r.appointment_id = a.id AND a.status = 'completed'"""
 
 
-def _summary_sql(scope: str, extra: str = "", joins: str = _JOINS) -> str:
-    return f"WITH {_RANGE_CTE.format(scope=scope)} SELECT {_FIGURES}{extra} {joins}"
+def _summary_sql(scope: str, extra: str = "", joins: str = _JOINS, order: str = _BY_ID) -> str:
+    return f"WITH {_RANGE_CTE.format(scope=scope, order=order)} SELECT {_FIGURES}{extra} {joins}"
 
 
 _ORG_SUMMARY = text(_summary_sql(_ORG_SCOPE))
@@ -132,12 +133,13 @@ _PLATFORM_SUMMARY = text(
         ", (SELECT count(*) FROM (SELECT DISTINCT organization_id FROM a) AS o) AS organizations"
         ", (SELECT count(*) FROM (SELECT DISTINCT citizen_id FROM a) AS c) AS citizens",
         joins=_PLATFORM_JOINS,
+        order="",
     )
 )
 
 _SERVICES = text(
     f"""
-    WITH {_RANGE_CTE.format(scope=_ORG_SCOPE)},
+    WITH {_RANGE_CTE.format(scope=_ORG_SCOPE, order=_BY_ID)},
     per_service AS (
         SELECT a.service_id, {_FIGURES} {_JOINS}
         GROUP BY a.service_id
@@ -160,7 +162,7 @@ _SERVICES = text(
 # Every day of the range, zeros included (generate_series), local dates.
 _DAILY = text(
     f"""
-    WITH {_RANGE_CTE.format(scope=_ORG_SCOPE)},
+    WITH {_RANGE_CTE.format(scope=_ORG_SCOPE, order=_BY_ID)},
     per_day AS (
         SELECT (a.starts_at AT TIME ZONE :tz)::date AS day, {_STATUS_COUNTS}
         FROM a
@@ -180,7 +182,7 @@ _DAILY = text(
 # The 7 x 24 grid of local weekday (0 = Monday) and hour, zeros included.
 _PEAK_HOURS = text(
     f"""
-    WITH {_RANGE_CTE.format(scope=_ORG_SCOPE)},
+    WITH {_RANGE_CTE.format(scope=_ORG_SCOPE, order=_BY_ID)},
     per_cell AS (
         SELECT extract(isodow FROM a.starts_at AT TIME ZONE :tz)::int - 1 AS weekday,
                extract(hour FROM a.starts_at AT TIME ZONE :tz)::int AS hour,
