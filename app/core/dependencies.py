@@ -119,11 +119,9 @@ def require_org_role(minimum: MemberRole):  # type: ignore[no-untyped-def]
 
     async def gate(organization_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> OrgAccess:
         organization = await organizations_service.get_or_raise(session, organization_id)
-        if user.role == Role.admin:
-            return OrgAccess(organization=organization, user=user, role=None)
-        role = await organizations_service.get_role(session, organization_id=organization.id, user_id=user.id)
-        if role is None or role.rank < minimum.rank:
-            raise PermissionDenied()
+        role = await organizations_service.require_member_role(
+            session, user=user, organization_id=organization.id, minimum=minimum
+        )
         return OrgAccess(organization=organization, user=user, role=role)
 
     return Depends(gate)

@@ -301,22 +301,16 @@ async def _insert_booked(
     return (await session.execute(statement)).scalar_one_or_none()
 
 
-def _can_see(user: User, appointment: Appointment) -> bool:
-    return user.role == Role.admin or appointment.citizen_id == user.id
-
-
 async def get_visible(
     session: AsyncSession, *, appointment_id: uuid.UUID, user: User, for_update: bool = False
 ) -> Appointment:
     """The appointment if `user` owns it, is staff of its organization, or is an admin; else 404."""
-    appointment = await session.get(Appointment, appointment_id, with_for_update=for_update or None)
+    query = select(Appointment).where(Appointment.id == appointment_id, queries.visible_to(user))
+    if for_update:
+        query = query.with_for_update(of=Appointment)
+    appointment = await session.scalar(query)
     if appointment is None:
         raise AppointmentNotFound()
-    if not _can_see(user, appointment):
-        try:
-            await organizations_service.require_staff(session, user=user, organization_id=appointment.organization_id)
-        except Exception as exc:
-            raise AppointmentNotFound() from exc
     return appointment
 
 

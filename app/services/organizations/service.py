@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from app.core.errors import AppError, Conflict, InvalidInput, NotFound, PermissionDenied
 from app.services.organizations.models import Department, MemberRole, Membership, Organization
 from app.services.organizations.schemas import MemberCreate, OrganizationCreate, OrganizationUpdate
 from app.services.users import service as users_service
@@ -86,32 +86,33 @@ async def get_role(session: AsyncSession, *, organization_id: uuid.UUID, user_id
     return MemberRole(role) if role else None
 
 
-async def require_staff(
-    session: AsyncSession, *, user: User, organization_id: uuid.UUID, minimum: MemberRole = MemberRole.staff
+async def _role_at_least(
+    session: AsyncSession, *, user: User, organization_id: uuid.UUID, minimum: MemberRole, refusal: type[AppError]
 ) -> MemberRole | None:
-    """The user's role in the organization, or None for a platform admin. Raises NotFound otherwise.
-
-    For resources reached by their own id (an appointment, a document): someone outside the
-    organization learns nothing, not even that the resource exists.
-    """
+    """The user's role in the organization (None for a platform admin), or `refusal` raised."""
     if user.role == Role.admin:
         return None
     role = await get_role(session, organization_id=organization_id, user_id=user.id)
     if role is None or role.rank < minimum.rank:
-        raise NotFound()
+        raise refusal()
     return role
+
+
+async def require_staff(
+    session: AsyncSession, *, user: User, organization_id: uuid.UUID, minimum: MemberRole = MemberRole.staff
+) -> MemberRole | None:
+    """For resources reached by their own id (an appointment, a document): someone outside the
+    organization gets 404 and learns nothing, not even that the resource exists."""
+    return await _role_at_least(session, user=user, organization_id=organization_id, minimum=minimum, refusal=NotFound)
 
 
 async def require_member_role(
     session: AsyncSession, *, user: User, organization_id: uuid.UUID, minimum: MemberRole
 ) -> MemberRole | None:
-    """Like `require_staff`, for public resources (a service): an outsider gets 403, not 404."""
-    if user.role == Role.admin:
-        return None
-    role = await get_role(session, organization_id=organization_id, user_id=user.id)
-    if role is None or role.rank < minimum.rank:
-        raise PermissionDenied()
-    return role
+    """For public resources (the organization itself, a service): an outsider gets 403, not 404."""
+    return await _role_at_least(
+        session, user=user, organization_id=organization_id, minimum=minimum, refusal=PermissionDenied
+    )
 
 
 async def organization_ids_of(session: AsyncSession, *, user_id: uuid.UUID) -> list[uuid.UUID]:
