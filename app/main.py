@@ -28,19 +28,20 @@ BACKGROUND: list[BackgroundService] = [
     document_storage,
 ]
 
+# Starlette tries routers in this order on every request: the busiest come first.
 ROUTERS = [
+    appointments_router,
+    catalog_router,
     auth_router,
     users_router,
-    organizations_router,
-    catalog_router,
-    appointments_router,
-    ratings_router,
     notifications_router,
-    insights_router,
     chat_router,
     documents_router,
     qr_router,
     checkins_router,
+    organizations_router,
+    ratings_router,
+    insights_router,
 ]
 
 

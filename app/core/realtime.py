@@ -111,6 +111,16 @@ async def send_to_users(session: AsyncSession, *, user_ids: Sequence[uuid.UUID],
         await connection.execute(_NOTIFY, {"payload": payload})
 
 
+def payload_for(user_id: uuid.UUID, frame: dict[str, Any]) -> str:
+    """The NOTIFY payload that sends `frame` to one user's sockets, for a statement that stores
+    something and announces it in the same round trip (`pg_notify(CHANNEL, payload)`). Raises
+    ValueError for a frame too big to travel inline (use `send_to_users`)."""
+    payload = '{"u":' + _dumps([str(user_id)]) + ',"f":' + _dumps(frame) + "}"
+    if len(payload.encode("utf-8")) > MAX_PAYLOAD_BYTES:
+        raise ValueError("frame too big for one NOTIFY payload")
+    return payload
+
+
 def notify_sql(*, recipients: str, frame: str) -> str:
     """A SQL expression that sends `frame` (a SQL text expression holding the frame's JSON) to the
     users of `recipients` (a SQL expression of a JSON array of their ids as strings), for a statement
@@ -222,7 +232,6 @@ class Hub:
         self.process_id = uuid.uuid4()
         self.sockets: dict[uuid.UUID, set[LiveSocket]] = {}
         self._presence_locks: dict[uuid.UUID, asyncio.Lock] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
         self.incoming: asyncio.Queue[str] = asyncio.Queue()
         self.listening = asyncio.Event()
         self.listener_pid: int | None = None

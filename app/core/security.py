@@ -14,9 +14,10 @@ import base64
 import hashlib
 import os
 import secrets
+import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import anyio
@@ -88,12 +89,18 @@ class InvalidToken(Exception):
     pass
 
 
+# Verified access tokens remembered per process (a dict lookup instead of an HMAC and two JSON
+# decodes per request); a token is re-verified once its `exp` has passed, which then fails.
+VERIFIED_TOKENS_KEPT = 4096
+
+
 @dataclass(frozen=True, slots=True)
 class TokenSigner:
     secret_key: str
     issuer: str
     audience: str
     access_ttl: timedelta
+    _verified: dict[str, tuple[AccessClaims, float]] = field(default_factory=dict, compare=False, repr=False)
 
     def issue_access(self, *, user_id: uuid.UUID, session_id: uuid.UUID) -> str:
         now = datetime.now(UTC)
@@ -109,6 +116,9 @@ class TokenSigner:
         return jwt.encode(claims, self.secret_key, algorithm=ALGORITHM)
 
     def verify_access(self, token: str) -> AccessClaims:
+        remembered = self._verified.get(token)
+        if remembered is not None and time.time() < remembered[1]:
+            return remembered[0]
         try:
             claims = jwt.decode(
                 token,
@@ -120,9 +130,13 @@ class TokenSigner:
             )
             if claims["typ"] != ACCESS_TOKEN_TYPE:
                 raise InvalidToken("wrong token type")
-            return AccessClaims(user_id=uuid.UUID(claims["sub"]), session_id=uuid.UUID(claims["sid"]))
+            verified = AccessClaims(user_id=uuid.UUID(claims["sub"]), session_id=uuid.UUID(claims["sid"]))
         except (jwt.PyJWTError, ValueError, TypeError) as exc:
             raise InvalidToken(str(exc)) from exc
+        if len(self._verified) >= VERIFIED_TOKENS_KEPT:
+            self._verified.clear()
+        self._verified[token] = (verified, float(claims["exp"]))
+        return verified
 
 
 def new_refresh_token() -> str:

@@ -5,6 +5,7 @@ Each field is documented in README.md under "Configuration".
 
 import secrets
 import time
+from datetime import timedelta
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
@@ -32,7 +33,7 @@ class Settings(BaseSettings):
     secret_key: str | None = Field(default=None, min_length=32)
 
     db_pool_size: int = Field(default=40, ge=1, le=500)
-    db_max_overflow: int = Field(default=10, ge=0, le=500)
+    db_max_overflow: int = Field(default=0, ge=0, le=500)
 
     jwt_issuer: str = "queueless"
     jwt_audience: str = "queueless-api"
@@ -93,6 +94,10 @@ class Settings(BaseSettings):
         if self.notification_workers is None:
             return self.environment is not Environment.test
         return self.notification_workers
+
+    @property
+    def checkin_opens_before(self) -> timedelta:
+        return timedelta(minutes=self.checkin_opens_minutes_before)
 
     @property
     def is_production(self) -> bool:

@@ -93,6 +93,18 @@ async def test_citizen_list_is_own_filtered_and_paged(client: httpx.AsyncClient,
     day = local_slot(org.timezone, days_ahead=4).date().isoformat()
     by_day = (await client.get("/appointments", headers=citizen.headers, params={"from": day, "to": day})).json()
     assert [a["id"] for a in by_day["items"]] == [second["id"]]
+    past_the_end = (await client.get("/appointments", headers=citizen.headers, params={"size": 1, "page": 9})).json()
+    assert past_the_end["items"] == []
+    assert past_the_end["total"] == 2
+
+
+async def test_reads_refuse_a_login_that_has_ended(client: httpx.AsyncClient, session: AsyncSession) -> None:
+    """The hot reads check the login inside their own statement: a logout ends them at once."""
+    _, _, _, citizen, appointment = await _setup(client, session)
+    assert (await client.get(f"/appointments/{appointment['id']}", headers=citizen.headers)).status_code == 200
+    assert (await client.post("/auth/logout", json={"refresh_token": citizen.refresh_token})).status_code == 204
+    for path in (f"/appointments/{appointment['id']}", "/appointments"):
+        assert_problem(await client.get(path, headers=citizen.headers), 401, "not_authenticated")
 
 
 async def test_staff_queue_filters_by_day_status_service_and_text(

@@ -1,5 +1,5 @@
 import asyncio
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.services.appointments.models import ACTIVE_STATUSES, Appointment
 from app.services.appointments.service import REFERENCE_ALPHABET
-from tests.factories import book, create_org, create_service, future_day, local_slot
+from tests.factories import ROUND_THE_CLOCK, book, create_org, create_service, future_day, local_slot
 from tests.helpers import assert_problem, register
 
 
@@ -76,6 +76,11 @@ async def test_overlapping_appointment_of_one_citizen_is_refused(
     assert (await book(client, citizen, long_service["id"], local_slot(org.timezone, hour=9))).status_code == 201
     overlapping = await book(client, citizen, short_service["id"], local_slot(org.timezone, hour=9, minute=30))
     assert_problem(overlapping, 409, "overlapping_appointment")
+    # The refused booking's statement is undone as a whole: its seat is not held.
+    day = local_slot(org.timezone).date().isoformat()
+    short_slots = (await client.get(f"/services/{short_service['id']}/slots", params={"from": day, "to": day})).json()
+    half_past = next(s for s in short_slots if s["starts_at"].startswith(f"{day}T09:30"))
+    assert half_past["available"] == half_past["capacity"]
     adjacent = await book(client, citizen, short_service["id"], local_slot(org.timezone, hour=10))
     assert adjacent.status_code == 201
 
@@ -157,3 +162,25 @@ async def test_booking_works_in_any_zone_offset_of_the_same_instant(
     response = await book(client, await register(client), service["id"], starts_at)
     assert response.status_code == 201
     assert datetime.fromisoformat(response.json()["starts_at"]) == starts_at
+
+
+async def test_a_closed_local_day_stays_closed_whatever_offset_the_time_is_written_with(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    """00:30 on a closed day at UTC+14, written at UTC-12, is two calendar days earlier."""
+    org = await create_org(client, session, timezone="Pacific/Kiritimati")
+    service = await create_service(client, org, weekly=ROUND_THE_CLOCK)
+    day = future_day(org.timezone, days_ahead=5)
+    closed = await client.post(
+        f"/services/{service['id']}/closures",
+        headers=org.owner.headers,
+        json={"starts_on": day.isoformat(), "ends_on": day.isoformat()},
+    )
+    assert closed.status_code == 201, closed.text
+    far_west = timezone(timedelta(hours=-12))
+    on_closed_day = datetime.combine(day, time(0, 30), ZoneInfo(org.timezone)).astimezone(far_west)
+    assert on_closed_day.date() == day - timedelta(days=2)
+    citizen = await register(client)
+    assert_problem(await book(client, citizen, service["id"], on_closed_day), 422, "slot_unavailable")
+    next_day = on_closed_day + timedelta(days=1)
+    assert (await book(client, citizen, service["id"], next_day)).status_code == 201

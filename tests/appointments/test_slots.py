@@ -139,3 +139,54 @@ async def test_slots_of_unknown_service_is_404(client: httpx.AsyncClient) -> Non
         "/services/00000000-0000-0000-0000-000000000000/slots", params={"from": "2030-01-01", "to": "2030-01-02"}
     )
     assert_problem(response, 404, "not_found")
+
+
+def _slot_dicts(runs_json: str) -> list[dict[str, object]]:
+    import json
+
+    return list(json.loads(runs_json))
+
+
+@pytest.mark.parametrize(
+    ("zone", "first"),
+    [
+        ("Europe/Berlin", date(2027, 3, 26)),
+        ("Europe/Berlin", date(2027, 10, 29)),
+        ("America/Sao_Paulo", date(2027, 1, 4)),
+    ],
+)
+def test_written_slots_match_their_datetimes_across_offset_changes(zone: str, first: date) -> None:
+    """`to_json` writes uniform runs by arithmetic: it must say what the datetimes say, on the
+    days of a daylight-saving change too (ranges across the 02:00-03:00 gap and fold)."""
+    from datetime import time
+
+    from app.services.appointments import slots
+
+    rules = slots.Rules(
+        zone=ZoneInfo(zone),
+        duration=timedelta(minutes=45),
+        step=timedelta(minutes=60),
+        min_notice=timedelta(minutes=90),
+        max_days_ahead=400,
+        hours=[slots.OpeningRange(weekday=d, opens=time(0, 30), closes=time(5, 0)) for d in range(7)]
+        + [slots.OpeningRange(weekday=d, opens=time(9, 0), closes=time(17, 15)) for d in range(7)],
+        closed_days=frozenset({first + timedelta(days=1)}),
+    )
+    now = datetime.combine(first, time(10, 10), ZoneInfo(zone))
+    last = first + timedelta(days=4)
+    runs = slots.runs_between(first, last, rules, now)
+    starts = [run.first + rules.step * k for run in runs for k in range(run.count)]
+    booked = {int(starts[3].timestamp()): 1, int(starts[-1].timestamp()): 5}
+    expected = [
+        {
+            "starts_at": s.isoformat(),
+            "ends_at": (s + rules.duration).isoformat(),
+            "capacity": 2,
+            "available": max(0, 2 - booked.get(int(s.timestamp()), 0)),
+        }
+        for s in starts
+    ]
+    written = _slot_dicts(slots.to_json(runs, rules=rules, capacity=2, booked=booked))
+    assert written == expected
+    assert all(s >= now + rules.min_notice for s in starts)
+    assert len({s.utcoffset() for s in starts}) == (1 if zone == "America/Sao_Paulo" else 2)

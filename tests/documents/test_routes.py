@@ -10,7 +10,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.core.settings import Settings
 from app.services.documents import service as documents_service
@@ -460,3 +460,42 @@ async def test_review_decision_is_announced_to_the_owner(client: httpx.AsyncClie
     assert len(rejected) == 1
     assert rejected[0]["data"]["document_id"] == document["id"]
     assert "blurry scan" in rejected[0]["body"]
+
+
+async def test_a_slow_upload_holds_no_database_connection_while_it_streams(
+    client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    """The pool has no overflow: a slow client must not keep a connection from other requests."""
+    import asyncio
+
+    from tests.helpers import register
+
+    citizen = await register(client)
+    boundary = "queueless-test-boundary"
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.pdf"\r\n'
+        "Content-Type: application/pdf\r\n\r\n"
+    ).encode()
+    halfway, resume = asyncio.Event(), asyncio.Event()
+
+    async def body() -> AsyncIterator[bytes]:
+        yield head + PDF
+        halfway.set()
+        await resume.wait()
+        yield b"\n% the rest of the file\n" + f"\r\n--{boundary}--\r\n".encode()
+
+    idle = engine.pool.checkedout()  # type: ignore[attr-defined]
+    upload = asyncio.create_task(
+        client.post(
+            "/documents",
+            headers={**citizen.headers, "Content-Type": f"multipart/form-data; boundary={boundary}"},
+            content=body(),
+        )
+    )
+    await asyncio.wait_for(halfway.wait(), timeout=5)
+    await asyncio.sleep(0.2)  # the app has authenticated and is waiting for the rest of the body
+    held_while_streaming = engine.pool.checkedout()  # type: ignore[attr-defined]
+    resume.set()
+    response = await upload
+    assert response.status_code == 201, response.text
+    assert held_while_streaming == idle

@@ -31,7 +31,8 @@ class Status(StrEnum):
 
 
 ACTIVE_STATUSES = (Status.booked, Status.checked_in, Status.in_progress)
-ACTIVE_SQL = "status IN ('booked', 'checked_in', 'in_progress')"
+ACTIVE_VALUES_SQL = "(" + ", ".join(f"'{status.value}'" for status in ACTIVE_STATUSES) + ")"
+ACTIVE_SQL = f"status IN {ACTIVE_VALUES_SQL}"
 
 TRANSITIONS: dict[Status, frozenset[Status]] = {
     Status.booked: frozenset({Status.checked_in, Status.cancelled, Status.no_show}),

@@ -6,13 +6,34 @@ makes a query per row and a read by id is a single round trip after the token ch
 """
 
 import uuid
+from collections.abc import Callable
+from itertools import chain
 from typing import Any
 
-from sqlalchemy import JSON, and_, exists, false, func, literal_column, or_, select, true
+from sqlalchemy import (
+    CTE,
+    JSON,
+    DateTime,
+    Select,
+    Text,
+    and_,
+    case,
+    cast,
+    exists,
+    false,
+    func,
+    literal_column,
+    null,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.services.appointments.models import Appointment
+from app.services.appointments.schemas import AppointmentRead
+from app.services.auth import service as auth_service
 from app.services.catalog.models import Requirement
 
 # Documents are another feature's table; reading their link here keeps the body one query.
@@ -21,22 +42,24 @@ from app.services.organizations.models import Membership
 from app.services.users.models import Role, User
 
 
-def _requirements() -> Any:
+def _requirement_list(document_id: Any, document_status: Any) -> Any:
     item = func.json_build_object(
         "id", Requirement.id,
         "name", Requirement.name,
         "mandatory", Requirement.mandatory,
-        "document_id", Document.id,
-        "document_status", Document.status,
+        "document_id", document_id,
+        "document_status", document_status,
     )  # fmt: skip
+    return func.coalesce(
+        func.json_agg(aggregate_order_by(item, Requirement.position, Requirement.name)),
+        literal_column("'[]'::json"),
+        type_=JSON,
+    )
+
+
+def _requirements() -> Any:
     return (
-        select(
-            func.coalesce(
-                func.json_agg(aggregate_order_by(item, Requirement.position, Requirement.name)),
-                literal_column("'[]'::json"),
-                type_=JSON,
-            )
-        )
+        select(_requirement_list(Document.id, Document.status))
         .select_from(Requirement)
         .outerjoin(
             Document,
@@ -53,15 +76,76 @@ def _requirements() -> Any:
     )
 
 
+def new_requirements(service_id: Any) -> Any:
+    """The `requirements` of a new appointment of `service_id`: none has a document yet."""
+    return (
+        select(_requirement_list(null(), null()))
+        .where(Requirement.service_id == service_id)
+        .scalar_subquery()
+        .label("requirements")
+    )
+
+
 BODY_COLUMNS = (*Appointment.__table__.c, _requirements())
 
 
-def visible_to(user: User) -> ColumnElement[bool]:
-    """Rows `user` may see: their own, their organizations' (as staff), or all for an admin."""
-    if user.role == Role.admin:
-        return true()
-    member = exists().where(Membership.organization_id == Appointment.organization_id, Membership.user_id == user.id)
-    return or_(Appointment.citizen_id == user.id, member)
+def _iso(moment: Any) -> Any:
+    """A timestamp written as pydantic writes the `datetime` asyncpg returns (UTC): `Z`, and six
+    digits of fraction only when there is one. NULL stays NULL."""
+    whole = func.date_trunc("second", moment) == moment
+    form = case((whole, 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), else_='YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+    return func.to_char(func.timezone("UTC", moment), form)
+
+
+def _json_field(name: str) -> Any:
+    if name == "requirements":
+        return _requirements()
+    column = Appointment.__table__.c[name]
+    return _iso(column) if isinstance(column.type, DateTime) else column
+
+
+# The body as JSON text, written by PostgreSQL with the values `AppointmentRead.model_dump_json()`
+# writes (same fields, same order, timestamps in the same form; only the spacing differs, and a
+# test holds them equal), for the hot reads: no row decoding, validation or serialization per
+# appointment in Python.
+BODY_JSON = cast(
+    func.json_build_object(*chain.from_iterable((name, _json_field(name)) for name in AppointmentRead.model_fields)),
+    Text,
+).label("body")
+
+
+def visible_to(user_id: Any, is_admin: Any) -> ColumnElement[bool]:
+    """Rows a user may see: their own, their organizations' (as staff), or all for an admin.
+
+    Takes values (a signed-in `User`) or columns (the `login` CTE of a hot-path statement).
+    """
+    member = (
+        exists()
+        .where(Membership.organization_id == Appointment.organization_id, Membership.user_id == user_id)
+        .correlate_except(Membership)
+    )
+    return or_(is_admin, Appointment.citizen_id == user_id, member)
+
+
+def user_sees(user: User) -> ColumnElement[bool]:
+    return visible_to(user.id, user.role == Role.admin)
+
+
+def for_login(*parts: Callable[[CTE], Select[Any]]) -> Select[Any]:
+    """`parts(login)` behind the access-token check, in one statement (see `auth.open_login`).
+
+    Each part gives at most one row (a row by id, an aggregate), so the statement gives none when
+    the login has ended, else one row: `login_id` and the parts' columns, NULL for a part that
+    found nothing.
+    """
+    login = auth_service.open_login()
+    source: Any = login
+    columns: list[Any] = [login.c.id.label("login_id")]
+    for number, part in enumerate(parts):
+        lateral = part(login).lateral(f"part_{number}")
+        source = source.outerjoin(lateral, true())
+        columns.append(lateral)
+    return select(*columns).select_from(source)
 
 
 def by_ids(ids: list[uuid.UUID]) -> Any:

@@ -5,22 +5,37 @@ The capacity guarantee lives in `slot_loads` (see its model); the no-overlap gua
 first, so two staff members moving one appointment at once are serialised.
 """
 
-import json
 import secrets
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, func, literal, literal_column, or_, select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import (
+    CTE,
+    ColumnElement,
+    Date,
+    Integer,
+    Select,
+    bindparam,
+    func,
+    literal,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from app.core import prepared
 from app.core.errors import PermissionDenied
-from app.services.appointments import queries, slots
+from app.core.prepared import Prepared
+from app.core.security import AccessClaims
+from app.services.appointments import bookable_query, queries, slots
+from app.services.appointments.bookable_query import Bookable
 from app.services.appointments.errors import (
     AppointmentNotFound,
     CheckinWindow,
@@ -30,7 +45,6 @@ from app.services.appointments.errors import (
     OverlappingAppointment,
     RangeTooLong,
     SlotFull,
-    SlotUnavailable,
     TooLate,
 )
 from app.services.appointments.models import (
@@ -42,7 +56,9 @@ from app.services.appointments.models import (
     Status,
 )
 from app.services.appointments.schemas import AppointmentRead, HistoryEntry
-from app.services.catalog.models import Closure, OpeningHours, Service
+from app.services.auth import service as auth_service
+from app.services.auth.errors import LoginEnded
+from app.services.catalog.models import Service
 from app.services.catalog.service import ServiceNotFound
 from app.services.notifications import service as notifications_service
 from app.services.organizations import service as organizations_service
@@ -62,136 +78,47 @@ def new_reference() -> str:
     return "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(REFERENCE_LENGTH))
 
 
-@dataclass(frozen=True, slots=True)
-class Bookable:
-    """What booking and availability need to know about a service, read in one query."""
-
-    service_id: uuid.UUID
-    organization_id: uuid.UUID
-    capacity: int
-    is_active: bool
-    rules: slots.Rules
-    loads: dict[datetime, int]
+_AVAILABILITY = Prepared(bookable_query.statement(with_seats=True))
 
 
-def _json_array(*columns: Any) -> Any:
-    return func.coalesce(func.json_agg(func.json_build_array(*columns)), literal_column("'[]'::json"))
-
-
-async def _load_bookable(
-    session: AsyncSession, *, service_id: uuid.UUID, first: date, last: date, with_loads: bool
-) -> Bookable:
-    """The service, its zone, hours, closures in [first, last] and (optionally) slot loads: one round trip."""
-    hours = select(_json_array(OpeningHours.weekday, OpeningHours.opens, OpeningHours.closes)).where(
-        OpeningHours.service_id == Service.id
-    )
-    closures = select(_json_array(Closure.starts_on, Closure.ends_on)).where(
-        Closure.service_id == Service.id, Closure.ends_on >= first, Closure.starts_on <= last
-    )
-    # UTC bounds one day wider than the local dates on each side cover every zone's offset.
-    low = datetime.combine(first - timedelta(days=1), time(), UTC)
-    high = datetime.combine(last + timedelta(days=2), time(), UTC)
-    loads = select(_json_array(SlotLoad.starts_at, SlotLoad.booked)).where(
-        SlotLoad.service_id == Service.id, SlotLoad.starts_at >= low, SlotLoad.starts_at < high, SlotLoad.booked > 0
-    )
-    # The entities (not just columns) land in the session's identity map, so that announcing a
-    # booking (which names the service and the organization) needs no further query.
-    columns: list[Any] = [Service, Organization, hours.scalar_subquery(), closures.scalar_subquery()]
-    if with_loads:
-        columns.append(loads.scalar_subquery())
-    row = (
-        await session.execute(
-            select(*columns)
-            .join(Organization, Organization.id == Service.organization_id)
-            .where(Service.id == service_id)
-        )
-    ).first()
-    if row is None:
-        raise ServiceNotFound()
-    service: Service = row[0]
-    zone: str = row[1].timezone
-    closed: set[date] = set()
-    for starts_on, ends_on in _parse(row[3]):
-        # Only the days of the asked range matter, however long the closure.
-        day, end = max(date.fromisoformat(starts_on), first), min(date.fromisoformat(ends_on), last)
-        while day <= end:
-            closed.add(day)
-            day += timedelta(days=1)
-    rules = slots.Rules(
-        zone=ZoneInfo(zone),
-        duration=timedelta(minutes=service.duration_minutes),
-        step=timedelta(minutes=service.step_minutes),
-        min_notice=timedelta(minutes=service.min_notice_minutes),
-        max_days_ahead=service.max_days_ahead,
-        hours=[
-            slots.OpeningRange(weekday=w, opens=time.fromisoformat(o), closes=time.fromisoformat(c))
-            for w, o, c in _parse(row[2])
-        ],
-        closed_days=frozenset(closed),
-    )
-    load_map = {datetime.fromisoformat(s): int(n) for s, n in _parse(row[4])} if with_loads else {}
-    return Bookable(
-        service_id=service_id,
-        organization_id=service.organization_id,
-        capacity=service.capacity,
-        is_active=service.is_active,
-        rules=rules,
-        loads=load_map,
-    )
-
-
-def _parse(value: Any) -> list[Any]:
-    return json.loads(value) if isinstance(value, str) else list(value or [])
-
-
-async def available_slots(
-    session: AsyncSession, *, service_id: uuid.UUID, first: date, last: date
-) -> list[dict[str, Any]]:
-    """Slots as plain JSON-ready dicts (the `Slot` schema): a 31-day range has hundreds of them."""
+async def available_slots(engine: AsyncEngine, *, service_id: uuid.UUID, first: date, last: date) -> str:
+    """The `Slot` list as JSON text: a 31-day range has hundreds of slots. One round trip."""
     if last < first:
         raise InvalidRange()
     if first < EARLIEST_DAY or last > LATEST_DAY:
         raise InvalidRange(f"Dates run from {EARLIEST_DAY} to {LATEST_DAY}.")
     if (last - first).days >= MAX_RANGE_DAYS:
         raise RangeTooLong()
-    bookable = await _load_bookable(session, service_id=service_id, first=first, last=last, with_loads=True)
-    if not bookable.is_active:
-        return []
-    duration, capacity, loads = bookable.rules.duration, bookable.capacity, bookable.loads
-    return [
-        {
-            "starts_at": starts_at.isoformat(),
-            "ends_at": (starts_at + duration).isoformat(),
-            "capacity": capacity,
-            "available": max(0, capacity - loads.get(starts_at, 0)),
-        }
-        for starts_at in slots.starts_between(first, last, bookable.rules, datetime.now(UTC))
-    ]
+    row = await prepared.fetchrow(
+        engine, _AVAILABILITY, **bookable_query.parameters(service_id=service_id, first=first, last=last)
+    )
+    if row is None:
+        raise ServiceNotFound()
+    service = bookable_query.from_row(row, first=first, last=last)
+    if not service.is_active:
+        return "[]"
+    runs = slots.runs_between(first, last, service.rules, datetime.now(UTC))
+    return slots.to_json(runs, rules=service.rules, capacity=service.capacity, booked=service.booked)
+
+
+_BOOKABLE = bookable_query.statement(with_seats=False)
 
 
 async def _bookable_at(session: AsyncSession, *, service_id: uuid.UUID, starts_at: datetime) -> Bookable:
-    day = starts_at.date()
-    bookable = await _load_bookable(
-        session, service_id=service_id, first=day - timedelta(days=1), last=day + timedelta(days=1), with_loads=False
-    )
-    if not bookable.is_active or not slots.is_bookable(starts_at, bookable.rules, datetime.now(UTC)):
-        raise SlotUnavailable()
-    return bookable
+    first, last = bookable_query.days_around(starts_at)
+    row = (
+        await session.execute(_BOOKABLE, bookable_query.parameters(service_id=service_id, first=first, last=last))
+    ).first()
+    if row is None:
+        raise ServiceNotFound()
+    service = bookable_query.from_row(row._mapping, first=first, last=last)
+    bookable_query.require_bookable(service, starts_at)
+    return service
 
 
 async def _take_seat(session: AsyncSession, *, bookable: Bookable, starts_at: datetime) -> None:
-    """Hold one seat of the slot, or raise SlotFull. The conditional upsert is the guarantee."""
-    statement = (
-        insert(SlotLoad)
-        .values(service_id=bookable.service_id, starts_at=starts_at, booked=1)
-        .on_conflict_do_update(
-            index_elements=[SlotLoad.service_id, SlotLoad.starts_at],
-            set_={"booked": SlotLoad.booked + 1},
-            where=SlotLoad.booked < bookable.capacity,
-        )
-        .returning(SlotLoad.booked)
-    )
-    if await session.scalar(statement) is None:
+    """Hold one seat of the slot, or raise SlotFull."""
+    if await session.scalar(bookable_query.take_seat(bookable.service_id, starts_at, bookable.capacity)) is None:
         raise SlotFull()
 
 
@@ -236,76 +163,11 @@ def _record(
     )
 
 
-async def book(
-    session: AsyncSession, *, citizen: User, service_id: uuid.UUID, starts_at: datetime, notes: str | None
-) -> Appointment:
-    bookable = await _bookable_at(session, service_id=service_id, starts_at=starts_at)
-    ends_at = starts_at + bookable.rules.duration
-    await _take_seat(session, bookable=bookable, starts_at=starts_at)
-    for _ in range(3):
-        appointment = await _insert_booked(
-            session, citizen=citizen, bookable=bookable, starts_at=starts_at, ends_at=ends_at, notes=notes
-        )
-        if appointment is not None:
-            await notifications_service.announce_appointment(
-                session, appointment=appointment, kind="appointment_booked", actor=citizen
-            )
-            return appointment
-        if await _overlaps(session, citizen_id=citizen.id, starts_at=starts_at, ends_at=ends_at, ignore=None):
-            raise OverlappingAppointment()
-        # otherwise the random reference collided with another: draw a new one
-    raise OverlappingAppointment()
-
-
-async def _insert_booked(
-    session: AsyncSession,
-    *,
-    citizen: User,
-    bookable: Bookable,
-    starts_at: datetime,
-    ends_at: datetime,
-    notes: str | None,
-) -> Appointment | None:
-    """Insert the appointment and its first history row in one statement (one round trip).
-
-    `ON CONFLICT DO NOTHING` without a target also covers the exclusion constraint: when the
-    citizen already holds an overlapping active appointment (even one committed a moment ago by
-    a concurrent request), nothing is inserted and None is returned.
-    """
-    inserted = (
-        insert(Appointment)
-        .values(
-            id=uuid.uuid4(),
-            reference=new_reference(),
-            service_id=bookable.service_id,
-            organization_id=bookable.organization_id,
-            citizen_id=citizen.id,
-            starts_at=starts_at,
-            ends_at=ends_at,
-            status=Status.booked,
-            notes=notes,
-        )
-        .on_conflict_do_nothing()
-        .returning(*Appointment.__table__.c)
-        .cte("inserted")
-    )
-    history = (
-        insert(AppointmentEvent)
-        .from_select(
-            ["appointment_id", "to_status", "actor_id"],
-            select(inserted.c.id, literal(Status.booked.value), literal(citizen.id)),
-        )
-        .cte("history")
-    )
-    statement = select(Appointment).from_statement(select(inserted).add_cte(history))
-    return (await session.execute(statement)).scalar_one_or_none()
-
-
 async def get_visible(
     session: AsyncSession, *, appointment_id: uuid.UUID, user: User, for_update: bool = False
 ) -> Appointment:
     """The appointment if `user` owns it, is staff of its organization, or is an admin; else 404."""
-    query = select(Appointment).where(Appointment.id == appointment_id, queries.visible_to(user))
+    query = select(Appointment).where(Appointment.id == appointment_id, queries.user_sees(user))
     if for_update:
         query = query.with_for_update(of=Appointment)
     appointment = await session.scalar(query)
@@ -476,16 +338,27 @@ async def to_read(session: AsyncSession, appointment: Appointment) -> Appointmen
     return (await to_reads(session, [appointment]))[0]
 
 
-async def get_read(session: AsyncSession, *, appointment_id: uuid.UUID, user: User) -> AppointmentRead:
-    """The body of an appointment `user` may see (owner, staff, admin) in one query; else 404."""
-    row = (
-        await session.execute(
-            select(*queries.BODY_COLUMNS).where(Appointment.id == appointment_id, queries.visible_to(user))
+_BY_ID = Prepared(
+    queries.for_login(
+        lambda login: select(queries.BODY_JSON).where(
+            Appointment.id == bindparam("appointment_id"), queries.visible_to(login.c.id, login.c.is_admin)
         )
-    ).first()
+    )
+)
+
+
+async def get_read(engine: AsyncEngine, *, claims: AccessClaims, appointment_id: uuid.UUID) -> str:
+    """The body (`AppointmentRead` as JSON text) of an appointment the signed-in user may see
+    (owner, staff, admin); else 404. One round trip, the access check included."""
+    row = await prepared.fetchrow(
+        engine, _BY_ID, appointment_id=appointment_id, **auth_service.login_parameters(claims)
+    )
     if row is None:
+        raise LoginEnded()
+    if row["body"] is None:
         raise AppointmentNotFound()
-    return AppointmentRead.model_validate(row._mapping)
+    body: str = row["body"]
+    return body
 
 
 async def _total(session: AsyncSession, query: Select[Any], rows: Sequence[Any], offset: int) -> int:
@@ -503,34 +376,69 @@ def _local_day_bounds(day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
 
 
 def _local_date(column: Any) -> Any:
-    return func.date(func.timezone(Organization.timezone, column))
+    zone = select(Organization.timezone).where(Organization.id == Appointment.organization_id).scalar_subquery()
+    return func.date(func.timezone(zone, column))
+
+
+@cache
+def _own_page(*, by_status: bool, from_day: bool, to_day: bool) -> Prepared:
+    """The citizen's page statement for one combination of filters (at most 8, compiled once)."""
+
+    def filters(login: CTE) -> list[ColumnElement[bool]]:
+        where = [Appointment.citizen_id == login.c.id]
+        if by_status:
+            where.append(Appointment.status == bindparam("status"))
+        if from_day:
+            where.append(_local_date(Appointment.starts_at) >= bindparam("first", type_=Date))
+        if to_day:
+            where.append(_local_date(Appointment.starts_at) <= bindparam("last", type_=Date))
+        return where
+
+    def page(login: CTE) -> Select[Any]:
+        rows = (
+            select(queries.BODY_JSON, Appointment.starts_at, Appointment.id)
+            .where(*filters(login))
+            .order_by(Appointment.starts_at.desc(), Appointment.id)
+            .offset(bindparam("offset", type_=Integer))
+            .limit(bindparam("limit", type_=Integer))
+            .subquery("page")
+        )
+        in_order = aggregate_order_by(literal(","), rows.c.starts_at.desc(), rows.c.id)
+        return select(func.string_agg(rows.c.body, in_order).label("items"))
+
+    def total(login: CTE) -> Select[Any]:
+        return select(func.count().label("total")).where(*filters(login))
+
+    return Prepared(queries.for_login(page, total))
 
 
 async def get_own(
-    session: AsyncSession,
+    engine: AsyncEngine,
     *,
-    citizen: User,
+    claims: AccessClaims,
     status: Status | None,
     first: date | None,
     last: date | None,
     offset: int,
     limit: int,
-) -> tuple[list[AppointmentRead], int]:
-    """The citizen's appointments, latest first; dates are local to each appointment's organization."""
-    query: Select[Any] = select(*queries.BODY_COLUMNS, func.count().over().label("total")).where(
-        Appointment.citizen_id == citizen.id
+) -> tuple[str, int]:
+    """The citizen's appointments (`AppointmentRead`s as JSON text, comma-separated), latest
+    first, and their total; dates are local to each appointment's organization. One round trip,
+    the access check and the total included."""
+    statement = _own_page(by_status=status is not None, from_day=first is not None, to_day=last is not None)
+    row = await prepared.fetchrow(
+        engine,
+        statement,
+        status=status,
+        first=first,
+        last=last,
+        offset=offset,
+        limit=limit,
+        **auth_service.login_parameters(claims),
     )
-    if status is not None:
-        query = query.where(Appointment.status == status)
-    if first is not None or last is not None:
-        query = query.join(Organization, Organization.id == Appointment.organization_id)
-        if first is not None:
-            query = query.where(_local_date(Appointment.starts_at) >= first)
-        if last is not None:
-            query = query.where(_local_date(Appointment.starts_at) <= last)
-    ordered = query.order_by(Appointment.starts_at.desc(), Appointment.id).offset(offset).limit(limit)
-    rows = (await session.execute(ordered)).all()
-    return [AppointmentRead.model_validate(row._mapping) for row in rows], await _total(session, query, rows, offset)
+    if row is None:
+        raise LoginEnded()
+    return row["items"] or "", row["total"]
 
 
 async def get_queue(

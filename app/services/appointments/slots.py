@@ -7,7 +7,7 @@ spring-forward gap) is skipped, and one that happens twice (the autumn fold) is 
 its first occurrence.
 """
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -40,31 +40,65 @@ def _local(day: date, at: time, zone: ZoneInfo) -> datetime | None:
     return candidate
 
 
-def _minutes(t: time) -> int:
-    return t.hour * 60 + t.minute
+def _seconds(t: time) -> int:
+    return t.hour * 3600 + t.minute * 60 + t.second
 
 
-def starts_in_day(day: date, rules: Rules) -> Iterator[datetime]:
-    """Every slot start of one local day, in time order, ignoring notice and window."""
+def _time(seconds: int) -> time:
+    return time(seconds // 3600, seconds // 60 % 60, seconds % 60)
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """`count` slot starts `step` apart from `first` (an aware local datetime).
+
+    A run of more than one start lies on one local day at one UTC offset, starts and ends, so its
+    slots can be written with plain arithmetic (`to_json`). The days of a daylight-saving change
+    give runs of one start each.
+    """
+
+    first: datetime
+    count: int
+
+
+def _offset_at_midnight(day: date, zone: ZoneInfo) -> timedelta | None:
+    return datetime.combine(day, time(), zone).utcoffset()
+
+
+def _ranges_by_weekday(rules: Rules) -> list[list[range]]:
+    """For each weekday, the slot starts (seconds after local midnight) of each opening range."""
+    step, duration = int(rules.step.total_seconds()), int(rules.duration.total_seconds())
+    days: list[list[range]] = [[] for _ in range(7)]
+    for opening in sorted(rules.hours, key=lambda h: h.opens):
+        seconds = range(_seconds(opening.opens), _seconds(opening.closes) - duration + 1, step)
+        if seconds:
+            days[opening.weekday].append(seconds)
+    return days
+
+
+def _runs(day: date, ranges: list[range], rules: Rules, *, steady: bool) -> Iterator[Run]:
+    """The slot starts of one local day. `steady`: one offset from this midnight to the next, so
+    every wall time of the day exists once (every day but two a year, in zones that change)."""
     if day in rules.closed_days:
         return
-    step = int(rules.step.total_seconds() // 60)
-    duration = int(rules.duration.total_seconds() // 60)
-    for opening in sorted((h for h in rules.hours if h.weekday == day.weekday()), key=lambda h: h.opens):
-        start, end = _minutes(opening.opens), _minutes(opening.closes)
-        minutes = range(start, end - duration + 1, step)
-        if not minutes:
+    for seconds in ranges:
+        if steady:
+            yield Run(datetime.combine(day, _time(seconds[0]), rules.zone), len(seconds))
             continue
-        first = _local(day, opening.opens, rules.zone)
-        last = _local(day, time(minutes[-1] // 60, minutes[-1] % 60), rules.zone)
-        if first is not None and last is not None and first.utcoffset() == last.utcoffset():
-            # No offset change inside the range (every day but two a year): plain arithmetic.
-            yield from (first + timedelta(minutes=m - start) for m in minutes)
-            continue
-        for minute in minutes:
-            starts_at = _local(day, time(minute // 60, minute % 60), rules.zone)
+        for second in seconds:
+            starts_at = _local(day, _time(second), rules.zone)
             if starts_at is not None:
-                yield starts_at
+                yield Run(starts_at, 1)
+
+
+def runs_in_day(day: date, rules: Rules) -> Iterator[Run]:
+    """Every slot start of one local day, in time order, ignoring notice and window."""
+    steady = _offset_at_midnight(day, rules.zone) == _offset_at_midnight(day + timedelta(days=1), rules.zone)
+    return _runs(day, _ranges_by_weekday(rules)[day.weekday()], rules, steady=steady)
+
+
+def _starts(run: Run, step: timedelta) -> Iterator[datetime]:
+    return (run.first + step * k for k in range(run.count))
 
 
 def bookable_window(rules: Rules, now: datetime) -> tuple[datetime, date]:
@@ -73,15 +107,26 @@ def bookable_window(rules: Rules, now: datetime) -> tuple[datetime, date]:
     return now + rules.min_notice, today + timedelta(days=rules.max_days_ahead)
 
 
-def starts_between(first: date, last: date, rules: Rules, now: datetime) -> list[datetime]:
-    """Bookable slot starts from `first` to `last` (inclusive local dates)."""
+def runs_between(first: date, last: date, rules: Rules, now: datetime) -> list[Run]:
+    """Bookable slot starts from `first` to `last` (inclusive local dates), as runs."""
     earliest, last_day = bookable_window(rules, now)
-    result: list[datetime] = []
+    result: list[Run] = []
     day = max(first, earliest.astimezone(rules.zone).date())
     last = min(last, last_day)
+    ranges = _ranges_by_weekday(rules)
+    midnight = _offset_at_midnight(day, rules.zone)
     while day <= last:
-        result.extend(s for s in starts_in_day(day, rules) if s >= earliest)
-        day += timedelta(days=1)
+        tomorrow = day + timedelta(days=1)
+        next_midnight = _offset_at_midnight(tomorrow, rules.zone)
+        for run in _runs(day, ranges[day.weekday()], rules, steady=midnight == next_midnight):
+            if run.first >= earliest:
+                result.append(run)
+                continue
+            # Drop the starts inside the minimum notice.
+            skip = -(-(earliest - run.first) // rules.step)  # ceiling division
+            if skip < run.count:
+                result.append(Run(run.first + rules.step * skip, run.count - skip))
+        day, midnight = tomorrow, next_midnight
     return result
 
 
@@ -91,4 +136,47 @@ def is_bookable(starts_at: datetime, rules: Rules, now: datetime) -> bool:
     local = starts_at.astimezone(rules.zone)
     if starts_at < earliest or local.date() > last_day:
         return False
-    return any(s == starts_at for s in starts_in_day(local.date(), rules))
+    return any(s == starts_at for run in runs_in_day(local.date(), rules) for s in _starts(run, rules.step))
+
+
+def to_json(runs: Sequence[Run], *, rules: Rules, capacity: int, booked: Mapping[int, int]) -> str:
+    """The `Slot` list as JSON text. `booked` maps a slot's start (Unix seconds) to its seats taken.
+
+    A 31-day range has hundreds of slots: uniform runs are written from integer arithmetic and
+    string formatting rather than a datetime, a dict and a validation per slot.
+    """
+    step, duration = int(rules.step.total_seconds()), int(rules.duration.total_seconds())
+    items: list[str] = []
+    for run in runs:
+        first = run.first
+        if run.count == 1 or first.microsecond:
+            for starts_at in _starts(run, rules.step):
+                left = capacity - booked.get(int(starts_at.timestamp()), 0)
+                items.append(_slot(starts_at.isoformat(), (starts_at + rules.duration).isoformat(), capacity, left))
+            continue
+        day, offset = first.date().isoformat(), first.isoformat()[19:]
+        second, epoch = _seconds(first.timetz()), int(first.timestamp())
+        starts = range(second, second + run.count * step, step)
+        taken = [booked.get(epoch + start - second, 0) for start in starts] if booked else [0] * run.count
+        ends = range(second + duration, second + duration + run.count * step, step)
+        items.extend(
+            f'{{"starts_at":"{day}T{start}{offset}","ends_at":"{day}T{end}{offset}",'
+            f'"capacity":{capacity},"available":{max(0, capacity - seats)}}}'
+            for start, end, seats in zip(_clock(starts), _clock(ends), taken, strict=True)
+        )
+    return "[" + ",".join(items) + "]"
+
+
+_CLOCK = [f"{minute // 60:02d}:{minute % 60:02d}:00" for minute in range(24 * 60)]
+
+
+def _clock(seconds: range) -> list[str]:
+    """`HH:MM:SS` of each time of the day in `seconds`; on a whole-minute grid, a slice of a table."""
+    if seconds.start % 60 == 0 and seconds.step % 60 == 0:
+        first, step = seconds.start // 60, seconds.step // 60
+        return _CLOCK[first : first + len(seconds) * step : step]
+    return [f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}" for s in seconds]
+
+
+def _slot(starts_at: str, ends_at: str, capacity: int, left: int) -> str:
+    return f'{{"starts_at":"{starts_at}","ends_at":"{ends_at}","capacity":{capacity},"available":{max(0, left)}}}'

@@ -41,3 +41,7 @@ class WrongPassword(InvalidInput):
     code = "wrong_password"
     title = "Wrong password"
     default_detail = "The current password is wrong."
+
+
+class LoginEnded(NotAuthenticated):
+    default_detail = "This login has ended; sign in again."

@@ -52,8 +52,12 @@ class UnknownRequirement(InvalidInput):
 
 
 async def get_or_raise(session: AsyncSession, service_id: uuid.UUID, *, for_update: bool = False) -> Service:
-    """The service; `for_update` locks it so concurrent schedule or requirement edits serialise."""
-    service = await session.get(Service, service_id, with_for_update=for_update or None)
+    """The service; `for_update` locks it so concurrent schedule or requirement edits serialise.
+
+    The lock is FOR NO KEY UPDATE: it does not conflict with the key-share lock that booking an
+    appointment (a row referencing the service) takes, so bookings go on during an edit."""
+    lock = {"key_share": True} if for_update else None
+    service = await session.get(Service, service_id, with_for_update=lock)
     if service is None:
         raise ServiceNotFound()
     return service

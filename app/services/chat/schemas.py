@@ -68,7 +68,7 @@ class _Frame(BaseModel):
 class SendFrame(_Frame):
     type: Literal["send"]
     conversation_id: uuid.UUID
-    body: str = Field(max_length=4 * MAX_BODY_CHARS)  # trimmed and checked by the handler
+    body: str  # bounded by the frame size; trimmed and checked by the handler (`body_too_long`)
     client_id: ClientId | None = None
 
 

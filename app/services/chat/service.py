@@ -21,8 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from app.core import realtime
-from app.core.errors import Conflict, InvalidInput, NotAuthenticated, NotFound
+from app.core.errors import Conflict, InvalidInput, NotFound
 from app.services.appointments.models import Appointment
+from app.services.auth.errors import LoginEnded
 from app.services.chat.models import ChatMessage, Conversation, ConversationStatus, ReadMarker
 from app.services.chat.schemas import ConversationCreate, ConversationRead, MessageRead
 from app.services.notifications import service as notifications_service
@@ -40,13 +41,6 @@ class ConversationNotFound(NotFound):
 class ConversationClosed(Conflict):
     code = "conversation_closed"
     default_detail = "This conversation is closed; start a new one."
-
-
-class LoginEnded(NotAuthenticated):
-    """The socket's login was revoked or its account deactivated since it connected."""
-
-    code = "login_ended"
-    default_detail = "Sign in again."
 
 
 class AppointmentNotFound(InvalidInput):
@@ -382,7 +376,7 @@ async def _notify_offline(session: AsyncSession, *, peek: Peek, sender: User, me
     offline = [user_id for user_id in peek.participant_ids if user_id != sender.id and user_id not in peek.online_ids]
     if not offline:
         return
-    preview = message.body if len(message.body) <= 200 else message.body[:199] + "…"
+    preview = notifications_service.clip(message.body, 200)
     for user_id in offline:
         await notifications_service.notify(
             session,

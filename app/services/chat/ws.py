@@ -32,6 +32,7 @@ from app.core.database import unit_of_work
 from app.core.errors import AppError
 from app.core.security import AccessClaims, InvalidToken, TokenSigner
 from app.services.auth import service as auth_service
+from app.services.auth.errors import LoginEnded
 from app.services.chat import service as chat_service
 from app.services.chat.models import MAX_BODY_CHARS
 from app.services.chat.schemas import ClientFrame, MessageRead, PingFrame, ReadFrame, ResumeFrame, SendFrame
@@ -205,7 +206,7 @@ class Connection:
                     await self._read(frame)
                 elif isinstance(frame, ResumeFrame):
                     await self._resume(frame)
-        except chat_service.LoginEnded:
+        except LoginEnded:
             async with self.sessionmaker() as session:
                 code = await _refusal_code(session, self.claims)
             self.socket.close_soon(code, "sign in again")
@@ -220,7 +221,7 @@ class Connection:
         """The user, if their login is still open (logout and deactivation end the socket too)."""
         user = await auth_service.get_user_for_access(session, claims=self.claims)
         if user is None:
-            raise chat_service.LoginEnded()
+            raise LoginEnded()
         return user
 
     async def _send(self, frame: SendFrame) -> None:

@@ -1,9 +1,8 @@
-from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request
 
-from app.core.database import SessionDep
+from app.core.database import SessionDep, release_connection
 from app.core.dependencies import CurrentUser, SettingsDep
 from app.services.appointments import service as appointments_service
 from app.services.appointments.schemas import AppointmentRead
@@ -31,7 +30,7 @@ async def check_in_by_code(
         ring=ring,
         code=data.code,
         actor=user,
-        opens_before=timedelta(minutes=settings.checkin_opens_minutes_before),
+        opens_before=settings.checkin_opens_before,
     )
     return await appointments_service.to_read(session, appointment)
 
@@ -50,6 +49,7 @@ async def check_in_by_photo(
     request: Request, user: CurrentUser, session: SessionDep, ring: KeyringDep, settings: SettingsDep
 ) -> AppointmentRead:
     """Staff: check an appointment in from a photo or screenshot of its QR code (multipart `file`)."""
+    await release_connection(session)
     image = await read_image(request, settings)
     appointment = await checkins_service.check_in_by_photo(
         session,
@@ -57,6 +57,6 @@ async def check_in_by_photo(
         image=image,
         max_pixels=settings.image_max_pixels,
         actor=user,
-        opens_before=timedelta(minutes=settings.checkin_opens_minutes_before),
+        opens_before=settings.checkin_opens_before,
     )
     return await appointments_service.to_read(session, appointment)

@@ -34,6 +34,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from app.core.security import hash_password_sync
+from app.services.appointments.models import ACTIVE_VALUES_SQL
+from app.services.appointments.service import REFERENCE_ALPHABET, REFERENCE_LENGTH
 from app.services.catalog.models import Closure, OpeningHours, Requirement, Service
 from app.services.demo import catalog
 from app.services.organizations.models import Department, Membership, Organization
@@ -50,7 +52,7 @@ PAST_DAYS = 90
 FUTURE_DAYS = 30
 CHUNK = 50_000
 POINT_SERVICES_PER_ORG = 10
-ACTIVE = "('booked', 'checked_in', 'in_progress')"
+ACTIVE = ACTIVE_VALUES_SQL
 LOCK_KEY = 7_244_301_118  # pg_advisory_lock: one seeder at a time
 
 
@@ -434,11 +436,14 @@ LEFT JOIN slot_loads l ON l.service_id = st.service_id AND l.starts_at = st.star
 CROSS JOIN LATERAL generate_series(coalesce(l.booked, 0) + 1, st.capacity) AS seat
 """
 
-_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
 # A readable reference from the sequence number: an odd multiplier is a bijection modulo 2^40,
 # so distinct numbers give distinct 8-character references (5 bits a character).
+if len(REFERENCE_ALPHABET) != 32 or REFERENCE_LENGTH != 8:
+    raise RuntimeError("the demo writes references as 8 characters of 5 bits each")
 _SCRAMBLED = "((seq * 2654435761 + 977) % 1099511627776)"
-_REFERENCE = " || ".join(f"substr('{_ALPHABET}', 1 + (({_SCRAMBLED} >> {5 * i}) & 31)::int, 1)" for i in range(8))
+_REFERENCE = " || ".join(
+    f"substr('{REFERENCE_ALPHABET}', 1 + (({_SCRAMBLED} >> {5 * i}) & 31)::int, 1)" for i in range(REFERENCE_LENGTH)
+)
 
 # Draw `n` seats, give them citizens (round robin in time order, so that one citizen's
 # appointments are far apart), sequence numbers (contiguous per citizen), statuses and times.

@@ -4,16 +4,16 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request, Response, status
 from fastapi.responses import StreamingResponse
 
-from app.core.database import SessionDep
+from app.core.database import SessionDep, release_connection
 from app.core.dependencies import CurrentUser, OrgStaff, PageDep, SettingsDep
 from app.core.errors import PayloadTooLarge
 from app.core.schemas import Page
+from app.core.uploads import FileSink, Limit, invalid_form, openapi_form, read_form
 from app.services.documents import service as documents_service
 from app.services.documents.dependencies import AfterCommitDep, StoresDep
 from app.services.documents.errors import ContentMissing, QuotaExceeded
 from app.services.documents.models import DocumentStatus
 from app.services.documents.schemas import DocumentRead, DocumentReview
-from app.services.documents.uploads import FileSink, Limit, invalid_form, openapi_form, read_form
 
 router = APIRouter(tags=["documents"])
 
@@ -60,6 +60,7 @@ async def upload_document(
     and nothing is kept of a failed upload.
     """
     remaining = settings.document_quota_bytes - await documents_service.used_bytes(session, owner_id=user.id)
+    await release_connection(session)
     limits = [
         Limit(
             settings.max_upload_bytes,

@@ -64,22 +64,18 @@ def resolve_period(*, timezone: str, organization_id: uuid.UUID | None, from_: d
     return Period(organization_id=organization_id, timezone=timezone, from_=from_, to=to)
 
 
-# The appointments of the range. `{scope}` is one of the two constant fragments below.
+# The organization's appointments of the range, in id order: the per-appointment rating probes
+# then walk the index from left to right (neighbouring probes share pages).
 _RANGE_CTE = """
     a AS (
         SELECT a.id, a.status, a.created_at, a.starts_at, a.service_id, a.organization_id, a.citizen_id,
                a.checked_in_at, a.started_at, a.completed_at, a.cancelled_at
         FROM appointments AS a
-        WHERE {scope}
+        WHERE a.organization_id = :org
           AND a.starts_at >= (CAST(:d_from AS date)::timestamp AT TIME ZONE :tz)
           AND a.starts_at < ((CAST(:d_to AS date) + 1)::timestamp AT TIME ZONE :tz)
-        {order}
+        ORDER BY a.id
     )"""
-# In id order, the per-appointment rating probes of an organization walk the index from left to
-# right (neighbouring probes share pages); the platform summary hash-joins instead and skips the sort.
-_BY_ID = "ORDER BY a.id"
-_ORG_SCOPE = "a.organization_id = :org"
-_PLATFORM_SCOPE = "true"
 
 _STATUS_COUNTS = """
     count(a.id) AS total,
@@ -115,31 +111,46 @@ _JOINS = """
     LEFT JOIN LATERAL (
         SELECT r.id, r.score FROM ratings AS r WHERE r.appointment_id = a.id AND a.status = 'completed' OFFSET 0
     ) AS r ON true"""
-# For the whole platform (a quarter of all appointments): one hash join with the ratings.
-_PLATFORM_JOINS = """
-    FROM a
-    LEFT JOIN ratings AS r ON r.appointment_id = a.id AND a.status = 'completed'"""
 
 
-def _summary_sql(scope: str, extra: str = "", joins: str = _JOINS, order: str = _BY_ID) -> str:
-    return f"WITH {_RANGE_CTE.format(scope=scope, order=order)} SELECT {_FIGURES}{extra} {joins}"
+_ORG_SUMMARY = text(f"WITH {_RANGE_CTE} SELECT {_FIGURES} {_JOINS}")
 
-
-_ORG_SUMMARY = text(_summary_sql(_ORG_SCOPE))
+# The platform adds up the roll-up of every organization's UTC days (migration 0008) rather than
+# a quarter of all appointments; only the distinct citizens need the appointments themselves
+# (an index-only scan of the range).
 _PLATFORM_SUMMARY = text(
-    _summary_sql(
-        _PLATFORM_SCOPE,
-        # Hash aggregates: faster than count(DISTINCT ...), which sorts.
-        ", (SELECT count(*) FROM (SELECT DISTINCT organization_id FROM a) AS o) AS organizations"
-        ", (SELECT count(*) FROM (SELECT DISTINCT citizen_id FROM a) AS c) AS citizens",
-        joins=_PLATFORM_JOINS,
-        order="",
-    )
+    """
+    SELECT coalesce(sum(t.total), 0) AS total,
+        coalesce(sum(t.booked), 0) AS booked,
+        coalesce(sum(t.checked_in), 0) AS checked_in,
+        coalesce(sum(t.in_progress), 0) AS in_progress,
+        coalesce(sum(t.completed), 0) AS completed,
+        coalesce(sum(t.cancelled), 0) AS cancelled,
+        coalesce(sum(t.no_show), 0) AS no_show,
+        round(sum(t.no_show)::numeric / nullif(sum(t.completed) + sum(t.no_show), 0), 4) AS no_show_rate,
+        round(sum(t.cancelled)::numeric / nullif(sum(t.total), 0), 4) AS cancellation_rate,
+        round(sum(t.lead_seconds) / nullif(sum(t.total), 0) / 3600, 2) AS average_lead_time_hours,
+        round(sum(t.notice_seconds) / nullif(sum(t.notice_count), 0) / 3600, 2) AS average_cancellation_notice_hours,
+        round(sum(t.wait_seconds) / nullif(sum(t.wait_count), 0) / 60, 2) AS average_wait_minutes,
+        round(sum(t.service_seconds) / nullif(sum(t.service_count), 0) / 60, 2) AS average_service_minutes,
+        round(sum(t.rating_sum)::numeric / nullif(sum(t.rating_count), 0), 2) AS average_rating,
+        coalesce(sum(t.rating_count), 0) AS rating_count,
+        count(DISTINCT t.organization_id) FILTER (WHERE t.total > 0) AS organizations,
+        (
+            SELECT count(*) FROM (
+                SELECT DISTINCT a.citizen_id FROM appointments AS a
+                WHERE a.starts_at >= CAST(:d_from AS date)::timestamp AT TIME ZONE 'UTC'
+                  AND a.starts_at < (CAST(:d_to AS date) + 1)::timestamp AT TIME ZONE 'UTC'
+            ) AS c
+        ) AS citizens
+    FROM insights_daily_totals AS t
+    WHERE t.day >= :d_from AND t.day <= :d_to
+    """
 )
 
 _SERVICES = text(
     f"""
-    WITH {_RANGE_CTE.format(scope=_ORG_SCOPE, order=_BY_ID)},
+    WITH {_RANGE_CTE},
     per_service AS (
         SELECT a.service_id, {_FIGURES} {_JOINS}
         GROUP BY a.service_id
@@ -162,7 +173,7 @@ _SERVICES = text(
 # Every day of the range, zeros included (generate_series), local dates.
 _DAILY = text(
     f"""
-    WITH {_RANGE_CTE.format(scope=_ORG_SCOPE, order=_BY_ID)},
+    WITH {_RANGE_CTE},
     per_day AS (
         SELECT (a.starts_at AT TIME ZONE :tz)::date AS day, {_STATUS_COUNTS}
         FROM a
@@ -182,7 +193,7 @@ _DAILY = text(
 # The 7 x 24 grid of local weekday (0 = Monday) and hour, zeros included.
 _PEAK_HOURS = text(
     f"""
-    WITH {_RANGE_CTE.format(scope=_ORG_SCOPE, order=_BY_ID)},
+    WITH {_RANGE_CTE},
     per_cell AS (
         SELECT extract(isodow FROM a.starts_at AT TIME ZONE :tz)::int - 1 AS weekday,
                extract(hour FROM a.starts_at AT TIME ZONE :tz)::int AS hour,

@@ -6,23 +6,26 @@ their own unit of work: the notification (and its e-mail) is then stored if and 
 it announces is.
 """
 
+import json
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from string import Template
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, update
+from sqlalchemy import CTE, DateTime, Select, String, Uuid, bindparam, exists, func, insert, literal, select, update
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import realtime
 from app.core.errors import NotFound
 from app.services.appointments.models import Appointment
 from app.services.catalog.models import Service
-from app.services.notifications.models import Notification, OutboxEmail
+from app.services.notifications.models import EmailStatus, Notification, OutboxEmail
 from app.services.notifications.schemas import NotificationRead
 from app.services.organizations.models import Organization
 from app.services.users.models import User
@@ -42,6 +45,15 @@ APPOINTMENT_KINDS = frozenset(
     }
 )
 DOCUMENT_DECISIONS = frozenset({"approved", "rejected"})
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    kind: str
+    title: str
+    body: str
+    data: dict[str, Any]
+    email: bool
 
 
 class NotificationNotFound(NotFound):
@@ -65,14 +77,16 @@ async def notify(
     `email` is true (and the account is active), and push it to the user's open sockets once the
     transaction commits."""
     notification = Notification(
-        user_id=user_id, kind=kind[:40], title=_clip(title, 200), body=_clip(body, 2000), data=data or {}
+        user_id=user_id, kind=kind[:40], title=clip(title, 200), body=clip(body, 2000), data=data or {}
     )
     session.add(notification)
     await session.flush()
     if email:
         user = await session.get(User, user_id)
         if user is not None and user.is_active:
-            subject, text = render_email(kind, full_name=user.full_name, notification=notification)
+            subject, text = render_email(
+                kind, full_name=user.full_name, title=notification.title, body=notification.body, data=notification.data
+            )
             session.add(OutboxEmail(notification_id=notification.id, to_address=user.email, subject=subject, body=text))
             await session.flush()
     frame = {
@@ -83,7 +97,97 @@ async def notify(
     return notification
 
 
-def _clip(text: str, limit: int) -> str:
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    user_id: uuid.UUID
+    email: str
+    full_name: str
+
+
+def announced(statement: Select[Any], *, after: CTE) -> Select[Any]:
+    """`statement`, extended to store a notification (with its e-mail when there is one) and send
+    it live, in the same round trip, if and only if the CTE `after` has a row: the event and its
+    announcement are stored together, by one statement. Its parameters: `announcement_values`.
+
+    The statement's rows each send the live frame, so `statement` should read one row of `after`.
+    """
+    values = select(
+        bindparam("notification_id", type_=Uuid),
+        bindparam("notification_user_id", type_=Uuid),
+        bindparam("notification_kind", type_=String),
+        bindparam("notification_title", type_=String),
+        bindparam("notification_body", type_=String),
+        bindparam("notification_data", type_=JSONB),
+        bindparam("notification_created_at", type_=DateTime(timezone=True)),
+    ).where(exists(after.select()))
+    stored = (
+        insert(Notification)
+        .from_select(["id", "user_id", "kind", "title", "body", "data", "created_at"], values)
+        .returning(Notification.id)
+        .cte("notification")
+    )
+    to_address = bindparam("email_to", type_=String)
+    # Every column spelled out: a Python-side default would be evaluated once, when compiled.
+    mail = insert(OutboxEmail).from_select(
+        ["id", "notification_id", "to_address", "subject", "body", "status", "attempts"],
+        select(
+            func.gen_random_uuid(),
+            stored.c.id,
+            to_address,
+            bindparam("email_subject", type_=String),
+            bindparam("email_body", type_=String),
+            literal(EmailStatus.pending.value),
+            literal(0),
+        ).where(to_address.is_not(None)),
+    )
+    live = func.pg_notify(realtime.CHANNEL, bindparam("live_payload", type_=String)).label("announced")
+    return statement.add_cte(stored).add_cte(mail.cte("mail")).add_columns(live)
+
+
+def announcement_values(message: Message, *, recipient: Recipient) -> dict[str, Any]:
+    """The parameters of an `announced` statement that tells `recipient` the `message`.
+
+    The notification's time is taken here (not by PostgreSQL) so that its live frame, built here,
+    carries it.
+    """
+    notification = NotificationRead(
+        id=uuid.uuid4(),
+        kind=message.kind[:40],
+        title=clip(message.title, 200),
+        body=clip(message.body, 2000),
+        data=message.data,
+        read_at=None,
+        created_at=datetime.now(UTC),
+    )
+    subject, text = (
+        render_email(
+            message.kind,
+            full_name=recipient.full_name,
+            title=notification.title,
+            body=notification.body,
+            data=message.data,
+        )
+        if message.email
+        else (None, None)
+    )
+    frame = {"type": "notification", "notification": notification.model_dump(mode="json")}
+    return {
+        "notification_id": notification.id,
+        "notification_user_id": recipient.user_id,
+        "notification_kind": notification.kind,
+        "notification_title": notification.title,
+        "notification_body": notification.body,
+        "notification_data": json.dumps(message.data, separators=(",", ":")),
+        "notification_created_at": notification.created_at,
+        "email_to": recipient.email if message.email else None,
+        "email_subject": subject,
+        "email_body": text,
+        "live_payload": realtime.payload_for(recipient.user_id, frame),
+    }
+
+
+def clip(text: str, limit: int) -> str:
+    """`text` cut to `limit` characters, an ellipsis marking the cut."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -96,13 +200,13 @@ def _template(kind: str) -> tuple[str, str]:
     return first.removeprefix("Subject:").strip(), rest.lstrip("\n")
 
 
-def render_email(kind: str, *, full_name: str, notification: Notification) -> tuple[str, str]:
+def render_email(kind: str, *, full_name: str, title: str, body: str, data: dict[str, Any]) -> tuple[str, str]:
     """The subject and body of the e-mail for a notification, from `templates/<kind>.txt`."""
-    subject, body = _template(kind)
-    values: dict[str, str] = {k: str(v) for k, v in notification.data.items() if isinstance(v, str | int | float)}
-    values |= {"full_name": full_name, "title": notification.title, "body": notification.body, "app_name": APP_NAME}
-    rendered_subject = " ".join(Template(subject).safe_substitute(values).split())
-    return _clip(rendered_subject, 300), Template(body).safe_substitute(values)
+    subject_template, body_template = _template(kind)
+    values: dict[str, str] = {k: str(v) for k, v in data.items() if isinstance(v, str | int | float)}
+    values |= {"full_name": full_name, "title": title, "body": body, "app_name": APP_NAME}
+    rendered_subject = " ".join(Template(subject_template).safe_substitute(values).split())
+    return clip(rendered_subject, 300), Template(body_template).safe_substitute(values)
 
 
 # --- announcements ------------------------------------------------------------------------------
@@ -114,13 +218,13 @@ def format_local(moment: datetime, timezone: str) -> str:
     return f"{local:%a} {local.day} {local:%b %Y, %H:%M}"
 
 
-def _by_whom(appointment: Appointment, actor: User | None, organization: Organization) -> tuple[str, str]:
+def _by_whom(*, citizen_id: uuid.UUID, actor_id: uuid.UUID | None, organization_name: str) -> tuple[str, str]:
     """(`by` value for data, phrase for the text)."""
-    if actor is None:
+    if actor_id is None:
         return "system", ""
-    if actor.id == appointment.citizen_id:
+    if actor_id == citizen_id:
         return "citizen", " by you"
-    return "staff", f" by {organization.name}"
+    return "staff", f" by {organization_name}"
 
 
 _STATUS_WORDS = {
@@ -133,6 +237,18 @@ _STATUS_WORDS = {
 }
 
 
+class AppointmentFacts(Protocol):
+    """What a message about an appointment names (an `Appointment` row has all of it)."""
+
+    id: uuid.UUID
+    reference: str
+    service_id: uuid.UUID
+    organization_id: uuid.UUID
+    citizen_id: uuid.UUID
+    starts_at: datetime
+    status: str
+
+
 async def announce_appointment(
     session: AsyncSession,
     *,
@@ -143,7 +259,46 @@ async def announce_appointment(
     previous_starts_at: datetime | None = None,
     minutes_before: int | None = None,
 ) -> Notification:
-    """Tell the appointment's citizen what happened to it, and by whom.
+    """Tell the appointment's citizen what happened to it, and by whom (see `appointment_message`)."""
+    service = await session.get(Service, appointment.service_id)
+    organization = await session.get(Organization, appointment.organization_id)
+    assert service is not None
+    assert organization is not None
+    message = appointment_message(
+        kind,
+        appointment=appointment,
+        service_name=service.name,
+        organization_name=organization.name,
+        timezone=organization.timezone,
+        actor_id=actor.id if actor is not None else None,
+        note=note,
+        previous_starts_at=previous_starts_at,
+        minutes_before=minutes_before,
+    )
+    return await notify(
+        session,
+        user_id=appointment.citizen_id,
+        kind=kind,
+        title=message.title,
+        body=message.body,
+        data=message.data,
+        email=message.email,
+    )
+
+
+def appointment_message(
+    kind: str,
+    *,
+    appointment: AppointmentFacts,
+    service_name: str,
+    organization_name: str,
+    timezone: str,
+    actor_id: uuid.UUID | None,
+    note: str | None = None,
+    previous_starts_at: datetime | None = None,
+    minutes_before: int | None = None,
+) -> Message:
+    """The text of a message to the appointment's citizen about what happened to it, and by whom.
 
     Kinds: `appointment_booked` (also e-mailed), `appointment_cancelled`, `appointment_rescheduled`
     (pass `previous_starts_at` to name the old time), `appointment_status` (the appointment's
@@ -152,24 +307,20 @@ async def announce_appointment(
     """
     if kind not in APPOINTMENT_KINDS:
         raise ValueError(f"unknown appointment notification kind {kind!r}")
-    service = await session.get(Service, appointment.service_id)
-    organization = await session.get(Organization, appointment.organization_id)
-    assert service is not None
-    assert organization is not None
-    when = format_local(appointment.starts_at, organization.timezone)
-    by, by_phrase = _by_whom(appointment, actor, organization)
-    what = f"{service.name} at {organization.name}"
+    when = format_local(appointment.starts_at, timezone)
+    by, by_phrase = _by_whom(citizen_id=appointment.citizen_id, actor_id=actor_id, organization_name=organization_name)
+    what = f"{service_name} at {organization_name}"
     data: dict[str, Any] = {
         "appointment_id": str(appointment.id),
         "reference": appointment.reference,
-        "service_id": str(service.id),
-        "service_name": service.name,
-        "organization_id": str(organization.id),
-        "organization_name": organization.name,
+        "service_id": str(appointment.service_id),
+        "service_name": service_name,
+        "organization_id": str(appointment.organization_id),
+        "organization_name": organization_name,
         "starts_at": appointment.starts_at.isoformat(),
         "starts_at_local": when,
         "status": appointment.status,
-        "actor_id": str(actor.id) if actor is not None else None,
+        "actor_id": str(actor_id) if actor_id is not None else None,
         "by": by,
     }
     if note:
@@ -188,7 +339,7 @@ async def announce_appointment(
             title = "Appointment moved"
             if previous_starts_at is not None:
                 data["previous_starts_at"] = previous_starts_at.isoformat()
-                before = f" from {format_local(previous_starts_at, organization.timezone)}"
+                before = f" from {format_local(previous_starts_at, timezone)}"
             else:
                 before = ""
             body = f"Your appointment for {what} was moved{by_phrase}{before} to {when}.{reason}"
@@ -207,9 +358,7 @@ async def announce_appointment(
             title = "Appointment reminder"
             body = f"Reminder: your appointment for {what} is on {when}{_in_how_long(minutes_before)}."
             email = True
-    return await notify(
-        session, user_id=appointment.citizen_id, kind=kind, title=title, body=body, data=data, email=email
-    )
+    return Message(kind=kind, title=title, body=body, data=data, email=email)
 
 
 def _in_how_long(minutes: int | None) -> str:

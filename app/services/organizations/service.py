@@ -115,11 +115,6 @@ async def require_member_role(
     )
 
 
-async def organization_ids_of(session: AsyncSession, *, user_id: uuid.UUID) -> list[uuid.UUID]:
-    rows = await session.scalars(select(Membership.organization_id).where(Membership.user_id == user_id))
-    return list(rows)
-
-
 async def create_department(session: AsyncSession, *, organization: Organization, name: str) -> Department:
     department_id = await session.scalar(
         insert(Department)

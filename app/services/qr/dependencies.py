@@ -7,7 +7,7 @@ from fastapi import Depends, Request
 from app.core.dependencies import SettingsDep, SignerDep
 from app.core.errors import PayloadTooLarge
 from app.core.settings import Settings
-from app.services.documents.uploads import Limit, MemorySink, openapi_form, read_form
+from app.core.uploads import Limit, MemorySink, openapi_form, read_form
 from app.services.qr import service as qr_service
 from app.services.qr.images import NotAnImage
 from app.services.qr.tokens import Keyring

@@ -4,7 +4,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 
-from app.core.database import SessionDep
+from app.core.database import SessionDep, release_connection
 from app.core.dependencies import CurrentUser, SettingsDep
 from app.services.appointments import service as appointments_service
 from app.services.qr import service as qr_service
@@ -65,8 +65,9 @@ async def create_qr(data: QrCreate, request: Request, _: CurrentUser) -> Respons
     openapi_extra=IMAGE_BODY,
     responses={413: {"description": "`payload_too_large`"}, 415: {"description": "`unsupported_media_type`"}},
 )
-async def decode_qr(request: Request, _: CurrentUser, settings: SettingsDep) -> DecodeResult:
+async def decode_qr(request: Request, _: CurrentUser, session: SessionDep, settings: SettingsDep) -> DecodeResult:
     """Every code found in an image (QR and the common barcodes), with its format. No code: `[]`."""
+    await release_connection(session)
     data = await read_image(request, settings)
     codes = await qr_service.decode(data, max_pixels=settings.image_max_pixels, qr_only=False)
     return DecodeResult(codes=[DecodedCode(text=c.text, format=c.format) for c in codes])

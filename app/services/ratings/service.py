@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.errors import Conflict, NotFound
 from app.services.appointments.models import Appointment, Status
+from app.services.catalog import service as catalog_service
 from app.services.catalog.models import Service
 from app.services.notifications import service as notifications_service
 from app.services.organizations import service as organizations_service
@@ -18,10 +19,6 @@ from app.services.users.models import User
 
 class AppointmentNotFound(NotFound):
     default_detail = "No such appointment of yours."
-
-
-class ServiceNotFound(NotFound):
-    default_detail = "No such service."
 
 
 class RatingNotFound(NotFound):
@@ -94,8 +91,7 @@ async def get_for_service(
     session: AsyncSession, *, service_id: uuid.UUID, offset: int, limit: int
 ) -> tuple[Sequence[Rating], int]:
     """A service's ratings, newest first (public)."""
-    if await session.scalar(select(Service.id).where(Service.id == service_id)) is None:
-        raise ServiceNotFound()
+    await catalog_service.get_or_raise(session, service_id)
     query = select(Rating).where(Rating.service_id == service_id)
     total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = await session.scalars(query.order_by(Rating.created_at.desc(), Rating.id.desc()).offset(offset).limit(limit))
@@ -124,7 +120,7 @@ async def reply(session: AsyncSession, *, author: User, rating_id: uuid.UUID, bo
         user_id=rating.citizen_id,
         kind="rating_reply",
         title="Your rating got a reply",
-        body=_clip_preview(body),
+        body=notifications_service.clip(body, 300),
         data={
             "rating_id": str(rating.id),
             "appointment_id": str(rating.appointment_id),
@@ -132,7 +128,3 @@ async def reply(session: AsyncSession, *, author: User, rating_id: uuid.UUID, bo
         },
     )
     return rating
-
-
-def _clip_preview(body: str) -> str:
-    return body if len(body) <= 300 else body[:299] + "…"

@@ -1,9 +1,8 @@
 """`queueless create-admin`: make sure an administrator account exists."""
 
 from pydantic import TypeAdapter
-from sqlalchemy.ext.asyncio import create_async_engine
 
-from app.core.database import create_sessionmaker, unit_of_work
+from app.core.database import create_engine, create_sessionmaker, unit_of_work
 from app.core.errors import AppError
 from app.core.settings import Settings
 from app.services.auth import service as auth_service
@@ -14,7 +13,7 @@ from app.services.users.schemas import Email
 
 async def ensure_admin(url: str, settings: Settings, *, email: str, password: str, full_name: str) -> str:
     email = TypeAdapter(Email).validate_python(email)  # a ValidationError is a ValueError
-    engine = create_async_engine(url)
+    engine = create_engine(url, settings)
     try:
         async with unit_of_work(create_sessionmaker(engine)) as session:
             existing = await users_service.get_by_email(session, email)

@@ -1,0 +1,163 @@
+"""Booking: two round trips, the second one atomic on its own.
+
+1. One read (`_READ`): the login behind the access token, the service with its zone, hours and
+   closures around the asked day, and the service's requirements (the new appointment's body).
+   Python then checks that the time is one of the service's bookable slots.
+2. One statement (`_WRITE`): take a seat of the slot (the conditional upsert on `slot_loads`
+   that guarantees capacity), insert the appointment and its first history row, store the
+   citizen's notification and e-mail and send it live. Data-modifying CTEs of one statement
+   commit or fail together, so nothing is half-written:
+   - a full slot takes no seat, so nothing else is inserted and no row comes back (`SlotFull`);
+   - an overlapping active appointment of the same citizen (even one committed a moment ago by
+     a concurrent request) violates `appointments_citizen_overlap_excl` and the statement,
+     seat included, is undone (`OverlappingAppointment`);
+   - the rare collision of a random reference is retried with a new one.
+"""
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+from sqlalchemy import DateTime, Integer, String, Uuid, bindparam, literal, select, true
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.core import prepared
+from app.core.errors import Conflict
+from app.core.prepared import Prepared
+from app.core.security import AccessClaims
+from app.services.appointments import bookable_query, queries
+from app.services.appointments.errors import OverlappingAppointment, SlotFull
+from app.services.appointments.models import Appointment, AppointmentEvent, Status
+from app.services.appointments.schemas import AppointmentRead
+from app.services.appointments.service import new_reference
+from app.services.auth import service as auth_service
+from app.services.auth.errors import LoginEnded
+from app.services.catalog.service import ServiceNotFound
+from app.services.notifications import service as notifications_service
+
+OVERLAP_CONSTRAINT = "appointments_citizen_overlap_excl"
+REFERENCE_ATTEMPTS = 3
+
+
+def _read() -> Any:
+    login = auth_service.open_login()
+    service = bookable_query.statement(with_seats=False).add_columns(queries.new_requirements(bindparam("service_id")))
+    body = service.lateral("service")
+    return select(login.c.email, login.c.full_name, body).select_from(login.outerjoin(body, true()))
+
+
+def _write() -> Any:
+    seat = bookable_query.take_seat(
+        bindparam("new_service_id", type_=Uuid),
+        bindparam("new_starts_at", type_=DateTime(timezone=True)),
+        bindparam("new_capacity", type_=Integer),
+    ).cte("seat")
+    values = select(
+        bindparam("new_id", type_=Uuid),
+        bindparam("new_reference", type_=String),
+        bindparam("new_service_id", type_=Uuid),
+        bindparam("new_organization_id", type_=Uuid),
+        bindparam("new_citizen_id", type_=Uuid),
+        bindparam("new_starts_at", type_=DateTime(timezone=True)),
+        bindparam("new_ends_at", type_=DateTime(timezone=True)),
+        literal(Status.booked.value),
+        bindparam("new_notes", type_=String),
+    ).select_from(seat)
+    columns = ["id", "reference", "service_id", "organization_id", "citizen_id", "starts_at", "ends_at"]
+    appointment = (
+        insert(Appointment)
+        .from_select([*columns, "status", "notes"], values)
+        .returning(*Appointment.__table__.c)
+        .cte("appointment")
+    )
+    history = insert(AppointmentEvent).from_select(
+        ["appointment_id", "to_status", "actor_id"],
+        select(appointment.c.id, literal(Status.booked.value), appointment.c.citizen_id),
+    )
+    statement = select(appointment).add_cte(history.cte("history"))
+    return notifications_service.announced(statement, after=appointment)
+
+
+_READ = Prepared(_read())
+_WRITE = Prepared(_write())
+
+
+@dataclass(slots=True)
+class _NewAppointment:
+    """What the booking notification names, known before the row is written."""
+
+    id: uuid.UUID
+    reference: str
+    service_id: uuid.UUID
+    organization_id: uuid.UUID
+    citizen_id: uuid.UUID
+    starts_at: datetime
+    status: str = Status.booked.value
+
+
+async def book(
+    engine: AsyncEngine, *, claims: AccessClaims, service_id: uuid.UUID, starts_at: datetime, notes: str | None
+) -> AppointmentRead:
+    """Book a slot for the signed-in citizen. Under any concurrency a slot never holds more active
+    appointments than its capacity, and a citizen never holds two that overlap."""
+    starts_at = starts_at.astimezone(UTC)
+    first, last = bookable_query.days_around(starts_at)
+    row = await prepared.fetchrow(
+        engine,
+        _READ,
+        **auth_service.login_parameters(claims),
+        **bookable_query.parameters(service_id=service_id, first=first, last=last),
+    )
+    if row is None:
+        raise LoginEnded()
+    if row["organization_id"] is None:
+        raise ServiceNotFound()
+    service = bookable_query.from_row(row, first=first, last=last)
+    bookable_query.require_bookable(service, starts_at)
+    citizen = notifications_service.Recipient(user_id=claims.user_id, email=row["email"], full_name=row["full_name"])
+    values: dict[str, Any] = {
+        "new_service_id": service_id,
+        "new_organization_id": service.organization_id,
+        "new_citizen_id": citizen.user_id,
+        "new_starts_at": starts_at,
+        "new_ends_at": starts_at + service.rules.duration,
+        "new_capacity": service.capacity,
+        "new_notes": notes,
+    }
+    for _ in range(REFERENCE_ATTEMPTS):
+        new = _NewAppointment(
+            id=uuid.uuid4(),
+            reference=new_reference(),
+            service_id=service_id,
+            organization_id=service.organization_id,
+            citizen_id=citizen.user_id,
+            starts_at=starts_at,
+        )
+        message = notifications_service.appointment_message(
+            "appointment_booked",
+            appointment=new,
+            service_name=service.service_name,
+            organization_name=service.organization_name,
+            timezone=service.timezone,
+            actor_id=citizen.user_id,
+        )
+        announcement = notifications_service.announcement_values(message, recipient=citizen)
+        try:
+            written = await prepared.fetchrow(
+                engine, _WRITE, **values, new_id=new.id, new_reference=new.reference, **announcement
+            )
+        except asyncpg.ExclusionViolationError as exc:
+            if exc.constraint_name != OVERLAP_CONSTRAINT:
+                raise
+            raise OverlappingAppointment() from exc
+        except asyncpg.UniqueViolationError as exc:
+            if exc.constraint_name != "appointments_reference_key":
+                raise
+            continue  # the random reference was taken: draw another
+        if written is None:
+            raise SlotFull()
+        return AppointmentRead.model_validate({**written, "requirements": row["requirements"]})
+    raise Conflict("No free appointment reference was found; try again.")
