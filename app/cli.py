@@ -94,6 +94,7 @@ def seed_demo(args: argparse.Namespace) -> None:
                 citizens=args.citizens,
                 services=args.services,
                 bcrypt_rounds=settings.bcrypt_rounds,
+                reminder_minutes_before=settings.reminder_minutes_before,
             )
         )
     except ValueError as exc:

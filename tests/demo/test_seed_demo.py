@@ -201,3 +201,26 @@ async def test_demo_accounts_sign_in_with_the_documented_password(cli_env: None,
         "/auth/login", json={"email": demo_service.citizen_email(6), "password": "queueless-demo"}
     )
     assert wrong.status_code == 401
+
+
+async def test_reminders_whose_time_passed_are_recorded_as_sent(
+    cli_env: None, session: AsyncSession, settings: Settings
+) -> None:
+    """The demo stands for months of bookings: a server started on it must not send every
+    overdue reminder at once."""
+    from app.services.notifications.workers import send_due_reminders
+
+    await run_seed("--appointments", "4000", "--citizens", "120", "--services", "25")
+    recorded = await scalar(session, "SELECT count(*) FROM sent_reminders")
+    assert recorded > 0
+    assert await send_due_reminders(session, settings=settings) == 0
+    # Each recorded reminder's time has passed, for an appointment still ahead.
+    assert (
+        await scalar(
+            session,
+            "SELECT count(*) FROM sent_reminders r JOIN appointments a ON a.id = r.appointment_id "
+            "WHERE r.sent_at = a.starts_at - make_interval(mins => r.minutes_before) AND r.sent_at <= now() "
+            "AND a.starts_at > now() AND r.minutes_before IN (1440, 60)",
+        )
+        == recorded
+    )

@@ -395,8 +395,10 @@ def _own_page(*, by_status: bool, from_day: bool, to_day: bool) -> Prepared:
         return where
 
     def page(login: CTE) -> Select[Any]:
+        # The page's ids first, the bodies after: PostgreSQL computes a select list below LIMIT
+        # and OFFSET, so building the bodies in the same select would build the skipped ones too.
         rows = (
-            select(queries.BODY_JSON, Appointment.starts_at, Appointment.id)
+            select(Appointment.starts_at, Appointment.id)
             .where(*filters(login))
             .order_by(Appointment.starts_at.desc(), Appointment.id)
             .offset(bindparam("offset", type_=Integer))
@@ -404,7 +406,9 @@ def _own_page(*, by_status: bool, from_day: bool, to_day: bool) -> Prepared:
             .subquery("page")
         )
         in_order = aggregate_order_by(literal(","), rows.c.starts_at.desc(), rows.c.id)
-        return select(func.string_agg(rows.c.body, in_order).label("items"))
+        return select(func.string_agg(queries.BODY_JSON, in_order).label("items")).select_from(
+            rows.join(Appointment, Appointment.id == rows.c.id)
+        )
 
     def total(login: CTE) -> Select[Any]:
         return select(func.count().label("total")).where(*filters(login))

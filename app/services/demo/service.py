@@ -127,10 +127,14 @@ async def seed(
     citizens: int = DEFAULT_CITIZENS,
     services: int = catalog.N_SERVICES,
     bcrypt_rounds: int = 12,
+    reminder_minutes_before: Sequence[int] = (),
     progress: Progress | None = None,
     today: date | None = None,
 ) -> SeedReport:
-    """Create the demo or top it up to the given sizes. Safe to run again (and concurrently)."""
+    """Create the demo or top it up to the given sizes. Safe to run again (and concurrently).
+
+    `reminder_minutes_before` are the server's reminder offsets: reminders whose time has passed
+    are recorded as sent (see `_record_past_reminders`)."""
     progress = progress or Progress()
     started = clock.monotonic()
     report = SeedReport()
@@ -151,6 +155,7 @@ async def seed(
                 progress.step(f"added {added} citizens")
             await conn.commit()
             report.appointments_added = await _ensure_appointments(conn, total=appointments, progress=progress)
+            await _record_past_reminders(conn, reminder_minutes_before)
             await conn.execute(text("ANALYZE users, appointments, appointment_events, slot_loads"))
             await conn.commit()
             report.organizations = await _count(conn, "organizations", f"email LIKE '%@{DOMAIN}'")
@@ -548,6 +553,29 @@ WITH ins AS (
 )
 SELECT count(*) FROM ins
 """
+
+
+# The demo's appointments are written at once, but they stand for months of bookings: a reminder
+# whose time has passed went out then, and is recorded as sent (at its time) so that a server
+# started on the demo does not send thousands of overdue "tomorrow" reminders in its first minutes.
+# The conditions are the reminder worker's (`notifications.workers._CLAIM_REMINDERS`).
+_PAST_REMINDERS = """
+INSERT INTO sent_reminders (appointment_id, starts_at, minutes_before, sent_at)
+SELECT a.id, a.starts_at, o, a.starts_at - make_interval(mins => o)
+FROM appointments AS a CROSS JOIN unnest(CAST(:offsets AS integer[])) AS o
+WHERE a.id BETWEEN :lo AND :hi
+  AND a.status = 'booked'
+  AND a.starts_at > now()
+  AND a.starts_at - make_interval(mins => o) <= now()
+  AND a.created_at <= a.starts_at - make_interval(mins => o)
+ON CONFLICT DO NOTHING
+"""
+
+
+async def _record_past_reminders(conn: AsyncConnection, offsets: Sequence[int]) -> None:
+    if offsets:
+        await conn.execute(text(_PAST_REMINDERS), {"offsets": list(offsets), **_range(APPOINTMENT)})
+        await conn.commit()
 
 
 async def _ensure_appointments(conn: AsyncConnection, *, total: int, progress: Progress) -> int:
