@@ -10,6 +10,7 @@ class SmtpStub:
     replies: list[str] = field(default_factory=list)
     received: list[str] = field(default_factory=list)
     attempts: int = 0
+    sessions: int = 0
     port: int = 0
     _server: asyncio.Server | None = None
 
@@ -28,6 +29,7 @@ class SmtpStub:
             writer.write(line.encode() + b"\r\n")
             await writer.drain()
 
+        self.sessions += 1
         await say("220 stub ready")
         try:
             while line := (await reader.readline()).decode().strip():

@@ -179,6 +179,20 @@ async def test_outbox_sends_over_smtp_and_marks_sent(session: AsyncSession, sett
     assert all(m.sent_at is not None for m in mails)
 
 
+async def test_a_batch_goes_over_one_smtp_session_and_each_mail_keeps_its_outcome(
+    session: AsyncSession, settings: Settings, app: FastAPI
+) -> None:
+    await _queue_mail(session, n=3)
+    async with SmtpStub(replies=["250 queued", "554 no such mailbox", "451 try later"]) as stub:
+        assert await workers.deliver_outbox_once(_sessionmaker(app), settings=_smtp(settings, stub)) == 3
+    assert stub.sessions == 1
+    assert stub.attempts == 3
+    mails = (await session.scalars(select(OutboxEmail))).all()
+    assert sorted((m.status, m.attempts, (m.last_error or "")[:3]) for m in mails) == sorted(
+        [(EmailStatus.sent, 1, ""), (EmailStatus.failed, 1, "554"), (EmailStatus.pending, 1, "451")]
+    )
+
+
 async def test_outbox_retries_temporary_failures_with_backoff(
     session: AsyncSession, settings: Settings, app: FastAPI
 ) -> None:

@@ -18,7 +18,7 @@ import logging
 import smtplib
 import ssl
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -119,48 +119,86 @@ class _Mail:
     attempts: int
 
 
-class PermanentFailure(Exception):
-    """The SMTP server refused the mail for good (a 5xx reply): retrying will not help."""
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    mail: _Mail
+    error: str | None = None
+    permanent: bool = False
 
 
-def send_email(settings: Settings, *, to_address: str, subject: str, body: str, mail_id: uuid.UUID) -> None:
-    """Deliver one e-mail over SMTP (blocking: run it in a worker thread). Without SMTP_HOST the
-    mail is written to the log instead."""
+def _message(settings: Settings, mail: _Mail) -> EmailMessage:
     message = EmailMessage()
     message["From"] = settings.mail_from
-    message["To"] = to_address
-    message["Subject"] = subject
+    message["To"] = mail.to_address
+    message["Subject"] = mail.subject
     message["Date"] = formatdate(usegmt=True)
     # Stable per outbox row: a mail retried after a lost reply can be recognised as a duplicate.
-    message["Message-ID"] = f"<{mail_id.hex}@queueless.invalid>"
-    message.set_content(body)
-    if not settings.smtp_host:
-        logger.info("e-mail (no SMTP_HOST set, not sent)\n%s", message.as_string())
-        return
+    message["Message-ID"] = f"<{mail.id.hex}@queueless.invalid>"
+    message.set_content(mail.body)
+    return message
+
+
+def _connect(settings: Settings, host: str) -> smtplib.SMTP:
+    """An open, authenticated SMTP session."""
     timeout = settings.smtp_timeout_seconds
     smtp: smtplib.SMTP
     if settings.smtp_security == "ssl":
-        smtp = smtplib.SMTP_SSL(
-            settings.smtp_host, settings.smtp_port, timeout=timeout, context=ssl.create_default_context()
-        )
+        smtp = smtplib.SMTP_SSL(host, settings.smtp_port, timeout=timeout, context=ssl.create_default_context())
     else:
-        smtp = smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=timeout)
+        smtp = smtplib.SMTP(host, settings.smtp_port, timeout=timeout)
     try:
-        with smtp:
-            if settings.smtp_security == "starttls":
-                smtp.starttls(context=ssl.create_default_context())
-            if settings.smtp_username:
-                smtp.login(settings.smtp_username, settings.smtp_password or "")
-            smtp.send_message(message)
+        if settings.smtp_security == "starttls":
+            smtp.starttls(context=ssl.create_default_context())
+        if settings.smtp_username:
+            smtp.login(settings.smtp_username, settings.smtp_password or "")
+    except BaseException:
+        smtp.close()
+        raise
+    return smtp
+
+
+def _deliver(smtp: smtplib.SMTP, settings: Settings, mail: _Mail) -> _Outcome:
+    """One mail on an open session. A refusal is this mail's outcome (5xx for good, 4xx for a
+    retry); a broken session raises, for the batch to handle."""
+    try:
+        message = _message(settings, mail)
+    except Exception as exc:  # a mail that cannot even be built must not block the outbox forever
+        logger.exception("e-mail %s could not be built", mail.id)
+        return _Outcome(mail, f"{type(exc).__name__}: {exc}", permanent=True)
+    try:
+        smtp.send_message(message)
     except smtplib.SMTPRecipientsRefused as exc:
         codes = [code for code, _ in exc.recipients.values()]
-        if all(code >= 500 for code in codes):
-            raise PermanentFailure(f"recipient refused: {exc.recipients}") from exc
-        raise
+        return _Outcome(mail, f"recipient refused: {exc.recipients}", permanent=all(code >= 500 for code in codes))
     except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as exc:
-        if exc.smtp_code >= 500:
-            raise PermanentFailure(f"{exc.smtp_code} {exc.smtp_error!r}") from exc
+        return _Outcome(mail, f"{exc.smtp_code} {exc.smtp_error!r}", permanent=exc.smtp_code >= 500)
+    except smtplib.SMTPServerDisconnected:
         raise
+    except smtplib.SMTPException as exc:  # e.g. an address the server cannot take: this mail only
+        return _Outcome(mail, f"{type(exc).__name__}: {exc}")
+    return _Outcome(mail)
+
+
+def send_emails(settings: Settings, mails: Sequence[_Mail]) -> list[_Outcome]:
+    """Deliver `mails` over one SMTP session (blocking: run it in a worker thread), one outcome
+    each. If the session cannot be opened or breaks, the mails not yet delivered get that error
+    and are retried later. Without SMTP_HOST the mails are written to the log instead."""
+    host = settings.smtp_host
+    if not host:
+        if logger.isEnabledFor(logging.INFO):  # building the text is most of the work
+            for mail in mails:
+                logger.info("e-mail (no SMTP_HOST set, not sent)\n%s", _message(settings, mail).as_string())
+        return [_Outcome(mail) for mail in mails]
+    outcomes: list[_Outcome] = []
+    try:
+        with _connect(settings, host) as smtp:
+            for mail in mails:
+                outcomes.append(_deliver(smtp, settings, mail))
+    except (smtplib.SMTPException, OSError) as exc:
+        if len(outcomes) < len(mails):
+            error = f"{type(exc).__name__}: {exc}"
+            outcomes.extend(_Outcome(mail, error) for mail in mails[len(outcomes) :])
+    return outcomes
 
 
 def backoff(settings: Settings, attempts: int) -> timedelta:
@@ -172,7 +210,8 @@ def backoff(settings: Settings, attempts: int) -> timedelta:
 async def _claim_mails(
     sessionmaker: async_sessionmaker[AsyncSession], *, settings: Settings, now: datetime, limit: int
 ) -> list[_Mail]:
-    lease = timedelta(seconds=max(60.0, settings.smtp_timeout_seconds * 6))
+    # Long enough for a whole batch on a slow server: a mail is only offered again after it.
+    lease = timedelta(seconds=max(60.0, settings.smtp_timeout_seconds * (limit + 5)))
     async with unit_of_work(sessionmaker) as session:
         rows = (
             await session.scalars(
@@ -190,24 +229,30 @@ async def _claim_mails(
 
 
 async def _record(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    *,
-    settings: Settings,
-    mail: _Mail,
-    error: str | None,
-    permanent: bool,
+    sessionmaker: async_sessionmaker[AsyncSession], *, settings: Settings, outcomes: Sequence[_Outcome]
 ) -> None:
+    """Write a batch's outcomes in one transaction: the sent in one statement, each failure alone."""
     now = datetime.now(UTC)
-    if error is None:
-        values: dict[str, object] = {"status": EmailStatus.sent, "sent_at": now, "last_error": None}
-    elif permanent or mail.attempts >= settings.outbox_max_attempts:
-        values = {"status": EmailStatus.failed, "last_error": error[:1000]}
-        logger.warning("e-mail failed for good", extra={"outbox_id": str(mail.id), "error": error})
-    else:
-        values = {"next_attempt_at": now + backoff(settings, mail.attempts), "last_error": error[:1000]}
-        logger.info("e-mail will be retried", extra={"outbox_id": str(mail.id), "error": error})
+    sent = [outcome.mail.id for outcome in outcomes if outcome.error is None]
     async with unit_of_work(sessionmaker) as session:
-        await session.execute(update(OutboxEmail).where(OutboxEmail.id == mail.id).values(**values))
+        if sent:
+            await session.execute(
+                update(OutboxEmail)
+                .where(OutboxEmail.id.in_(sent))
+                .values(status=EmailStatus.sent, sent_at=now, last_error=None)
+            )
+        for outcome in outcomes:
+            mail, error = outcome.mail, outcome.error
+            if error is None:
+                continue
+            values: dict[str, object]
+            if outcome.permanent or mail.attempts >= settings.outbox_max_attempts:
+                values = {"status": EmailStatus.failed, "last_error": error[:1000]}
+                logger.warning("e-mail failed for good", extra={"outbox_id": str(mail.id), "error": error})
+            else:
+                values = {"next_attempt_at": now + backoff(settings, mail.attempts), "last_error": error[:1000]}
+                logger.info("e-mail will be retried", extra={"outbox_id": str(mail.id), "error": error})
+            await session.execute(update(OutboxEmail).where(OutboxEmail.id == mail.id).values(**values))
 
 
 async def deliver_outbox_once(
@@ -217,30 +262,13 @@ async def deliver_outbox_once(
     now: datetime | None = None,
     limit: int = OUTBOX_BATCH,
 ) -> int:
-    """Send the e-mails due at `now`; each failure is recorded and retried later with backoff,
-    until `OUTBOX_MAX_ATTEMPTS`. Returns how many mails were attempted."""
+    """Send the e-mails due at `now` over one SMTP session; each failure is recorded and retried
+    later with backoff, until `OUTBOX_MAX_ATTEMPTS`. Returns how many mails were attempted."""
     mails = await _claim_mails(sessionmaker, settings=settings, now=now or datetime.now(UTC), limit=limit)
-    for mail in mails:
-        error, permanent = None, False
-        try:
-            await anyio.to_thread.run_sync(
-                partial(
-                    send_email,
-                    settings,
-                    to_address=mail.to_address,
-                    subject=mail.subject,
-                    body=mail.body,
-                    mail_id=mail.id,
-                )
-            )
-        except PermanentFailure as exc:
-            error, permanent = str(exc), True
-        except (smtplib.SMTPException, OSError) as exc:
-            error = f"{type(exc).__name__}: {exc}"
-        except Exception as exc:  # a mail that cannot even be built must not block the batch forever
-            logger.exception("e-mail %s could not be sent", mail.id)
-            error, permanent = f"{type(exc).__name__}: {exc}", True
-        await _record(sessionmaker, settings=settings, mail=mail, error=error, permanent=permanent)
+    if not mails:
+        return 0
+    outcomes = await anyio.to_thread.run_sync(partial(send_emails, settings, mails))
+    await _record(sessionmaker, settings=settings, outcomes=outcomes)
     return len(mails)
 
 
