@@ -7,7 +7,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from httpx_ws import WebSocketDisconnect
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import realtime
@@ -333,3 +333,54 @@ async def test_idle_sockets_are_closed_by_the_login_audit(
         await chat_ws.audit_logins(hub)  # what the hub runs every realtime.AUDIT_SECONDS
         assert await close_code(citizen) == 4401
         assert await close_code(staff) == 4403
+
+
+async def test_a_message_sent_over_a_socket_notifies_the_offline_participants(
+    client: httpx.AsyncClient, app: FastAPI, session: AsyncSession
+) -> None:
+    """The one-statement send stores the offline notifications with the message (one commit)."""
+    chat = await start_chat(client, session)
+    async with socket(app, chat.citizen.access_token) as citizen:
+        await citizen.send_json({"type": "send", "conversation_id": chat.id, "body": "hello there", "client_id": "n-1"})
+        ack = await receive_until(citizen, "ack")
+    for staff in (chat.org.staff, chat.org.owner):
+        items = (await client.get("/notifications", headers=staff.headers)).json()["items"]
+        socket_sent = [n for n in items if n["data"].get("message_id") == ack["message"]["id"]]
+        assert len(socket_sent) == 1
+        note = socket_sent[0]
+        assert note["kind"] == "chat_message"
+        assert note["title"].startswith("New message: ")
+        assert note["body"] == "hello there"
+        assert note["data"] == {"conversation_id": chat.id, "message_id": ack["message"]["id"]}
+    citizen_items = (await client.get("/notifications", headers=chat.citizen.headers)).json()["items"]
+    assert not [n for n in citizen_items if n["data"].get("message_id") == ack["message"]["id"]]
+
+
+async def test_a_socket_message_whose_notifications_fail_is_not_stored(
+    client: httpx.AsyncClient, app: FastAPI, session: AsyncSession
+) -> None:
+    """Both or neither: a failure to store the offline notifications undoes the message too."""
+    chat = await start_chat(client, session)
+    await session.execute(
+        text(
+            "CREATE FUNCTION refuse_notifications() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN RAISE EXCEPTION 'refused'; END $$"
+        )
+    )
+    await session.execute(
+        text(
+            "CREATE TRIGGER refuse_notifications BEFORE INSERT ON notifications "
+            "FOR EACH ROW EXECUTE FUNCTION refuse_notifications()"
+        )
+    )
+    await session.commit()
+    try:
+        async with socket(app, chat.citizen.access_token) as citizen:
+            await citizen.send_json({"type": "send", "conversation_id": chat.id, "body": "lost?", "client_id": "f-1"})
+            assert (await receive_until(citizen, "error"))["code"] == "internal_error"
+    finally:
+        await session.execute(text("DROP TRIGGER refuse_notifications ON notifications"))
+        await session.execute(text("DROP FUNCTION refuse_notifications()"))
+        await session.commit()
+    stored = await session.scalar(select(func.count()).select_from(ChatMessage).where(ChatMessage.client_id == "f-1"))
+    assert stored == 0

@@ -203,13 +203,24 @@ WITH conv AS (
     RETURNING id, conversation_id, sender_id, created_at
 ){_AFTER_INSERT}, announced AS (
     SELECT {realtime.notify_sql(recipients="checked.recipients", frame=_FRAME_JSON)} FROM inserted, checked
+), offline AS (
+    INSERT INTO notifications (id, user_id, kind, title, body, data)
+    SELECT gen_random_uuid(), r.user_id, 'chat_message',
+        CASE WHEN char_length(t.title) <= 200 THEN t.title ELSE left(t.title, 199) || '…' END,
+        CAST(:preview AS text),
+        jsonb_build_object('conversation_id', inserted.conversation_id, 'message_id', inserted.id)
+    FROM inserted, conv
+    CROSS JOIN LATERAL (SELECT 'New message: ' || conv.subject AS title) AS t
+    CROSS JOIN LATERAL (
+        SELECT DISTINCT u.user_id FROM unnest(array_append(conv.staff_ids, conv.citizen_id)) AS u(user_id)
+    ) AS r
+    WHERE r.user_id <> CAST(:sender_id AS uuid) AND NOT EXISTS (
+        SELECT 1 FROM {realtime.Presence.__tablename__} p
+        WHERE p.user_id = r.user_id AND p.seen_at > now() - interval '{realtime.PRESENCE_TTL_SECONDS} seconds')
+    RETURNING 1
 )
 SELECT conv.status, conv.subject, conv.citizen_id, conv.staff_ids, me.role, coalesce(checked.fits, true) AS fits,
-    inserted.id, inserted.created_at,
-    ARRAY(SELECT DISTINCT p.user_id FROM {realtime.Presence.__tablename__} p
-          WHERE p.seen_at > now() - interval '{realtime.PRESENCE_TTL_SECONDS} seconds'
-            AND (p.user_id = conv.citizen_id OR p.user_id = ANY(conv.staff_ids))) AS online_ids,
-    (SELECT count(*) FROM announced) AS announced
+    inserted.id, inserted.created_at, (SELECT count(*) FROM announced) AS announced
 FROM me LEFT JOIN conv ON true LEFT JOIN checked ON true LEFT JOIN inserted ON true
 """)
 _BY_CLIENT_ID = text(
@@ -278,8 +289,8 @@ async def post(
     Returns the message and whether it is new. `body` is already trimmed and bounded. A socket
     passes its login (`login_session_id`): LoginEnded when it has ended.
 
-    One statement does it all (`_POST`), so a session in autocommit mode stores a message in a
-    single round trip. When its live frame is too big to travel inline (a long body, a very large
+    One statement does it all (`_POST`), so a session in autocommit mode stores a message, with
+    the offline participants' notifications, in a single round trip: both or neither. When its live frame is too big to travel inline (a long body, a very large
     staff), nothing is stored and the steps run one by one instead, which needs a transaction:
     in autocommit mode that raises NeedsTransaction for the caller to retry in one.
     """
@@ -293,6 +304,7 @@ async def post(
                 "body": body,
                 "session_id": login_session_id,
                 "frame_middle": _frame_middle(conversation_id, sender.id, body, client_id),
+                "preview": _preview(body),
                 "max_payload": realtime.MAX_PAYLOAD_BYTES,
             },
         )
@@ -324,16 +336,6 @@ async def post(
         client_id=client_id,
         created_at=row.created_at,
     )
-    participants = list(dict.fromkeys([row.citizen_id, *(row.staff_ids or ())]))
-    peek = Peek(
-        conversation_id=conversation_id,
-        status=row.status,
-        subject=row.subject,
-        last_message_id=row.id,
-        participant_ids=participants,
-        online_ids=set(row.online_ids),
-    )
-    await _notify_offline(session, peek=peek, sender=sender, message=message)
     return message, True
 
 
@@ -371,12 +373,17 @@ async def _post_in_steps(
     return message, True
 
 
+def _preview(body: str) -> str:
+    return notifications_service.clip(body, 200)
+
+
 async def _notify_offline(session: AsyncSession, *, peek: Peek, sender: User, message: MessageRead) -> None:
-    """An in-app notification for each other participant with no open chat socket anywhere."""
+    """An in-app notification for each other participant with no open chat socket anywhere (the
+    step-by-step path; `_POST` stores the same ones in its own statement)."""
     offline = [user_id for user_id in peek.participant_ids if user_id != sender.id and user_id not in peek.online_ids]
     if not offline:
         return
-    preview = notifications_service.clip(message.body, 200)
+    preview = _preview(message.body)
     for user_id in offline:
         await notifications_service.notify(
             session,
