@@ -290,9 +290,10 @@ async def post(
     passes its login (`login_session_id`): LoginEnded when it has ended.
 
     One statement does it all (`_POST`), so a session in autocommit mode stores a message, with
-    the offline participants' notifications, in a single round trip: both or neither. When its live frame is too big to travel inline (a long body, a very large
-    staff), nothing is stored and the steps run one by one instead, which needs a transaction:
-    in autocommit mode that raises NeedsTransaction for the caller to retry in one.
+    the offline participants' notifications, in a single round trip: both or neither. When its
+    live frame is too big to travel inline (a long body, a very large staff), nothing is stored
+    and the steps run one by one instead, which needs a transaction: in autocommit mode that
+    raises NeedsTransaction for the caller to retry in one.
     """
     connection = await session.connection()
     params = {"conversation_id": conversation_id, "sender_id": sender.id, "client_id": client_id}
