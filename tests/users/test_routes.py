@@ -45,6 +45,22 @@ async def test_password_change_with_wrong_current_password_is_422(client: httpx.
     assert_problem(response, 422, "wrong_password")
 
 
+async def test_wrong_current_passwords_share_the_sign_in_limit(client: httpx.AsyncClient) -> None:
+    """A stolen access token cannot guess the password faster than the sign-in form allows."""
+    account = await register(client)
+    wrong = {"current_password": "nope nope", "new_password": "a brand new passphrase"}
+    for _ in range(5):  # login_failures_per_account
+        assert_problem(
+            await client.post("/users/me/password", headers=account.headers, json=wrong), 422, "wrong_password"
+        )
+    right = {"current_password": PASSWORD, "new_password": "a brand new passphrase"}
+    locked = await client.post("/users/me/password", headers=account.headers, json=right)
+    assert_problem(locked, 429, "rate_limited")
+    assert int(locked.headers["Retry-After"]) > 0
+    signing_in = await client.post("/auth/login", json={"email": account.email, "password": PASSWORD})
+    assert_problem(signing_in, 429, "rate_limited")
+
+
 async def test_password_change_to_weak_password_is_422(client: httpx.AsyncClient) -> None:
     account = await register(client)
     response = await client.post(

@@ -41,6 +41,7 @@ class WrongPassword(InvalidInput):
     code = "wrong_password"
     title = "Wrong password"
     default_detail = "The current password is wrong."
+    commit_changes: ClassVar[bool] = True  # the failure counter must survive the rollback
 
 
 class LoginEnded(NotAuthenticated):

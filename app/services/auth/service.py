@@ -123,7 +123,7 @@ async def login(
     client: ClientInfo,
 ) -> tuple[User, IssuedTokens]:
     window = timedelta(seconds=settings.login_failure_window_seconds)
-    account_key = f"login:account:{users_service.normalise_email(email)}"
+    account_key = _account_key(email)
     address_key = f"login:addr:{client.address}" if client.address else None
     for key, limit in (
         (account_key, settings.login_failures_per_account),
@@ -250,11 +250,24 @@ async def revoke_user_sessions(
     await session.execute(statement)
 
 
+def _account_key(email: str) -> str:
+    """The throttle key of an account's wrong passwords, at sign-in and at a password change."""
+    return f"login:account:{users_service.normalise_email(email)}"
+
+
 async def change_password(
     session: AsyncSession, *, settings: Settings, user: User, current_session_id: uuid.UUID, current: str, new: str
 ) -> None:
+    """Wrong current passwords count against the account's sign-in failures: a stolen access
+    token cannot be used to guess the password faster than the sign-in form allows."""
+    window = timedelta(seconds=settings.login_failure_window_seconds)
+    key = _account_key(user.email)
+    if wait := await throttle.retry_after(session, key=key, limit=settings.login_failures_per_account, window=window):
+        raise RateLimited(wait, "Too many wrong passwords; try again later.")
     if not await security.verify_password(current, user.password_hash, rounds=settings.bcrypt_rounds):
+        await throttle.hit(session, key=key, window=window)
         raise WrongPassword()
+    await throttle.clear(session, key=key)
     check_password_strength(new, email=user.email)
     user.password_hash = await security.hash_password(new, rounds=settings.bcrypt_rounds)
     await revoke_user_sessions(session, user_id=user.id, reason="password_change", keep=current_session_id)

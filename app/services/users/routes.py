@@ -29,7 +29,10 @@ async def update_me(data: UserUpdateMe, user: CurrentUser, session: SessionDep) 
 @router.post(
     "/me/password",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses={422: {"description": "`wrong_password`, `weak_password`"}},
+    responses={
+        422: {"description": "`wrong_password`, `weak_password`"},
+        429: {"description": "`rate_limited` (too many wrong passwords), with `Retry-After`"},
+    },
 )
 async def change_password(
     data: PasswordChange, login: CurrentLogin, session: SessionDep, settings: SettingsDep
