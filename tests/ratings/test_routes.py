@@ -149,8 +149,9 @@ async def test_reply_once_by_the_organizations_staff(client: httpx.AsyncClient, 
     appointment = await _visit(session, service, citizen)
     rating_id = (await _rate(client, citizen, appointment.id, score=2)).json()["id"]
     path = f"/ratings/{rating_id}/reply"
+    # The rating is public, so an outsider is refused (403), not told it does not exist.
     for outsider in (citizen, other.staff, other.owner):
-        assert_problem(await client.post(path, headers=outsider.headers, json={"body": "hi"}), 404, "not_found")
+        assert_problem(await client.post(path, headers=outsider.headers, json={"body": "hi"}), 403, "forbidden")
     assert_problem(
         await client.post(f"/ratings/{uuid.uuid4()}/reply", headers=org.staff.headers, json={"body": "x"}),
         404,

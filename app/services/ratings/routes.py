@@ -61,7 +61,8 @@ async def list_service_ratings(service_id: uuid.UUID, session: SessionDep, page:
     "/ratings/{rating_id}/reply",
     status_code=status.HTTP_201_CREATED,
     responses={
-        404: {"description": "`not_found`: no such rating in your organization"},
+        403: {"description": "`forbidden`: the rating is another organization's"},
+        404: {"description": "`not_found`: no such rating"},
         409: {"description": "`already_replied`"},
     },
 )

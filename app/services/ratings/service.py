@@ -13,6 +13,7 @@ from app.services.catalog import service as catalog_service
 from app.services.catalog.models import Service
 from app.services.notifications import service as notifications_service
 from app.services.organizations import service as organizations_service
+from app.services.organizations.models import MemberRole
 from app.services.ratings.models import Rating
 from app.services.users.models import User
 
@@ -103,7 +104,10 @@ async def reply(session: AsyncSession, *, author: User, rating_id: uuid.UUID, bo
     organization_id = await session.scalar(select(Rating.organization_id).where(Rating.id == rating_id))
     if organization_id is None:
         raise RatingNotFound()
-    await organizations_service.require_staff(session, user=author, organization_id=organization_id)
+    # Ratings are public: someone outside the organization sees this one, and gets 403.
+    await organizations_service.require_member_role(
+        session, user=author, organization_id=organization_id, minimum=MemberRole.staff
+    )
     # Conditional: of two concurrent replies exactly one finds reply_body still NULL.
     replied = await session.scalar(
         update(Rating)
