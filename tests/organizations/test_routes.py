@@ -1,3 +1,5 @@
+import asyncio
+
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -116,3 +118,20 @@ async def test_patch_organization_by_manager_only(client: httpx.AsyncClient, ses
     assert response.json()["name"] == "New Hall"
     assert response.json()["timezone"] == "Europe/Rome"
     assert_problem(await client.get("/organizations/00000000-0000-0000-0000-000000000000"), 404, "not_found")
+
+
+async def test_concurrent_adds_of_one_member_create_it_once_and_update_it_once(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    org = await create_org(client, session)
+    newcomer = await register(client)
+    path = f"/organizations/{org.id}/members"
+    responses = await asyncio.gather(
+        *(
+            client.post(path, headers=org.owner.headers, json={"email": newcomer.email, "role": "staff"})
+            for _ in range(4)
+        )
+    )
+    assert sorted(r.status_code for r in responses) == [200, 200, 200, 201], [r.text for r in responses]
+    members = (await client.get(path, headers=org.owner.headers)).json()["items"]
+    assert [m["role"] for m in members if m["user_id"] == str(newcomer.id)] == ["staff"]

@@ -165,25 +165,32 @@ async def add_member(
         raise UserNotFound()
     if data.department_id is not None:
         await check_department(session, organization_id=organization.id, department_id=data.department_id)
-    existing = await session.get(Membership, (organization.id, user.id), with_for_update=True)
-    if existing is None:
-        session.add(
-            Membership(
-                organization_id=organization.id,
-                user_id=user.id,
-                role=data.role,
-                title=data.title,
-                department_id=data.department_id,
-            )
+    # Insert unless the membership exists; a concurrent insert of the same one is waited for, and
+    # this request then updates the row the other created (200), where a plain INSERT would 409.
+    inserted = await session.scalar(
+        insert(Membership)
+        .values(
+            organization_id=organization.id,
+            user_id=user.id,
+            role=data.role,
+            title=data.title,
+            department_id=data.department_id,
         )
-        created = True
-    else:
+        .on_conflict_do_nothing(index_elements=[Membership.organization_id, Membership.user_id])
+        .returning(Membership.user_id)
+    )
+    created = inserted is not None
+    if not created:
+        existing = await session.get(
+            Membership, (organization.id, user.id), with_for_update=True, populate_existing=True
+        )
+        if existing is None:  # removed between the two statements
+            raise Conflict("The membership changed meanwhile; try again.")
         _check_rank(actor_role, MemberRole(existing.role))
         if existing.role == MemberRole.owner and data.role != MemberRole.owner:
             await _keep_an_owner(session, organization_id=organization.id, leaving=user.id)
         existing.role, existing.title, existing.department_id = data.role, data.title, data.department_id
-        created = False
-    await session.flush()
+        await session.flush()
     member = await get_member(session, organization_id=organization.id, user_id=user.id)
     assert member is not None
     return member, created
