@@ -30,7 +30,7 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from app.core import prepared
+from app.core import paging, prepared
 from app.core.errors import PermissionDenied
 from app.core.prepared import Prepared
 from app.core.security import AccessClaims
@@ -63,8 +63,7 @@ from app.services.catalog.service import ServiceNotFound
 from app.services.notifications import service as notifications_service
 from app.services.organizations import service as organizations_service
 from app.services.organizations.models import Organization
-from app.services.users import service as users_service
-from app.services.users.models import Role, User
+from app.services.users.models import User
 
 MAX_RANGE_DAYS = 31
 # Nothing is bookable outside these (the booking window is at most 730 days), and the calendar's
@@ -177,10 +176,7 @@ async def get_visible(
 
 
 async def is_staff_for(session: AsyncSession, *, user: User, appointment: Appointment) -> bool:
-    if user.role == Role.admin:
-        return True
-    role = await organizations_service.get_role(session, organization_id=appointment.organization_id, user_id=user.id)
-    return role is not None
+    return await organizations_service.is_staff(session, user=user, organization_id=appointment.organization_id)
 
 
 async def get_for_staff(session: AsyncSession, *, appointment_id: uuid.UUID, user: User) -> Appointment:
@@ -367,7 +363,7 @@ async def _total(session: AsyncSession, query: Select[Any], rows: Sequence[Any],
         return int(rows[0].total)
     if offset == 0:
         return 0
-    return await session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    return await paging.count(session, query)
 
 
 def _local_day_bounds(day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
@@ -476,7 +472,7 @@ async def get_queue(
     if service_id is not None:
         query = query.where(Appointment.service_id == service_id)
     if q:
-        pattern = f"%{users_service.escape_like(q)}%"
+        pattern = paging.contains(q)
         query = query.where(or_(Appointment.reference == q.upper().replace("-", ""), User.full_name.ilike(pattern)))
     ordered = query.order_by(Appointment.starts_at, Appointment.id).offset(offset).limit(limit)
     rows = (await session.execute(ordered)).all()

@@ -5,9 +5,10 @@ import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core import paging
 from app.core.errors import InvalidInput, NotFound
 from app.services.catalog.models import Closure, OpeningHours, Requirement, Service
 from app.services.catalog.schemas import (
@@ -24,7 +25,6 @@ from app.services.catalog.schemas import (
 )
 from app.services.organizations import service as organizations_service
 from app.services.organizations.models import Organization
-from app.services.users import service as users_service
 
 
 class ServiceNotFound(NotFound):
@@ -132,11 +132,9 @@ async def get_all(
     if organization_id is not None:
         query = query.where(Service.organization_id == organization_id)
     if q:
-        pattern = f"%{users_service.escape_like(q)}%"
+        pattern = paging.contains(q)
         query = query.where(Service.name.ilike(pattern) | Service.description.ilike(pattern))
-    total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = await session.scalars(query.order_by(Service.name, Service.id).offset(offset).limit(limit))
-    return rows.all(), total
+    return await paging.page_of(session, query, order_by=[Service.name, Service.id], offset=offset, limit=limit)
 
 
 async def to_reads(session: AsyncSession, services: Sequence[Service]) -> list[ServiceRead]:

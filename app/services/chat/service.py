@@ -115,17 +115,21 @@ async def create(session: AsyncSession, *, citizen: User, data: ConversationCrea
 # several milliseconds of CPU per message). `:session_id` is NULL for REST, whose dependency has
 # already checked the login; a socket passes its token's login so that a frame after logout or
 # deactivation finds `role` NULL and is refused in the same round trip.
-_CONVERSATION_COLUMNS = """
-    c.status, c.subject, c.citizen_id, c.last_message_id,
-    ARRAY(SELECT m.user_id FROM memberships m WHERE m.organization_id = c.organization_id) AS staff_ids,
-    (SELECT u.role FROM users u
-     WHERE u.id = :user_id AND u.is_active AND (
+# The role of `{user}` while the login holds (NULL when it has ended or the account is inactive).
+_ROLE_WHILE_LOGGED_IN = """(SELECT u.role FROM users u
+     WHERE u.id = {user} AND u.is_active AND (
         CAST(:session_id AS uuid) IS NULL OR EXISTS (
             SELECT 1 FROM login_sessions s
-            WHERE s.id = CAST(:session_id AS uuid) AND s.user_id = u.id AND s.revoked_at IS NULL))) AS role"""
+            WHERE s.id = CAST(:session_id AS uuid) AND s.user_id = u.id AND s.revoked_at IS NULL)))"""
+# A `realtime_presence` row `p` of a user with an open socket somewhere.
+_ONLINE = f"p.seen_at > now() - interval '{realtime.PRESENCE_TTL_SECONDS} seconds'"
+_CONVERSATION_COLUMNS = f"""
+    c.status, c.subject, c.citizen_id, c.last_message_id,
+    ARRAY(SELECT m.user_id FROM memberships m WHERE m.organization_id = c.organization_id) AS staff_ids,
+    {_ROLE_WHILE_LOGGED_IN.format(user=":user_id")} AS role"""
 _ONLINE_COLUMN = f"""
     ARRAY(SELECT DISTINCT p.user_id FROM {realtime.Presence.__tablename__} p
-          WHERE p.seen_at > now() - interval '{realtime.PRESENCE_TTL_SECONDS} seconds'
+          WHERE {_ONLINE}
             AND (p.user_id = c.citizen_id OR p.user_id IN (
                 SELECT m.user_id FROM memberships m WHERE m.organization_id = c.organization_id))) AS online_ids"""
 # Locked for the insert (ids commit in order within the conversation); the participants' presence
@@ -177,11 +181,7 @@ WITH conv AS (
     FROM conversations c WHERE c.id = CAST(:conversation_id AS uuid)
     FOR UPDATE OF c
 ), me AS (
-    SELECT (SELECT u.role FROM users u
-            WHERE u.id = CAST(:sender_id AS uuid) AND u.is_active AND (
-                CAST(:session_id AS uuid) IS NULL OR EXISTS (
-                    SELECT 1 FROM login_sessions s
-                    WHERE s.id = CAST(:session_id AS uuid) AND s.user_id = u.id AND s.revoked_at IS NULL))) AS role
+    SELECT {_ROLE_WHILE_LOGGED_IN.format(user="CAST(:sender_id AS uuid)")} AS role
 ), ready AS (
     SELECT conv.id,
         (SELECT json_agg(DISTINCT r.u)::text
@@ -216,7 +216,7 @@ WITH conv AS (
     ) AS r
     WHERE r.user_id <> CAST(:sender_id AS uuid) AND NOT EXISTS (
         SELECT 1 FROM {realtime.Presence.__tablename__} p
-        WHERE p.user_id = r.user_id AND p.seen_at > now() - interval '{realtime.PRESENCE_TTL_SECONDS} seconds')
+        WHERE p.user_id = r.user_id AND {_ONLINE})
     RETURNING 1
 )
 SELECT conv.status, conv.subject, conv.citizen_id, conv.staff_ids, me.role, coalesce(checked.fits, true) AS fits,

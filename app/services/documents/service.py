@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core import paging
 from app.core.errors import UnsupportedMediaType
 from app.services.appointments.models import Appointment
 from app.services.catalog.models import Requirement
@@ -32,7 +33,7 @@ from app.services.documents.schemas import Decision
 from app.services.notifications import service as notifications_service
 from app.services.organizations import service as organizations_service
 from app.services.organizations.models import Organization
-from app.services.users.models import Role, User
+from app.services.users.models import User
 
 # (magic test, content type, file extension)
 _PDF, _PNG, _JPEG, _WEBP = "application/pdf", "image/png", "image/jpeg", "image/webp"
@@ -151,12 +152,7 @@ async def create(
 
 
 async def _is_staff(session: AsyncSession, *, user: User, document: Document) -> bool:
-    if user.role == Role.admin:
-        return True
-    if document.organization_id is None:
-        return False
-    role = await organizations_service.get_role(session, organization_id=document.organization_id, user_id=user.id)
-    return role is not None
+    return await organizations_service.is_staff(session, user=user, organization_id=document.organization_id)
 
 
 async def get_visible(
@@ -219,10 +215,8 @@ async def get_for_organization(
 async def _page(
     session: AsyncSession, query: Select[Document], *, offset: int, limit: int, newest_first: bool = True
 ) -> tuple[Sequence[Document], int]:
-    total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    order = (Document.created_at.desc(), Document.id.desc()) if newest_first else (Document.created_at, Document.id)
-    rows = await session.scalars(query.order_by(*order).offset(offset).limit(limit))
-    return rows.all(), total
+    order = [Document.created_at.desc(), Document.id.desc()] if newest_first else [Document.created_at, Document.id]
+    return await paging.page_of(session, query, order_by=order, offset=offset, limit=limit)
 
 
 async def review(

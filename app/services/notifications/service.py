@@ -21,7 +21,7 @@ from sqlalchemy import CTE, DateTime, Select, String, Uuid, bindparam, exists, f
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core import realtime
+from app.core import paging, realtime
 from app.core.errors import NotFound
 from app.services.appointments.models import Appointment
 from app.services.catalog.models import Service
@@ -421,11 +421,8 @@ async def get_all(
         query = query.where(Notification.read_at.is_(None))
     elif unread is False:
         query = query.where(Notification.read_at.is_not(None))
-    total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = await session.scalars(
-        query.order_by(Notification.created_at.desc(), Notification.id.desc()).offset(offset).limit(limit)
-    )
-    return rows.all(), total
+    order = [Notification.created_at.desc(), Notification.id.desc()]
+    return await paging.page_of(session, query, order_by=order, offset=offset, limit=limit)
 
 
 async def count_unread(session: AsyncSession, *, user: User) -> int:

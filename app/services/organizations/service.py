@@ -4,10 +4,11 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core import paging
 from app.core.errors import AppError, Conflict, InvalidInput, NotFound, PermissionDenied
 from app.services.organizations.models import Department, MemberRole, Membership, Organization
 from app.services.organizations.schemas import MemberCreate, OrganizationCreate, OrganizationUpdate
@@ -62,12 +63,11 @@ async def get_all(
 ) -> tuple[Sequence[Organization], int]:
     query = select(Organization)
     if q:
-        query = query.where(Organization.name.ilike(f"%{users_service.escape_like(q)}%"))
+        query = query.where(Organization.name.ilike(paging.contains(q)))
     if kind:
         query = query.where(Organization.kind == kind)
-    total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = await session.scalars(query.order_by(Organization.name, Organization.id).offset(offset).limit(limit))
-    return rows.all(), total
+    order = [Organization.name, Organization.id]
+    return await paging.page_of(session, query, order_by=order, offset=offset, limit=limit)
 
 
 async def update(session: AsyncSession, *, organization: Organization, data: OrganizationUpdate) -> Organization:
@@ -84,6 +84,15 @@ async def get_role(session: AsyncSession, *, organization_id: uuid.UUID, user_id
         select(Membership.role).where(Membership.organization_id == organization_id, Membership.user_id == user_id)
     )
     return MemberRole(role) if role else None
+
+
+async def is_staff(session: AsyncSession, *, user: User, organization_id: uuid.UUID | None) -> bool:
+    """Whether `user` works for the organization (any role) or is a platform admin."""
+    if user.role == Role.admin:
+        return True
+    if organization_id is None:
+        return False
+    return await get_role(session, organization_id=organization_id, user_id=user.id) is not None
 
 
 async def _role_at_least(
@@ -133,9 +142,8 @@ async def get_departments(
     session: AsyncSession, *, organization: Organization, offset: int, limit: int
 ) -> tuple[Sequence[Department], int]:
     query = select(Department).where(Department.organization_id == organization.id)
-    total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = await session.scalars(query.order_by(Department.name).offset(offset).limit(limit))
-    return rows.all(), total
+    order = [Department.name, Department.id]
+    return await paging.page_of(session, query, order_by=order, offset=offset, limit=limit)
 
 
 async def check_department(session: AsyncSession, *, organization_id: uuid.UUID, department_id: uuid.UUID) -> None:
@@ -239,7 +247,7 @@ async def get_members(
         .join(User, User.id == Membership.user_id)
         .where(Membership.organization_id == organization.id)
     )
-    total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    total = await paging.count(session, query)
     rows = await session.execute(query.order_by(User.full_name, User.id).offset(offset).limit(limit))
     return [dict(row._mapping) for row in rows], total
 

@@ -7,6 +7,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core import paging
 from app.core.errors import Conflict, NotFound
 from app.services.appointments.models import Appointment, Status
 from app.services.catalog import service as catalog_service
@@ -94,9 +95,8 @@ async def get_for_service(
     """A service's ratings, newest first (public)."""
     await catalog_service.get_or_raise(session, service_id)
     query = select(Rating).where(Rating.service_id == service_id)
-    total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = await session.scalars(query.order_by(Rating.created_at.desc(), Rating.id.desc()).offset(offset).limit(limit))
-    return rows.all(), total
+    order = [Rating.created_at.desc(), Rating.id.desc()]
+    return await paging.page_of(session, query, order_by=order, offset=offset, limit=limit)
 
 
 async def reply(session: AsyncSession, *, author: User, rating_id: uuid.UUID, body: str) -> Rating:

@@ -1,9 +1,10 @@
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core import paging
 from app.core.errors import Conflict, NotFound
 from app.services.users.models import Role, User
 from app.services.users.schemas import UserAdminUpdate, UserUpdateMe
@@ -38,17 +39,12 @@ async def get_all(
 ) -> tuple[Sequence[User], int]:
     query = select(User)
     if q:
-        pattern = f"%{escape_like(q)}%"
+        pattern = paging.contains(q)
         query = query.where(or_(User.email.ilike(pattern), User.full_name.ilike(pattern)))
     if role is not None:
         query = query.where(User.role == role)
-    total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = await session.scalars(query.order_by(User.created_at.desc(), User.id).offset(offset).limit(limit))
-    return rows.all(), total
-
-
-def escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    order = [User.created_at.desc(), User.id]
+    return await paging.page_of(session, query, order_by=order, offset=offset, limit=limit)
 
 
 async def update_me(session: AsyncSession, *, user: User, data: UserUpdateMe) -> User:
