@@ -74,6 +74,14 @@ class InvalidInput(AppError):
     default_detail = "The request is not valid."
 
 
+class InvalidRange(InvalidInput):
+    """A range whose end comes before its start (dates, times); each feature says which."""
+
+    code = "invalid_range"
+    title = "Invalid range"
+    default_detail = "The range ends before it starts."
+
+
 class RateLimited(AppError):
     status_code = 429
     code = "rate_limited"

@@ -45,11 +45,6 @@ class RangeTooLong(InvalidInput):
     default_detail = "Ask for at most 31 days at a time."
 
 
-class InvalidRange(InvalidInput):
-    code = "invalid_range"
-    default_detail = "`to` must not be before `from`."
-
-
 class NotAMember(InvalidInput):
     code = "not_a_member"
     default_detail = "Appointments can only be assigned to members of their organization."

@@ -31,7 +31,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.core import paging, prepared
-from app.core.errors import PermissionDenied
+from app.core.errors import InvalidRange, PermissionDenied
 from app.core.prepared import Prepared
 from app.core.security import AccessClaims
 from app.services.appointments import bookable_query, queries, slots
@@ -39,7 +39,6 @@ from app.services.appointments.bookable_query import Bookable
 from app.services.appointments.errors import (
     AppointmentNotFound,
     CheckinWindow,
-    InvalidRange,
     InvalidTransition,
     NotAMember,
     OverlappingAppointment,
@@ -83,7 +82,7 @@ _AVAILABILITY = Prepared(bookable_query.statement(with_seats=True))
 async def available_slots(engine: AsyncEngine, *, service_id: uuid.UUID, first: date, last: date) -> str:
     """The `Slot` list as JSON text: a 31-day range has hundreds of slots. One round trip."""
     if last < first:
-        raise InvalidRange()
+        raise InvalidRange("`to` must not be before `from`.")
     if first < EARLIEST_DAY or last > LATEST_DAY:
         raise InvalidRange(f"Dates run from {EARLIEST_DAY} to {LATEST_DAY}.")
     if (last - first).days >= MAX_RANGE_DAYS:

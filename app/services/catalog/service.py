@@ -9,7 +9,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import paging
-from app.core.errors import InvalidInput, NotFound
+from app.core.errors import InvalidInput, InvalidRange, NotFound
 from app.services.catalog.models import Closure, OpeningHours, Requirement, Service
 from app.services.catalog.schemas import (
     ClosureCreate,
@@ -39,11 +39,6 @@ class OverlappingOpeningHours(InvalidInput):
 class SlotShorterThanDuration(InvalidInput):
     code = "slot_too_short"
     default_detail = "Slots may not be shorter than the service's duration (slots of one service never overlap)."
-
-
-class InvalidClosure(InvalidInput):
-    code = "invalid_range"
-    default_detail = "A closure must end on or after the day it starts."
 
 
 class UnknownRequirement(InvalidInput):
@@ -217,7 +212,7 @@ async def get_schedule(session: AsyncSession, *, service: Service) -> ScheduleRe
 
 async def add_closure(session: AsyncSession, *, service: Service, data: ClosureCreate) -> Closure:
     if data.ends_on < data.starts_on:
-        raise InvalidClosure()
+        raise InvalidRange("A closure must end on or after the day it starts.")
     closure = Closure(service_id=service.id, starts_on=data.starts_on, ends_on=data.ends_on, reason=data.reason)
     session.add(closure)
     await session.flush()

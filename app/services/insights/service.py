@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.errors import InvalidInput
+from app.core.errors import InvalidInput, InvalidRange
 
 MAX_DAYS = 366
 DEFAULT_DAYS = 30
@@ -35,11 +35,6 @@ DEFAULT_DAYS = 30
 class RangeTooLong(InvalidInput):
     code = "range_too_long"
     default_detail = f"A date range covers at most {MAX_DAYS} days."
-
-
-class InvalidRange(InvalidInput):
-    code = "invalid_range"
-    default_detail = "`from` must not be after `to`."
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +53,7 @@ def resolve_period(*, timezone: str, organization_id: uuid.UUID | None, from_: d
     to = to or datetime.now(ZoneInfo(timezone)).date()
     from_ = from_ or to - timedelta(days=DEFAULT_DAYS - 1)
     if from_ > to:
-        raise InvalidRange()
+        raise InvalidRange("`from` must not be after `to`.")
     if (to - from_).days + 1 > MAX_DAYS:
         raise RangeTooLong()
     return Period(organization_id=organization_id, timezone=timezone, from_=from_, to=to)
