@@ -151,5 +151,5 @@ def from_row(row: Any, *, first: date, last: date) -> Bookable:
         capacity=row["capacity"],
         is_active=row["is_active"],
         rules=rules,
-        booked={int(epoch): int(taken) for epoch, taken in seats},
+        booked=dict(seats),  # (start, seats taken) pairs; the driver gives ints
     )

@@ -7,9 +7,11 @@ spring-forward gap) is skipped, and one that happens twice (the autumn fold) is 
 its first occurrence.
 """
 
+from bisect import bisect_left
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 
@@ -142,10 +144,11 @@ def is_bookable(starts_at: datetime, rules: Rules, now: datetime) -> bool:
 def to_json(runs: Sequence[Run], *, rules: Rules, capacity: int, booked: Mapping[int, int]) -> str:
     """The `Slot` list as JSON text. `booked` maps a slot's start (Unix seconds) to its seats taken.
 
-    A 31-day range has hundreds of slots: uniform runs are written from integer arithmetic and
-    string formatting rather than a datetime, a dict and a validation per slot.
+    A 31-day range has hundreds of slots: a uniform run (a day at one offset) is written from a
+    cached text (`_run_shape`) rather than a datetime, a dict and a validation per slot.
     """
     step, duration = int(rules.step.total_seconds()), int(rules.duration.total_seconds())
+    taken_at = sorted(booked)
     items: list[str] = []
     for run in runs:
         first = run.first
@@ -154,17 +157,47 @@ def to_json(runs: Sequence[Run], *, rules: Rules, capacity: int, booked: Mapping
                 left = capacity - booked.get(int(starts_at.timestamp()), 0)
                 items.append(_slot(starts_at.isoformat(), (starts_at + rules.duration).isoformat(), capacity, left))
             continue
-        day, offset = first.date().isoformat(), first.isoformat()[19:]
-        second, epoch = _seconds(first.timetz()), int(first.timestamp())
-        starts = range(second, second + run.count * step, step)
-        taken = [booked.get(epoch + start - second, 0) for start in starts] if booked else [0] * run.count
-        ends = range(second + duration, second + duration + run.count * step, step)
-        items.extend(
-            f'{{"starts_at":"{day}T{start}{offset}","ends_at":"{day}T{end}{offset}",'
-            f'"capacity":{capacity},"available":{max(0, capacity - seats)}}}'
-            for start, end, seats in zip(_clock(starts), _clock(ends), taken, strict=True)
-        )
+        shape = _run_shape(_seconds(first.timetz()), run.count, step, duration, first.isoformat()[19:], capacity)
+        text = shape.free
+        if taken_at:
+            # Only the few taken slots of the run are looked at.
+            epoch = int(first.timestamp())
+            low = bisect_left(taken_at, epoch)
+            high = bisect_left(taken_at, epoch + run.count * step, lo=low)
+            if low < high:
+                seats_left = [capacity] * run.count
+                for start in taken_at[low:high]:
+                    index, off_grid = divmod(start - epoch, step)
+                    if not off_grid:
+                        seats_left[index] = max(0, capacity - booked[start])
+                text = ",".join([f"{head}{left}}}" for head, left in zip(shape.heads, seats_left, strict=True)])
+        items.append(text.replace(_DATE, first.date().isoformat()))
     return "[" + ",".join(items) + "]"
+
+
+_DATE = "\x00"  # stands for the date in a run's text; it cannot occur in the JSON otherwise
+
+
+@dataclass(frozen=True, slots=True)
+class _RunShape:
+    """A run's text, with `_DATE` where the date goes: `heads` are each slot's text up to its
+    seats left, `free` the whole run with every seat free."""
+
+    heads: tuple[str, ...]
+    free: str
+
+
+@lru_cache(maxsize=4096)
+def _run_shape(second: int, count: int, step: int, duration: int, offset: str, capacity: int) -> _RunShape:
+    """Services repeat the same few runs day after day, so a day costs a `replace` of the date
+    (and, on a day with seats taken, a join of its slots)."""
+    starts = range(second, second + count * step, step)
+    ends = range(second + duration, second + duration + count * step, step)
+    heads = tuple(
+        f'{{"starts_at":"{_DATE}T{start}{offset}","ends_at":"{_DATE}T{end}{offset}","capacity":{capacity},"available":'
+        for start, end in zip(_clock(starts), _clock(ends), strict=True)
+    )
+    return _RunShape(heads=heads, free=",".join(f"{head}{capacity}}}" for head in heads))
 
 
 _CLOCK = [f"{minute // 60:02d}:{minute % 60:02d}:00" for minute in range(24 * 60)]
