@@ -184,3 +184,13 @@ async def test_a_closed_local_day_stays_closed_whatever_offset_the_time_is_writt
     assert_problem(await book(client, citizen, service["id"], on_closed_day), 422, "slot_unavailable")
     next_day = on_closed_day + timedelta(days=1)
     assert (await book(client, citizen, service["id"], next_day)).status_code == 201
+
+
+def test_references_draw_every_symbol_and_no_other() -> None:
+    """`new_reference` maps random bytes onto the alphabet: that is uniform only for 32 symbols."""
+    from app.services.appointments.service import REFERENCE_LENGTH, new_reference
+
+    assert len(set(REFERENCE_ALPHABET)) == len(REFERENCE_ALPHABET) == 32
+    drawn = [new_reference() for _ in range(500)]
+    assert {len(reference) for reference in drawn} == {REFERENCE_LENGTH}
+    assert set("".join(drawn)) == set(REFERENCE_ALPHABET)
