@@ -160,6 +160,27 @@ async def test_reschedule_into_a_full_slot_changes_nothing(client: httpx.AsyncCl
     ]
 
 
+async def test_reschedule_onto_the_citizens_other_appointment_changes_nothing(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    org = await create_org(client, session)
+    first, second = await create_service(client, org, capacity=1), await create_service(client, org, capacity=1)
+    citizen = await register(client)
+    nine, eleven = local_slot(org.timezone, hour=9), local_slot(org.timezone, hour=11)
+    mine = (await book(client, citizen, first["id"], nine)).json()
+    assert (await book(client, citizen, second["id"], eleven)).status_code == 201
+    response = await client.post(
+        f"/appointments/{mine['id']}/reschedule", headers=citizen.headers, json={"starts_at": eleven.isoformat()}
+    )
+    assert_problem(response, 409, "overlapping_appointment")
+    assert (await client.get(f"/appointments/{mine['id']}", headers=citizen.headers)).json()["starts_at"] == mine[
+        "starts_at"
+    ]
+    # The seats did not move either: nine is still taken, eleven of the first service still free.
+    assert_problem(await book(client, await register(client), first["id"], nine), 409, "slot_full")
+    assert (await book(client, await register(client), first["id"], eleven)).status_code == 201
+
+
 async def test_racing_reschedules_into_the_last_seat_leave_one_winner(
     client: httpx.AsyncClient, session: AsyncSession
 ) -> None:

@@ -47,7 +47,6 @@ from app.services.appointments.errors import (
     TooLate,
 )
 from app.services.appointments.models import (
-    ACTIVE_STATUSES,
     TRANSITIONS,
     Appointment,
     AppointmentEvent,
@@ -128,19 +127,6 @@ async def _free_seat(session: AsyncSession, *, appointment: Appointment) -> None
         .where(SlotLoad.service_id == appointment.service_id, SlotLoad.starts_at == appointment.starts_at)
         .values(booked=SlotLoad.booked - 1)
     )
-
-
-async def _overlaps(
-    session: AsyncSession, *, citizen_id: uuid.UUID, starts_at: datetime, ends_at: datetime, ignore: uuid.UUID | None
-) -> bool:
-    query = select(Appointment.id).where(
-        Appointment.citizen_id == citizen_id,
-        Appointment.status.in_(ACTIVE_STATUSES),
-        func.tstzrange(Appointment.starts_at, Appointment.ends_at).op("&&")(func.tstzrange(starts_at, ends_at)),
-    )
-    if ignore is not None:
-        query = query.where(Appointment.id != ignore)
-    return await session.scalar(query.limit(1)) is not None
 
 
 def _record(
@@ -278,10 +264,6 @@ async def reschedule(
         return appointment
     bookable = await _bookable_at(session, service_id=appointment.service_id, starts_at=starts_at)
     ends_at = starts_at + bookable.rules.duration
-    if await _overlaps(
-        session, citizen_id=appointment.citizen_id, starts_at=starts_at, ends_at=ends_at, ignore=appointment.id
-    ):
-        raise OverlappingAppointment()
     # Touch the two slot rows in time order, so that two reschedules crossing each other
     # (9→10 and 10→9) lock them in the same order and cannot deadlock.
     if starts_at < appointment.starts_at:
@@ -295,7 +277,7 @@ async def reschedule(
         async with session.begin_nested():
             appointment.starts_at, appointment.ends_at = starts_at, ends_at
             await session.flush()
-    except IntegrityError as exc:  # a concurrent booking of the same citizen overlapped
+    except IntegrityError as exc:  # the citizen's exclusion constraint: another active appointment overlaps
         raise OverlappingAppointment() from exc
     note = f"rescheduled from {old.isoformat()} to {starts_at.isoformat()}"
     _record(session, appointment_id=appointment.id, before=Status.booked, after=Status.booked, actor=actor, note=note)
