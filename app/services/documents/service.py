@@ -256,28 +256,6 @@ async def delete(session: AsyncSession, *, document: Document, actor: User) -> s
     return key
 
 
-async def requirement_documents(
-    session: AsyncSession, *, appointment_ids: Sequence[uuid.UUID]
-) -> dict[uuid.UUID, dict[uuid.UUID, tuple[uuid.UUID, str]]]:
-    """appointment id → {requirement id: (document id, status)} for each requirement's current
-    document (the latest that was not replaced), in one query."""
-    if not appointment_ids:
-        return {}
-    rows = await session.execute(
-        select(Document.appointment_id, Document.requirement_id, Document.id, Document.status).where(
-            Document.appointment_id.in_(set(appointment_ids)),
-            Document.requirement_id.is_not(None),
-            Document.status != DocumentStatus.replaced,
-        )
-    )
-    links: dict[uuid.UUID, dict[uuid.UUID, tuple[uuid.UUID, str]]] = {}
-    for appointment_id, requirement_id, document_id, status in rows:
-        assert appointment_id is not None  # filtered above
-        assert requirement_id is not None
-        links.setdefault(appointment_id, {})[requirement_id] = (document_id, status)
-    return links
-
-
 async def known_keys(session: AsyncSession, keys: Sequence[str]) -> set[str]:
     """Which of these storage keys have a row (for the start-up sweep)."""
     if not keys:
