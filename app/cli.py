@@ -68,13 +68,9 @@ def create_admin(args: argparse.Namespace) -> None:
 
 def db_url(args: argparse.Namespace) -> None:
     settings = _settings()
-    if settings.database_url:
-        print(settings.database_url.replace("postgresql+asyncpg://", "postgresql://"))
-        return
-    running = embedded.is_running(settings.data_dir)
-    uri = embedded.start(settings.data_dir)
-    print(embedded.with_database(uri, embedded.DATABASE_NAME).replace("postgresql+asyncpg://", "postgresql://"))
-    if not running:
+    started_here = not settings.database_url and not embedded.is_running(settings.data_dir)
+    print(resolve_database_url(settings).replace("postgresql+asyncpg://", "postgresql://"))
+    if started_here:
         print(
             "note: the embedded server stops when this command exits; start `queueless serve` first.", file=sys.stderr
         )
