@@ -20,14 +20,18 @@ SQLAlchemy's bind and result processors do not run: parameters go to asyncpg as 
 (JSON columns decoded by the engine's codec).
 """
 
+import asyncio
+import weakref
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from enum import Enum
 from typing import Any
 
 import asyncpg
+from sqlalchemy import Engine
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.pool import QueuePool
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement
 from sqlalchemy.util import greenlet_spawn
@@ -67,9 +71,36 @@ class Prepared:
             raise TypeError(f"missing parameter {exc.args[0]!r} for a prepared statement") from exc
 
 
+_GATES: "weakref.WeakKeyDictionary[Engine, asyncio.Semaphore]" = weakref.WeakKeyDictionary()
+
+
+def _gate(engine: AsyncEngine) -> asyncio.Semaphore:
+    """A first-come-first-served queue in front of the engine's pool, as wide as the pool.
+
+    The pool waits on an `asyncio.Queue`, which lets a newcomer take a connection that was just
+    handed to a woken waiter; the waiter then queues again at the back. Under saturation (more
+    requests in flight than connections) a few requests waited a second and more while others
+    passed them. `asyncio.Semaphore` is fair, so the hot paths wait in order here instead: with
+    64 connections of load and a pool of 40, the citizen's list went from a p99 of 790-920 ms to
+    290-330 ms (wrk, on a copy of the bench database).
+    """
+    gate = _GATES.get(engine.sync_engine)
+    if gate is None:
+        size = engine.pool.size() if isinstance(engine.pool, QueuePool) else 1
+        gate = _GATES[engine.sync_engine] = asyncio.Semaphore(size)
+    return gate
+
+
 @asynccontextmanager
 async def borrow(engine: AsyncEngine) -> AsyncIterator[asyncpg.Connection]:
     """The asyncpg connection under one of the engine's pooled connections, for the duration."""
+    async with _gate(engine):
+        async with _checked_out(engine) as connection:
+            yield connection
+
+
+@asynccontextmanager
+async def _checked_out(engine: AsyncEngine) -> AsyncIterator[asyncpg.Connection]:
     pooled = await engine.raw_connection()
     connection: asyncpg.Connection = pooled.driver_connection
     healthy = False
