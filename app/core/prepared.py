@@ -21,6 +21,7 @@ SQLAlchemy's bind and result processors do not run: parameters go to asyncpg as 
 """
 
 import asyncio
+import re
 import weakref
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -56,12 +57,18 @@ class Prepared:
             # would be frozen (every row the same `uuid4()`).
             columns = [c.name for c in [*compiled.insert_prefetch, *compiled.update_prefetch]]
             raise ValueError(f"give these columns values in the statement itself: {columns}")
-        self.sql: str = compiled.string
-        self._names: tuple[str, ...] = tuple(compiled.positiontup or ())
+        inline = _inline_constants(compiled)
+        names = list(dict.fromkeys(name for name in compiled.positiontup or () if name not in inline))
+        numbers = {name: f"${number}" for number, name in enumerate(names, start=1)}
+        positions = compiled.positiontup or ()
+        self.sql: str = _PLACEHOLDER.sub(
+            lambda m: inline.get(positions[int(m[1]) - 1]) or numbers[positions[int(m[1]) - 1]], compiled.string
+        )
+        self._names: tuple[str, ...] = tuple(names)
         self._defaults: dict[str, Any] = {
             name: value.value if isinstance(value, Enum) else value
             for name, value in compiled.params.items()
-            if value is not None
+            if value is not None and name not in inline
         }
 
     def arguments(self, params: Mapping[str, Any]) -> list[Any]:
@@ -69,6 +76,29 @@ class Prepared:
             return [params[name] if name in params else self._defaults[name] for name in self._names]
         except KeyError as exc:
             raise TypeError(f"missing parameter {exc.args[0]!r} for a prepared statement") from exc
+
+
+_PLACEHOLDER = re.compile(r"\$(\d+)")
+
+
+def _inline_constants(compiled: SQLCompiler) -> dict[str, str]:
+    """SQL literals for the statement's constants: the values SQLAlchemy made parameters of
+    (`func.json_build_object("id", ...)`'s keys, `literal(...)`, a string compared with).
+
+    Sent as parameters, each would be encoded by asyncpg and decoded by PostgreSQL on every call
+    (an appointment body has 41), and the planner of a generic plan could not see them.
+    Parameters named in `bindparam(...)` stay parameters, filled per call.
+    """
+    inline = {}
+    for name in compiled.positiontup or ():
+        bind = compiled.binds[name]
+        value = bind.effective_value
+        if not bind.unique or value is None or bind.callable is not None:
+            continue
+        render = bind.type.literal_processor(_DIALECT)
+        if render is not None:
+            inline[name] = render(value.value if isinstance(value, Enum) else value)
+    return inline
 
 
 _GATES: "weakref.WeakKeyDictionary[Engine, asyncio.Semaphore]" = weakref.WeakKeyDictionary()
