@@ -22,6 +22,22 @@ async def test_prepared_statement_keeps_compiled_values_and_takes_named_paramete
         statement.arguments({})
 
 
+async def test_constants_are_written_into_the_sql_and_only_named_parameters_are_sent(engine: AsyncEngine) -> None:
+    statement = prepared.Prepared(
+        select(
+            literal("it's $1").label("text"),
+            literal(3).label("three"),
+            bindparam("a", type_=Integer).label("a"),
+            (bindparam("b", type_=Integer) + bindparam("a", type_=Integer)).label("sum"),
+        )
+    )
+    assert "'it''s $1'" in statement.sql
+    assert statement.arguments({"a": 1, "b": 2}) == [1, 2]
+    row = await prepared.fetchrow(engine, statement, a=1, b=2)
+    assert row is not None
+    assert (row["text"], row["three"], row["a"], row["sum"]) == ("it's $1", 3, 1, 3)
+
+
 def test_python_side_defaults_are_refused_rather_than_frozen() -> None:
     from sqlalchemy import insert
 
