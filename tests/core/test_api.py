@@ -39,6 +39,9 @@ async def test_request_id_is_echoed_when_valid_and_replaced_otherwise(root_clien
     replaced = await root_client.get("/health/live", headers={"X-Request-ID": "bad id with spaces"})
     assert replaced.headers["x-request-id"] != "bad id with spaces"
     assert len(replaced.headers["x-request-id"]) == 32
+    another = await root_client.get("/health/live")
+    assert another.headers["x-request-id"] != replaced.headers["x-request-id"]
+    assert int(another.headers["x-request-id"], 16) >= 0  # hex, like the ids callers send
     too_long = await root_client.get("/health/live", headers={"X-Request-ID": "a" * 129})
     assert too_long.headers["x-request-id"] != "a" * 129
 
