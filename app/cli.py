@@ -34,6 +34,7 @@ def serve(args: argparse.Namespace) -> None:
         port=args.port,
         workers=None if args.reload else args.workers,
         reload=args.reload,
+        loop=args.loop,
         log_config=None,
         proxy_headers=True,
         # WebSocket keep-alive: a protocol ping every 20 s, and a peer silent for 20 s more is
@@ -109,6 +110,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--workers", type=int, default=1)
+    # The standard loop by default: under saturation uvloop answered some connections a second
+    # late (p99 1.2-1.4 s at a p50 of 100 ms) where asyncio's loop kept p99 near 150 ms at the same
+    # throughput (bench/README.md, "Event loop").
+    p.add_argument("--loop", choices=["asyncio", "uvloop"], default="asyncio", help="event loop (default asyncio)")
     p.add_argument("--reload", action="store_true", help="restart on code changes (development)")
     p.set_defaults(handler=serve)
 
