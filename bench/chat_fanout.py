@@ -419,7 +419,8 @@ async def main(a: argparse.Namespace) -> None:
             "DB_MAX_OVERFLOW": "20",
         }
         for count in a.processes:
-            hosts = [servers.start(["app.main:app"], cwd=ROOT, env=env, port=free_port()) for _ in range(count)]
+            app_args = ["app.main:app", "--loop", a.loop]
+            hosts = [servers.start(app_args, cwd=ROOT, env=env, port=free_port()) for _ in range(count)]
             await servers.wait_ready(hosts, "/health/live")
             tag = f"c{count}"
             print(
@@ -476,6 +477,7 @@ if __name__ == "__main__":
     parser.add_argument("--duration", type=float, default=10.0, help="seconds of sending per scenario")
     parser.add_argument("--processes", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--skip-baseline", action="store_true")
+    parser.add_argument("--loop", choices=["asyncio", "uvloop"], default="asyncio", help="as `queueless serve --loop`")
     args = parser.parse_args()
     if args.conversations * 5 > 2000 or args.rate > 1000 or args.duration > 60 or args.conversations % 2:
         sys.exit("bounds: conversations even and <= 400 (5 sockets each), rate <= 1000/s, duration <= 60 s")
