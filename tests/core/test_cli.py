@@ -1,8 +1,85 @@
+"""`queueless serve`: as a real process (embedded database, migrations, then /health/ready), and its options."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from app import cli
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _run_cli(args: list[str], env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "app", *args], env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+def test_serve_starts_embedded_database_and_create_admin_joins_it(tmp_path: Path) -> None:
+    port = _free_port()
+    env = {**os.environ, "DATA_DIR": str(tmp_path / "data"), "BCRYPT_ROUNDS": "4"}
+    env.pop("DATABASE_URL", None)
+    env.pop("SECRET_KEY", None)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "app", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        started = time.monotonic()
+        while True:
+            assert server.poll() is None, server.stdout.read() if server.stdout else ""
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health/ready", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() - started < 60, "serve did not become ready"
+            time.sleep(0.2)
+
+        admin = _run_cli(["create-admin", "--email", "root@example.org", "--password", "a long admin passphrase"], env)
+        assert admin.returncode == 0, admin.stderr
+        login = httpx.post(
+            f"http://127.0.0.1:{port}/api/v1/auth/login",
+            json={"email": "root@example.org", "password": "a long admin passphrase"},
+        )
+        assert login.status_code == 200
+        assert login.json()["user"]["role"] == "admin"
+        # create-admin exiting must not have stopped the server it joined.
+        assert httpx.get(f"http://127.0.0.1:{port}/health/ready").status_code == 200
+        url = _run_cli(["db-url"], env)
+        assert url.stdout.startswith("postgresql://")
+        assert (tmp_path / "data" / "secret_key").exists()
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.wait(timeout=30)
+    assert server.returncode == 0
+    # Ctrl-C stopped the embedded server too.
+    assert not (tmp_path / "data" / "postgres" / "postmaster.pid").exists()
+
+
+def test_production_without_secret_refuses_to_start(tmp_path: Path) -> None:
+    env = {**os.environ, "ENVIRONMENT": "production", "DATA_DIR": str(tmp_path)}
+    env.pop("SECRET_KEY", None)
+    env.pop("DATABASE_URL", None)
+    result = _run_cli(["serve", "--port", str(_free_port())], env, timeout=30)
+    assert result.returncode != 0
+    assert "SECRET_KEY and DATABASE_URL" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 @pytest.mark.parametrize(("argv", "loop"), [([], "asyncio"), (["--loop", "uvloop"], "uvloop")])
