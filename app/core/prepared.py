@@ -21,7 +21,6 @@ SQLAlchemy's bind and result processors do not run: parameters go to asyncpg as 
 """
 
 import asyncio
-import re
 import weakref
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -29,46 +28,68 @@ from enum import Enum
 from typing import Any
 
 import asyncpg
-from sqlalchemy import Engine
+from sqlalchemy import Boolean, Engine, Integer, String
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import QueuePool
-from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.sql.expression import ClauseElement
 from sqlalchemy.util import greenlet_spawn
 
 _DIALECT = asyncpg_dialect()  # type: ignore[no-untyped-call]
+_INLINED_VALUES = (str, int)  # bool is an int
+
+
+class _ConstantsInlined(_DIALECT.statement_compiler):  # type: ignore[name-defined,misc]
+    """The dialect's compiler, writing a statement's constants as SQL literals.
+
+    The values SQLAlchemy made parameters of (`func.json_build_object("id", ...)`'s keys,
+    `literal(...)`, a string compared with) would be encoded by asyncpg and decoded by PostgreSQL
+    on every call (an appointment body has 41), and a generic plan could not see them. Only plain
+    strings and integers are written inline, with the cast their parameter would have had;
+    `bindparam(...)`s, which callers fill per call, stay parameters.
+    """
+
+    def visit_bindparam(self, bindparam: BindParameter[Any], **kw: Any) -> str:
+        value = bindparam.effective_value
+        if isinstance(value, Enum):
+            value = value.value
+        if (
+            not bindparam.unique
+            or bindparam.expanding
+            or bindparam.callable is not None
+            or not isinstance(value, _INLINED_VALUES)
+            or not isinstance(bindparam.type, (String, Integer, Boolean))
+        ):
+            return str(super().visit_bindparam(bindparam, **kw))
+        impl = bindparam.type.dialect_impl(self.dialect)
+        literal = str(self.render_literal_value(value, bindparam.type))
+        return str(self.render_bind_cast(bindparam.type, impl, literal)) if impl.render_bind_cast else literal
 
 
 class Prepared:
     """A Core statement compiled to SQL with `$n` placeholders, called with named parameters.
 
     Values written into the statement (`literal(...)`, constants in `where`) keep the value they
-    were compiled with; `bindparam("name")` placeholders are filled per call.
+    were compiled with, as SQL literals where they are plain strings and integers;
+    `bindparam("name")` placeholders are filled per call.
     """
 
     __slots__ = ("_defaults", "_names", "sql")
 
     def __init__(self, statement: ClauseElement) -> None:
-        compiled = statement.compile(dialect=_DIALECT)
-        assert isinstance(compiled, SQLCompiler)
+        compiled = _ConstantsInlined(_DIALECT, statement)
         if compiled.insert_prefetch or compiled.update_prefetch:
             # SQLAlchemy computes Python-side column defaults per execution; compiled once, they
             # would be frozen (every row the same `uuid4()`).
             columns = [c.name for c in [*compiled.insert_prefetch, *compiled.update_prefetch]]
             raise ValueError(f"give these columns values in the statement itself: {columns}")
-        inline = _inline_constants(compiled)
-        names = list(dict.fromkeys(name for name in compiled.positiontup or () if name not in inline))
-        numbers = {name: f"${number}" for number, name in enumerate(names, start=1)}
-        positions = compiled.positiontup or ()
-        self.sql: str = _PLACEHOLDER.sub(
-            lambda m: inline.get(positions[int(m[1]) - 1]) or numbers[positions[int(m[1]) - 1]], compiled.string
-        )
-        self._names: tuple[str, ...] = tuple(names)
+        self.sql: str = compiled.string
+        self._names: tuple[str, ...] = tuple(compiled.positiontup or ())
         self._defaults: dict[str, Any] = {
             name: value.value if isinstance(value, Enum) else value
             for name, value in compiled.params.items()
-            if value is not None and name not in inline
+            if value is not None
         }
 
     def arguments(self, params: Mapping[str, Any]) -> list[Any]:
@@ -76,29 +97,6 @@ class Prepared:
             return [params[name] if name in params else self._defaults[name] for name in self._names]
         except KeyError as exc:
             raise TypeError(f"missing parameter {exc.args[0]!r} for a prepared statement") from exc
-
-
-_PLACEHOLDER = re.compile(r"\$(\d+)")
-
-
-def _inline_constants(compiled: SQLCompiler) -> dict[str, str]:
-    """SQL literals for the statement's constants: the values SQLAlchemy made parameters of
-    (`func.json_build_object("id", ...)`'s keys, `literal(...)`, a string compared with).
-
-    Sent as parameters, each would be encoded by asyncpg and decoded by PostgreSQL on every call
-    (an appointment body has 41), and the planner of a generic plan could not see them.
-    Parameters named in `bindparam(...)` stay parameters, filled per call.
-    """
-    inline = {}
-    for name in compiled.positiontup or ():
-        bind = compiled.binds[name]
-        value = bind.effective_value
-        if not bind.unique or value is None or bind.callable is not None:
-            continue
-        render = bind.type.literal_processor(_DIALECT)
-        if render is not None:
-            inline[name] = render(value.value if isinstance(value, Enum) else value)
-    return inline
 
 
 _GATES: "weakref.WeakKeyDictionary[Engine, asyncio.Semaphore]" = weakref.WeakKeyDictionary()

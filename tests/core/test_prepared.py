@@ -5,7 +5,7 @@ from datetime import timedelta
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import Integer, bindparam, literal, select
+from sqlalchemy import Integer, bindparam, literal, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.core import prepared
@@ -27,15 +27,26 @@ async def test_constants_are_written_into_the_sql_and_only_named_parameters_are_
         select(
             literal("it's $1").label("text"),
             literal(3).label("three"),
+            literal_column("'$2'").label("written"),
             bindparam("a", type_=Integer).label("a"),
             (bindparam("b", type_=Integer) + bindparam("a", type_=Integer)).label("sum"),
+            literal(1.5).label("half"),
+            literal(timedelta(minutes=5)).label("interval"),
         )
     )
     assert "'it''s $1'" in statement.sql
-    assert statement.arguments({"a": 1, "b": 2}) == [1, 2]
+    assert statement.arguments({"a": 1, "b": 2})[:2] == [1, 2]  # then the values kept as parameters
     row = await prepared.fetchrow(engine, statement, a=1, b=2)
     assert row is not None
-    assert (row["text"], row["three"], row["a"], row["sum"]) == ("it's $1", 3, 1, 3)
+    assert dict(row) == {
+        "text": "it's $1",
+        "three": 3,
+        "written": "$2",
+        "a": 1,
+        "sum": 3,
+        "half": 1.5,
+        "interval": timedelta(minutes=5),
+    }
 
 
 def test_python_side_defaults_are_refused_rather_than_frozen() -> None:
