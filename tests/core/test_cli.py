@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from app import cli
+from app.core.settings import Settings
 
 
 def _free_port() -> int:
@@ -84,11 +85,12 @@ def test_production_without_secret_refuses_to_start(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("argv", "loop"), [([], "asyncio"), (["--loop", "uvloop"], "uvloop")])
 def test_serve_runs_uvicorn_on_the_chosen_event_loop(
-    monkeypatch: pytest.MonkeyPatch, argv: list[str], loop: str
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, argv: list[str], loop: str
 ) -> None:
     import uvicorn
 
     calls: list[dict[str, Any]] = []
+    monkeypatch.setattr(cli, "_settings", lambda: Settings(data_dir=tmp_path, secret_key="k" * 40))
     monkeypatch.setattr(cli, "upgrade_head", lambda url: None)
     monkeypatch.setattr(cli, "resolve_database_url", lambda settings: "postgresql://unused")
     monkeypatch.setattr(uvicorn, "run", lambda app, **options: calls.append({"app": app, **options}))
