@@ -29,6 +29,7 @@ from typing import Any
 
 import asyncpg
 from sqlalchemy import Boolean, Engine, Integer, String
+from sqlalchemy import Enum as SAEnum
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import QueuePool
@@ -37,7 +38,9 @@ from sqlalchemy.sql.expression import ClauseElement
 from sqlalchemy.util import greenlet_spawn
 
 _DIALECT = asyncpg_dialect()  # type: ignore[no-untyped-call]
-_INLINED_VALUES = (str, int)  # bool is an int
+# Constants written inline: a value of the Python type beside its SQL type (SQLAlchemy's `Enum`, a
+# String that may store names, stays a parameter).
+_INLINED = ((String, str), (Integer, int), (Boolean, bool))
 
 
 class _ConstantsInlined(_DIALECT.statement_compiler):  # type: ignore[name-defined,misc]
@@ -54,12 +57,14 @@ class _ConstantsInlined(_DIALECT.statement_compiler):  # type: ignore[name-defin
         value = bindparam.effective_value
         if isinstance(value, Enum):
             value = value.value
+        constant = bindparam.unique and not bindparam.expanding and bindparam.callable is None
         if (
-            not bindparam.unique
-            or bindparam.expanding
-            or bindparam.callable is not None
-            or not isinstance(value, _INLINED_VALUES)
-            or not isinstance(bindparam.type, (String, Integer, Boolean))
+            not constant
+            or isinstance(bindparam.type, SAEnum)
+            or not any(
+                isinstance(bindparam.type, sql_type) and isinstance(value, python_type)
+                for sql_type, python_type in _INLINED
+            )
         ):
             return str(super().visit_bindparam(bindparam, **kw))
         impl = bindparam.type.dialect_impl(self.dialect)
