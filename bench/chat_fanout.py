@@ -50,6 +50,7 @@ from websockets.asyncio.client import ClientConnection, connect
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from app.cli import EVENT_LOOPS  # noqa: E402
 from app.core import embedded  # noqa: E402
 from app.core.migrations import upgrade_head  # noqa: E402
 from app.core.security import TokenSigner, hash_password_sync  # noqa: E402
@@ -477,7 +478,7 @@ if __name__ == "__main__":
     parser.add_argument("--duration", type=float, default=10.0, help="seconds of sending per scenario")
     parser.add_argument("--processes", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--skip-baseline", action="store_true")
-    parser.add_argument("--loop", choices=["asyncio", "uvloop"], default="asyncio", help="as `queueless serve --loop`")
+    parser.add_argument("--loop", choices=EVENT_LOOPS, default=EVENT_LOOPS[0], help="as `queueless serve --loop`")
     args = parser.parse_args()
     if args.conversations * 5 > 2000 or args.rate > 1000 or args.duration > 60 or args.conversations % 2:
         sys.exit("bounds: conversations even and <= 400 (5 sockets each), rate <= 1000/s, duration <= 60 s")
