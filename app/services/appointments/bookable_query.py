@@ -13,7 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import BigInteger, Date, DateTime, Select, bindparam, cast, extract, func, literal_column, select
-from sqlalchemy.dialects.postgresql import array, insert
+from sqlalchemy.dialects.postgresql import aggregate_order_by, insert
 
 from app.services.appointments import slots
 from app.services.appointments.errors import SlotUnavailable
@@ -64,10 +64,10 @@ def statement(*, with_seats: bool) -> Select[Any]:
         closures.scalar_subquery().label("closures"),
     ]
     if with_seats:
-        # (start in Unix seconds, seats taken) pairs as a two-dimensional bigint array: the driver
-        # decodes it natively, where a JSON array would be written and parsed as text.
-        pair = array([cast(extract("epoch", SlotLoad.starts_at), BigInteger), cast(SlotLoad.booked, BigInteger)])
-        seats = select(func.array_agg(pair)).where(
+        # "start:seats taken" pairs (start in Unix seconds), in time order, as one text: it is
+        # compared whole when availability answers are reused (`availability`), and kept with them.
+        pair = func.concat(cast(extract("epoch", SlotLoad.starts_at), BigInteger), ":", SlotLoad.booked)
+        seats = select(func.string_agg(pair, aggregate_order_by(literal_column("','"), SlotLoad.starts_at))).where(
             SlotLoad.service_id == Service.id,
             SlotLoad.starts_at >= bindparam("low", type_=DateTime(timezone=True)),
             SlotLoad.starts_at < bindparam("high", type_=DateTime(timezone=True)),
@@ -120,6 +120,12 @@ def parameters(*, service_id: uuid.UUID, first: date, last: date) -> dict[str, A
     }
 
 
+def _seats_taken(pairs: str) -> dict[int, int]:
+    """ "start:taken,start:taken" as a map from start (Unix seconds) to seats taken."""
+    numbers = list(map(int, pairs.replace(":", ",").split(",")))
+    return dict(zip(numbers[::2], numbers[1::2], strict=True))
+
+
 def from_row(row: Any, *, first: date, last: date) -> Bookable:
     """A row of `statement` (a SQLAlchemy row's mapping or an asyncpg record) as a Bookable."""
     closed: set[date] = set()
@@ -141,7 +147,7 @@ def from_row(row: Any, *, first: date, last: date) -> Bookable:
         ],
         closed_days=frozenset(closed),
     )
-    seats = (row["seats"] if "seats" in row.keys() else None) or []
+    seats = row["seats"] if "seats" in row.keys() else None
     return Bookable(
         service_id=row["id"],
         service_name=row["name"],
@@ -151,5 +157,5 @@ def from_row(row: Any, *, first: date, last: date) -> Bookable:
         capacity=row["capacity"],
         is_active=row["is_active"],
         rules=rules,
-        booked=dict(seats),  # (start, seats taken) pairs; the driver gives ints
+        booked=_seats_taken(seats) if seats else {},
     )

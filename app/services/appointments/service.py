@@ -34,7 +34,7 @@ from app.core import paging, prepared
 from app.core.errors import InvalidRange, PermissionDenied
 from app.core.prepared import Prepared
 from app.core.security import AccessClaims
-from app.services.appointments import bookable_query, queries, slots
+from app.services.appointments import availability, bookable_query, queries, slots
 from app.services.appointments.bookable_query import Bookable
 from app.services.appointments.errors import (
     AppointmentNotFound,
@@ -78,6 +78,9 @@ def new_reference() -> str:
 
 
 _AVAILABILITY = Prepared(bookable_query.statement(with_seats=True))
+# A month of an hourly service is ~45 KB of answer: the busiest few hundred calendars.
+AVAILABILITY_CACHE_BYTES = 64 * 1024 * 1024
+_ANSWERS = availability.Answers(max_bytes=AVAILABILITY_CACHE_BYTES)
 
 
 async def available_slots(engine: AsyncEngine, *, service_id: uuid.UUID, first: date, last: date) -> str:
@@ -93,11 +96,16 @@ async def available_slots(engine: AsyncEngine, *, service_id: uuid.UUID, first: 
     )
     if row is None:
         raise ServiceNotFound()
+    key, source, now = (service_id, first, last), tuple(row), datetime.now(UTC)
+    if (answer := _ANSWERS.get(key, source, now)) is not None:
+        return answer
     service = bookable_query.from_row(row, first=first, last=last)
     if not service.is_active:
         return "[]"
-    runs = slots.runs_between(first, last, service.rules, datetime.now(UTC))
-    return slots.to_json(runs, rules=service.rules, capacity=service.capacity, booked=service.booked)
+    runs = slots.runs_between(first, last, service.rules, now)
+    answer = slots.to_json(runs, rules=service.rules, capacity=service.capacity, booked=service.booked)
+    _ANSWERS.put(key, source, slots.unchanged_until(runs, service.rules, now), answer)
+    return answer
 
 
 _BOOKABLE = bookable_query.statement(with_seats=False)

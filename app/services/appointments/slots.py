@@ -132,6 +132,19 @@ def runs_between(first: date, last: date, rules: Rules, now: datetime) -> list[R
     return result
 
 
+def unchanged_until(runs: Sequence[Run], rules: Rules, now: datetime) -> datetime:
+    """Until when `runs_between` gives the same runs as `runs` (what it gave at `now`) for the same
+    dates and rules: time only takes starts away as they fall inside the minimum notice (the first
+    one goes first) and adds a day to the booking window at the zone's next midnight."""
+    tomorrow = now.astimezone(rules.zone).date() + timedelta(days=1)
+    # A midnight that a clock change skips stands for the moment of the change (fold=0).
+    midnight = datetime.combine(tomorrow, time(), rules.zone)
+    if not runs:
+        return midnight
+    # In UTC: an aware datetime minus a timedelta is wall-clock arithmetic in its own zone.
+    return min(midnight, runs[0].first.astimezone(UTC) - rules.min_notice)
+
+
 def is_bookable(starts_at: datetime, rules: Rules, now: datetime) -> bool:
     """Whether `starts_at` is exactly one of the bookable slot starts."""
     earliest, last_day = bookable_window(rules, now)
