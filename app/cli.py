@@ -29,6 +29,8 @@ def _settings() -> Settings:
 def serve(args: argparse.Namespace) -> None:
     import uvicorn
 
+    from app.core.http_protocol import OneWritePerResponse
+
     settings = _settings()
     url = resolve_database_url(settings)
     settings.resolved_secret_key()  # create the development key once, before the workers start
@@ -40,6 +42,7 @@ def serve(args: argparse.Namespace) -> None:
         workers=None if args.reload else args.workers,
         reload=args.reload,
         loop=args.loop,
+        http=OneWritePerResponse,
         log_config=None,
         proxy_headers=True,
         # WebSocket keep-alive: a protocol ping every 20 s, and a peer silent for 20 s more is

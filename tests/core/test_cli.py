@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from app import cli
+from app.core.http_protocol import OneWritePerResponse
 from app.core.settings import Settings
 
 
@@ -96,3 +97,4 @@ def test_serve_runs_uvicorn_on_the_chosen_event_loop(
     monkeypatch.setattr(uvicorn, "run", lambda app, **options: calls.append({"app": app, **options}))
     cli.main(["serve", "--port", "8123", *argv])
     assert [(call["app"], call["port"], call["loop"]) for call in calls] == [("app.main:app", 8123, loop)]
+    assert calls[0]["http"] is OneWritePerResponse
