@@ -241,6 +241,30 @@ async def test_quota_exceeded_is_413_and_keeps_nothing(
     assert (await upload(client, world.other_citizen)).status_code == 201
 
 
+async def test_replacing_a_document_gives_its_bytes_back_to_the_quota(
+    client: httpx.AsyncClient, world: World, stores: Stores, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A citizen whose uploads keep being rejected is never locked out: each new upload for the
+    requirement replaces the last one, whose file is removed."""
+    monkeypatch.setattr(settings, "document_quota_bytes", len(PDF) * 2 + 10)
+    links = {"appointment_id": world.appointment.id, "requirement_id": world.requirements[0].id}
+    assert (await upload(client, world.citizen)).status_code == 201  # an unlinked one, kept throughout
+    for attempt in range(4):
+        response = await upload(client, world.citizen, **links)
+        assert response.status_code == 201, (attempt, response.text)
+        rejected = await client.post(
+            f"/documents/{response.json()['id']}/review",
+            json={"decision": "rejected", "note": "Unreadable"},
+            headers=world.staff.headers,
+        )
+        assert rejected.status_code == 200
+        assert len(files_on_disk(stores)) == 2
+    listed = (await client.get("/documents", params={"status": "replaced"}, headers=world.citizen.headers)).json()
+    assert listed["total"] == 3
+    # The quota still holds for documents that are kept.
+    assert_problem(await upload(client, world.citizen), 413, "quota_exceeded")
+
+
 async def test_links_must_be_own_appointment_and_its_service_requirement(
     client: httpx.AsyncClient, world: World, session: AsyncSession
 ) -> None:
@@ -290,6 +314,12 @@ async def test_linked_upload_shows_per_requirement_and_replaces_rejected(
     assert await _requirement_link(client, world, requirement.id) == (second["id"], "pending")
     old = (await client.get(f"/documents/{first['id']}", headers=world.citizen.headers)).json()
     assert old["status"] == "replaced"
+    # The replaced file is gone; its row stays as the requirement's history.
+    assert_problem(
+        await client.get(f"/documents/{first['id']}/content", headers=world.staff.headers), 410, "document_replaced"
+    )
+    second_content = await client.get(f"/documents/{second['id']}/content", headers=world.staff.headers)
+    assert second_content.content == image_bytes("PNG")
 
     approved = await client.post(
         f"/documents/{second['id']}/review", json={"decision": "approved"}, headers=world.staff.headers

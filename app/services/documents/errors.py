@@ -1,4 +1,4 @@
-from app.core.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge, PermissionDenied
+from app.core.errors import AppError, Conflict, InvalidInput, NotFound, PayloadTooLarge, PermissionDenied
 
 
 class DocumentNotFound(NotFound):
@@ -60,3 +60,10 @@ class NotOwner(PermissionDenied):
 class ContentMissing(NotFound):
     code = "content_missing"
     default_detail = "The document's content is not available."
+
+
+class ContentReplaced(AppError):
+    status_code = 410
+    code = "document_replaced"
+    title = "Document replaced"
+    default_detail = "A later upload replaced this document; its file is no longer kept."

@@ -1,4 +1,5 @@
 import uuid
+from functools import partial
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request, Response, status
@@ -11,7 +12,7 @@ from app.core.schemas import Page
 from app.core.uploads import FileSink, Limit, invalid_form, openapi_form, read_form
 from app.services.documents import service as documents_service
 from app.services.documents.dependencies import AfterCommitDep, StoresDep
-from app.services.documents.errors import ContentMissing, QuotaExceeded
+from app.services.documents.errors import ContentMissing, ContentReplaced, QuotaExceeded
 from app.services.documents.models import DocumentStatus
 from app.services.documents.schemas import DocumentRead, DocumentReview
 
@@ -59,7 +60,9 @@ async def upload_document(
     The body is checked while it arrives: past the size limit the request ends at once with 413,
     and nothing is kept of a failed upload.
     """
-    remaining = settings.document_quota_bytes - await documents_service.used_bytes(session, owner_id=user.id)
+    # Checked again, exactly, once the form says what the upload replaces (`documents_service.create`).
+    use = await documents_service.storage_use(session, owner_id=user.id)
+    remaining = settings.document_quota_bytes - use.kept + use.replaceable
     await release_connection(session)
     limits = [
         Limit(
@@ -84,7 +87,7 @@ async def upload_document(
         await stores.storage.put(key, path)
 
     after.on_rollback.append(discard)
-    document = await documents_service.create(
+    document, replaced_key = await documents_service.create(
         session,
         owner=user,
         filename=received.filename,
@@ -97,6 +100,8 @@ async def upload_document(
         quota_bytes=settings.document_quota_bytes,
     )
     after.on_commit.append(keep)
+    if replaced_key is not None:
+        after.on_commit.append(partial(stores.storage.delete, replaced_key))
     return DocumentRead.model_validate(document)
 
 
@@ -145,7 +150,11 @@ async def get_document(document_id: uuid.UUID, user: CurrentUser, session: Sessi
 @router.get(
     "/documents/{document_id}/content",
     response_class=StreamingResponse,
-    responses={200: {"content": {"application/octet-stream": {}}}, 404: {"description": "`not_found`"}},
+    responses={
+        200: {"content": {"application/octet-stream": {}}},
+        404: {"description": "`not_found`, `content_missing`"},
+        410: {"description": "`document_replaced`: a later upload replaced it and its file was removed"},
+    },
 )
 async def download_document(
     document_id: uuid.UUID, user: CurrentUser, session: SessionDep, stores: StoresDep
@@ -153,6 +162,8 @@ async def download_document(
     """Download the file (as an attachment, with its sniffed type): its owner, staff of the linked
     organization, or an admin."""
     document = await documents_service.get_visible(session, document_id=document_id, user=user)
+    if document.status == DocumentStatus.replaced:
+        raise ContentReplaced()
     if not await stores.storage.exists(document.storage_key):
         raise ContentMissing()
     ascii_name = document.filename.encode("ascii", "replace").decode().replace("?", "_").replace("\\", "_")

@@ -7,6 +7,7 @@ never imports the appointments service module, which imports this one.
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import Select, func, select
@@ -70,9 +71,25 @@ def display_name(filename: str | None, content_type: str) -> str:
     return name
 
 
-async def used_bytes(session: AsyncSession, *, owner_id: uuid.UUID) -> int:
-    total = await session.scalar(select(func.coalesce(func.sum(Document.size), 0)).where(Document.owner_id == owner_id))
-    return int(total or 0)
+@dataclass(frozen=True, slots=True)
+class StorageUse:
+    kept: int  # the bytes of the owner's kept files (a replaced document's file is removed)
+    replaceable: int  # the largest of those a new upload could replace (pending or rejected, linked)
+
+
+async def storage_use(session: AsyncSession, *, owner_id: uuid.UUID) -> StorageUse:
+    replaceable = Document.requirement_id.is_not(None) & Document.status.in_(
+        [DocumentStatus.pending, DocumentStatus.rejected]
+    )
+    row = (
+        await session.execute(
+            select(
+                func.coalesce(func.sum(Document.size), 0),
+                func.coalesce(func.max(Document.size).filter(replaceable), 0),
+            ).where(Document.owner_id == owner_id, Document.status != DocumentStatus.replaced)
+        )
+    ).one()
+    return StorageUse(kept=int(row[0]), replaceable=int(row[1]))
 
 
 async def _linked_appointment(
@@ -108,16 +125,18 @@ async def create(
     appointment_id: uuid.UUID | None,
     requirement_id: uuid.UUID | None,
     quota_bytes: int,
-) -> Document:
+) -> tuple[Document, str | None]:
     """Record an uploaded document. A current document for the same requirement is replaced,
-    unless it is approved (409)."""
+    unless it is approved (409): its row stays, as the requirement's history, and the storage key
+    of its file comes back with the new document, to remove once this commits. A superseded
+    file is no longer needed by anyone, and kept it would count against the citizen's quota
+    (documents other than pending ones cannot be deleted)."""
     appointment = await _linked_appointment(
         session, owner=owner, appointment_id=appointment_id, requirement_id=requirement_id
     )
     # Serialise one citizen's uploads: the quota sum and the replacement below stay true under concurrency.
     await session.execute(select(func.pg_advisory_xact_lock(_QUOTA_LOCK, func.hashtext(str(owner.id)))))
-    if await used_bytes(session, owner_id=owner.id) + size > quota_bytes:
-        raise QuotaExceeded()
+    current = None
     if appointment is not None and requirement_id is not None:
         current = await session.scalar(
             select(Document)
@@ -128,11 +147,16 @@ async def create(
             )
             .with_for_update()
         )
-        if current is not None:
-            if current.status == DocumentStatus.approved:
-                raise RequirementApproved()
-            current.status = DocumentStatus.replaced
-            await session.flush()
+        if current is not None and current.status == DocumentStatus.approved:
+            raise RequirementApproved()
+    freed = current.size if current is not None else 0
+    if (await storage_use(session, owner_id=owner.id)).kept - freed + size > quota_bytes:
+        raise QuotaExceeded()
+    replaced_key: str | None = None
+    if current is not None:
+        current.status = DocumentStatus.replaced
+        replaced_key = current.storage_key
+        await session.flush()
     document = Document(
         owner_id=owner.id,
         appointment_id=appointment.id if appointment else None,
@@ -148,7 +172,7 @@ async def create(
     session.add(document)
     await session.flush()
     await session.refresh(document)
-    return document
+    return document, replaced_key
 
 
 async def _is_staff(session: AsyncSession, *, user: User, document: Document) -> bool:
