@@ -469,13 +469,24 @@ async def test_startup_sweep_finishes_or_undoes_interrupted_uploads(
     old = time.time() - 7200
     for path in (staged, orphan):
         os.utime(path, (old, old))
+    # A replaced document whose file stayed (its removal after the commit did not happen).
+    links = {"appointment_id": world.appointment.id, "requirement_id": world.requirements[0].id}
+    replaced = await session.get(Document, uuid.UUID((await upload(client, world.citizen, **links)).json()["id"]))
+    assert (await upload(client, world.citizen, **links)).status_code == 201
+    assert replaced is not None
+    await session.refresh(replaced)
+    assert replaced.status == "replaced"
+    leftover = Path(getattr(stores.storage, "root")) / replaced.storage_key[:2] / replaced.storage_key  # noqa: B009
+    assert not leftover.exists()
+    leftover.write_bytes(PDF)
 
     changed = await sweep(app.state.sessionmaker, stores, grace_seconds=3600)
-    assert changed == 3
+    assert changed == 4
     assert stored.read_bytes() == PDF
     assert not staged.exists()
     assert not orphan.exists()
     assert not lost.exists()
+    assert not leftover.exists()
     assert fresh.exists()  # may belong to a request in flight
     response = await client.get(f"/documents/{kept['id']}/content", headers=world.citizen.headers)
     assert response.content == PDF

@@ -87,8 +87,8 @@ async def sweep(sessionmaker: async_sessionmaker[AsyncSession], stores: Stores, 
     """Finish or undo what a crash interrupted; returns how many files were moved or deleted.
 
     Staged files older than the grace period: moved into the storage if their row committed,
-    deleted otherwise. Stored files without a row (a deletion whose file removal did not happen)
-    are deleted.
+    deleted otherwise. Stored files without a row, or whose document was replaced (a deletion or
+    a replacement whose file removal did not happen), are deleted.
     """
     changed = 0
     staged = await anyio.to_thread.run_sync(stores.staging.stale, grace_seconds)
@@ -96,7 +96,7 @@ async def sweep(sessionmaker: async_sessionmaker[AsyncSession], stores: Stores, 
     async with sessionmaker() as session:
         for start in range(0, len(staged), SWEEP_BATCH):
             batch = staged[start : start + SWEEP_BATCH]
-            known = await documents_service.known_keys(session, batch)
+            known = await documents_service.kept_keys(session, batch)
             for key in batch:
                 if key in known:
                     await stores.storage.put(key, stores.staging.path(key))
@@ -105,7 +105,7 @@ async def sweep(sessionmaker: async_sessionmaker[AsyncSession], stores: Stores, 
                 changed += 1
         for start in range(0, len(stored), SWEEP_BATCH):
             batch = stored[start : start + SWEEP_BATCH]
-            known = await documents_service.known_keys(session, batch)
+            known = await documents_service.kept_keys(session, batch)
             for key in batch:
                 if key not in known:
                     await stores.storage.delete(key)

@@ -280,9 +280,12 @@ async def delete(session: AsyncSession, *, document: Document, actor: User) -> s
     return key
 
 
-async def known_keys(session: AsyncSession, keys: Sequence[str]) -> set[str]:
-    """Which of these storage keys have a row (for the start-up sweep)."""
+async def kept_keys(session: AsyncSession, keys: Sequence[str]) -> set[str]:
+    """Which of these storage keys have a row whose file is kept, i.e. not replaced (for the
+    start-up sweep, which removes the rest)."""
     if not keys:
         return set()
-    rows = await session.scalars(select(Document.storage_key).where(Document.storage_key.in_(keys)))
+    rows = await session.scalars(
+        select(Document.storage_key).where(Document.storage_key.in_(keys), Document.status != DocumentStatus.replaced)
+    )
     return set(rows)
