@@ -114,22 +114,25 @@ LATER = NOW + timedelta(hours=1)
 
 def test_an_answer_is_given_back_only_for_its_source_and_in_time() -> None:
     answers = Answers(max_bytes=1 << 20)
-    answers.put("key", ("service", "1:1"), LATER, "[answer]")
+    answers.put("key", ("service", "1:1"), "[answer]", written_at=NOW, valid_until=LATER)
     assert answers.get("key", ("service", "1:1"), NOW) == "[answer]"
     assert answers.get("key", ("service", "1:2"), NOW) is None
     assert answers.get("other", ("service", "1:1"), NOW) is None
     assert answers.get("key", ("service", "1:1"), LATER) is None
+    assert answers.get("key", ("service", "1:1"), NOW - timedelta(seconds=1)) is None  # the clock went back
 
 
 def test_answers_stay_within_their_bytes_least_recently_used_first() -> None:
     text = "x" * 1000
     answers = Answers(max_bytes=3 * 2100)  # room for three entries (text + overhead)
     for key in "abc":
-        answers.put(key, (key,), LATER, text)
+        answers.put(key, (key,), text, written_at=NOW, valid_until=LATER)
     assert answers.get("a", ("a",), NOW) == text  # "b" is now the least recently used
-    answers.put("d", ("d",), LATER, text)
+    answers.put("d", ("d",), text, written_at=NOW, valid_until=LATER)
     assert answers.get("b", ("b",), NOW) is None
     assert [answers.get(key, (key,), NOW) for key in "acd"] == [text] * 3
-    answers.put("huge", ("huge",), LATER, "x" * 10_000)  # larger than the whole budget: not kept
+    answers.put(
+        "huge", ("huge",), "x" * 10_000, written_at=NOW, valid_until=LATER
+    )  # larger than the whole budget: not kept
     assert answers.get("huge", ("huge",), NOW) is None
     assert answers.get("d", ("d",), NOW) == text

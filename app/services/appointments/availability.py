@@ -25,6 +25,7 @@ _ENTRY_OVERHEAD_BYTES = 1024
 @dataclass(frozen=True, slots=True)
 class _Answer:
     source: tuple[Any, ...]
+    written_at: datetime
     valid_until: datetime
     text: str
     size: int
@@ -41,17 +42,20 @@ class Answers:
     def get(self, key: Hashable, source: tuple[Any, ...], now: datetime) -> str | None:
         """The answer kept for `key`, if it was written from an equal `source` and is still valid."""
         found = self._entries.get(key)
-        if found is None or now >= found.valid_until or found.source != source:
+        # Before `written_at` (the clock was set back) the answer may lack starts still bookable.
+        if found is None or not found.written_at <= now < found.valid_until or found.source != source:
             return None
         self._entries.move_to_end(key)
         return found.text
 
-    def put(self, key: Hashable, source: tuple[Any, ...], valid_until: datetime, text: str) -> None:
+    def put(
+        self, key: Hashable, source: tuple[Any, ...], text: str, *, written_at: datetime, valid_until: datetime
+    ) -> None:
         size = len(text) + sum(len(value) for value in source if isinstance(value, str)) + _ENTRY_OVERHEAD_BYTES
         self._forget(key)
         if size > self.max_bytes:
             return
-        self._entries[key] = _Answer(source, valid_until, text, size)
+        self._entries[key] = _Answer(source, written_at, valid_until, text, size)
         self._bytes += size
         while self._bytes > self.max_bytes:
             self._forget(next(iter(self._entries)))

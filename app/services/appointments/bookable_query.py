@@ -121,7 +121,7 @@ def parameters(*, service_id: uuid.UUID, first: date, last: date) -> dict[str, A
 
 
 def _seats_taken(pairs: str) -> dict[int, int]:
-    """ "start:taken,start:taken" as a map from start (Unix seconds) to seats taken."""
+    """The pairs "start:taken,start:taken" as a map from start (Unix seconds) to seats taken."""
     numbers = list(map(int, pairs.replace(":", ",").split(",")))
     return dict(zip(numbers[::2], numbers[1::2], strict=True))
 

@@ -104,7 +104,7 @@ async def available_slots(engine: AsyncEngine, *, service_id: uuid.UUID, first: 
         return "[]"
     runs = slots.runs_between(first, last, service.rules, now)
     answer = slots.to_json(runs, rules=service.rules, capacity=service.capacity, booked=service.booked)
-    _ANSWERS.put(key, source, slots.unchanged_until(runs, service.rules, now), answer)
+    _ANSWERS.put(key, source, answer, written_at=now, valid_until=slots.unchanged_until(runs, service.rules, now))
     return answer
 
 
