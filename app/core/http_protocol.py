@@ -30,6 +30,10 @@ class JoinedWrites:
         self._loop = asyncio.get_running_loop()
 
     def write(self, data: bytes) -> None:
+        if not isinstance(data, bytes | bytearray | memoryview):
+            # Refused here, inside the caller's `send`, as asyncio's transport would: joined later,
+            # it would fail in the flush and leave the connection stuck.
+            raise TypeError(f"data argument must be a bytes-like object, not {type(data).__name__!r}")
         if not self._pending:
             self._loop.call_soon(self.flush)
         self._pending.append(data)
@@ -44,19 +48,21 @@ class JoinedWrites:
     def flush(self) -> None:
         if not self._pending:
             return
-        data = b"".join(self._pending)
-        self._pending.clear()
-        self._pending_bytes = 0
+        pending, self._pending, self._pending_bytes = self._pending, [], 0
         if not self.transport.is_closing():
-            self.transport.write(data)
+            self.transport.write(b"".join(pending))
 
     def write_eof(self) -> None:
-        self.flush()
-        self.transport.write_eof()
+        try:
+            self.flush()
+        finally:
+            self.transport.write_eof()
 
     def close(self) -> None:
-        self.flush()
-        self.transport.close()
+        try:
+            self.flush()
+        finally:
+            self.transport.close()
 
     def get_write_buffer_size(self) -> int:
         return self._pending_bytes + self.transport.get_write_buffer_size()

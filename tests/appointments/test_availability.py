@@ -1,6 +1,7 @@
 """Availability answers reused per process (`availability.Answers`): never a stale answer."""
 
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -54,6 +55,28 @@ async def test_every_change_behind_an_answer_shows_at_once(client: httpx.AsyncCl
     )
     assert closed.status_code == 201, closed.text
     assert await _available(client, service["id"], day) == {}
+
+
+async def test_an_unchanged_calendar_is_written_once(
+    client: httpx.AsyncClient, session: AsyncSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    org = await create_org(client, session)
+    service = await create_service(client, org, capacity=2, duration=60)
+    day = future_day(org.timezone, 3)
+    written: list[int] = []
+    to_json = slots.to_json
+
+    def counting_to_json(*args: Any, **kwargs: Any) -> str:
+        written.append(1)
+        return to_json(*args, **kwargs)
+
+    monkeypatch.setattr(slots, "to_json", counting_to_json)
+    for _ in range(3):
+        assert await _available(client, service["id"], day) == {"09:00": 2, "10:00": 2, "11:00": 2}
+    assert len(written) == 1
+    assert (await book(client, await register(client), service["id"], local_slot(org.timezone))).status_code == 201
+    assert await _available(client, service["id"], day) == {"09:00": 1, "10:00": 2, "11:00": 2}
+    assert len(written) == 2
 
 
 def _rules(zone: str, *, min_notice: timedelta, max_days_ahead: int) -> slots.Rules:
@@ -124,7 +147,7 @@ def test_an_answer_is_given_back_only_for_its_source_and_in_time() -> None:
 
 def test_answers_stay_within_their_bytes_least_recently_used_first() -> None:
     text = "x" * 1000
-    answers = Answers(max_bytes=3 * 2100)  # room for three entries (text + overhead)
+    answers = Answers(max_bytes=3 * 3100)  # room for three entries (text + overhead)
     for key in "abc":
         answers.put(key, (key,), text, written_at=NOW, valid_until=LATER)
     assert answers.get("a", ("a",), NOW) == text  # "b" is now the least recently used

@@ -86,6 +86,22 @@ class _Recorder(asyncio.Transport):
         super().__init__()
         self.writes: list[bytes] = []
         self.closed = False
+        self.protocols: list[asyncio.BaseProtocol] = []
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return default
+
+    def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
+        self.protocols.append(protocol)
+
+    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
+        pass
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         self.writes.append(bytes(data))
@@ -116,3 +132,31 @@ async def test_writes_of_one_turn_are_one_write_and_big_ones_go_at_once() -> Non
     assert recorder.closed
     await asyncio.sleep(0)
     assert len(recorder.writes) == 3
+
+
+async def test_a_bad_write_is_refused_at_once_and_the_connection_still_closes() -> None:
+    recorder = _Recorder()
+    joined = JoinedWrites(recorder)
+    joined.write(b"head")
+    with pytest.raises(TypeError):
+        joined.write("not bytes")  # type: ignore[arg-type]
+    joined.close()
+    assert recorder.writes == [b"head"]
+    assert recorder.closed
+
+
+async def test_a_websocket_upgrade_hands_over_the_plain_transport() -> None:
+    """WebSocket frames are not held for the end of the loop's turn: the WebSocket protocol gets
+    the socket's own transport."""
+    config = uvicorn.Config(_app, http=OneWritePerResponse, log_config=None)
+    config.load()
+    recorder = _Recorder()
+    protocol = OneWritePerResponse(config=config, server_state=uvicorn.server.ServerState(), app_state={})
+    protocol.connection_made(recorder)
+    protocol.data_received(
+        b"GET /ws HTTP/1.1\r\nHost: test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    [websocket] = recorder.protocols
+    assert getattr(websocket, "transport") is recorder  # noqa: B009
+    websocket.connection_lost(None)

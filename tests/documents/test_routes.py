@@ -207,25 +207,51 @@ async def test_client_disconnect_mid_upload_leaves_nothing_behind(
     assert messages[0]["status"] == 400
 
 
+def _failing_second_commit() -> Any:
+    """`AsyncSession.commit` for one upload: the first commit (`release_connection`, before the
+    body is read) goes through, the second (the request's end, after the row is written) fails."""
+    original = AsyncSession.commit
+    calls: list[bool] = []
+
+    async def commit(self: AsyncSession) -> None:
+        calls.append(True)
+        if len(calls) == 2:
+            raise RuntimeError("the database went away")
+        await original(self)
+
+    return commit
+
+
 async def test_failed_commit_leaves_neither_row_nor_file(
     app: FastAPI, world: World, stores: Stores, session: AsyncSession, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    original = AsyncSession.commit
-    failed: list[bool] = []
-
-    async def failing_commit(self: AsyncSession) -> None:  # the request's one commit
-        failed.append(True)
-        raise RuntimeError("the database went away")
-
-    monkeypatch.setattr(AsyncSession, "commit", failing_commit)
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://test/api/v1") as raw_client:
-        response = await upload(raw_client, world.citizen)
-    monkeypatch.setattr(AsyncSession, "commit", original)
-    assert failed
+        with monkeypatch.context() as patch:
+            patch.setattr(AsyncSession, "commit", _failing_second_commit())
+            response = await upload(raw_client, world.citizen)
     assert_problem(response, 500, "internal_error")
     assert files_on_disk(stores) == []
     assert await count_documents(session) == 0
+
+
+async def test_a_replacement_whose_commit_fails_keeps_the_replaced_file(
+    app: FastAPI, world: World, stores: Stores, session: AsyncSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    links: dict[str, Any] = {"appointment_id": world.appointment.id, "requirement_id": world.requirements[0].id}
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test/api/v1") as raw_client:
+        first = (await upload(raw_client, world.citizen, **links)).json()
+        kept = files_on_disk(stores)
+        assert len(kept) == 1
+
+        with monkeypatch.context() as patch:
+            patch.setattr(AsyncSession, "commit", _failing_second_commit())
+            assert_problem(await upload(raw_client, world.citizen, image_bytes("PNG"), **links), 500, "internal_error")
+        assert files_on_disk(stores) == kept
+        content = await raw_client.get(f"/documents/{first['id']}/content", headers=world.citizen.headers)
+    assert content.content == PDF
+    assert await count_documents(session) == 1
 
 
 async def test_quota_exceeded_is_413_and_keeps_nothing(
@@ -247,7 +273,7 @@ async def test_replacing_a_document_gives_its_bytes_back_to_the_quota(
     """A citizen whose uploads keep being rejected is never locked out: each new upload for the
     requirement replaces the last one, whose file is removed."""
     monkeypatch.setattr(settings, "document_quota_bytes", len(PDF) * 2 + 10)
-    links = {"appointment_id": world.appointment.id, "requirement_id": world.requirements[0].id}
+    links: dict[str, Any] = {"appointment_id": world.appointment.id, "requirement_id": world.requirements[0].id}
     assert (await upload(client, world.citizen)).status_code == 201  # an unlinked one, kept throughout
     for attempt in range(4):
         response = await upload(client, world.citizen, **links)
@@ -470,7 +496,7 @@ async def test_startup_sweep_finishes_or_undoes_interrupted_uploads(
     for path in (staged, orphan):
         os.utime(path, (old, old))
     # A replaced document whose file stayed (its removal after the commit did not happen).
-    links = {"appointment_id": world.appointment.id, "requirement_id": world.requirements[0].id}
+    links: dict[str, Any] = {"appointment_id": world.appointment.id, "requirement_id": world.requirements[0].id}
     replaced = await session.get(Document, uuid.UUID((await upload(client, world.citizen, **links)).json()["id"]))
     assert (await upload(client, world.citizen, **links)).status_code == 201
     assert replaced is not None

@@ -141,8 +141,11 @@ def unchanged_until(runs: Sequence[Run], rules: Rules, now: datetime) -> datetim
     midnight = datetime.combine(tomorrow, time(), rules.zone)
     if not runs:
         return midnight
-    # In UTC: an aware datetime minus a timedelta is wall-clock arithmetic in its own zone.
-    return min(midnight, runs[0].first.astimezone(UTC) - rules.min_notice)
+    # The earliest start, whatever the order of the runs (ranges of a day may not be sorted by
+    # start if they ever overlapped); in UTC, since an aware datetime minus a timedelta is
+    # wall-clock arithmetic in its own zone.
+    first = min(run.first.astimezone(UTC) for run in runs)
+    return min(midnight, first - rules.min_notice)
 
 
 def is_bookable(starts_at: datetime, rules: Rules, now: datetime) -> bool:

@@ -1,4 +1,5 @@
 import uuid
+from collections.abc import AsyncIterator
 from functools import partial
 from urllib.parse import quote
 
@@ -164,8 +165,13 @@ async def download_document(
     document = await documents_service.get_visible(session, document_id=document_id, user=user)
     if document.status == DocumentStatus.replaced:
         raise ContentReplaced()
-    if not await stores.storage.exists(document.storage_key):
-        raise ContentMissing()
+    # The file is opened before the response starts: a replacement committed meanwhile makes this
+    # a 404, not a body cut short after its headers (an open file stays readable once unlinked).
+    chunks = stores.storage.open(document.storage_key)
+    try:
+        first = await anext(chunks, b"")
+    except FileNotFoundError as exc:
+        raise ContentMissing() from exc
     ascii_name = document.filename.encode("ascii", "replace").decode().replace("?", "_").replace("\\", "_")
     headers = {
         "Content-Disposition": f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(document.filename)}",
@@ -175,9 +181,13 @@ async def download_document(
         "Content-Security-Policy": "default-src 'none'; sandbox",
         "ETag": f'"{document.sha256}"',
     }
-    return StreamingResponse(
-        stores.storage.open(document.storage_key), media_type=document.content_type, headers=headers
-    )
+    return StreamingResponse(_prepended(first, chunks), media_type=document.content_type, headers=headers)
+
+
+async def _prepended(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    yield first
+    async for chunk in rest:
+        yield chunk
 
 
 @router.delete(
