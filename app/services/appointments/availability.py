@@ -61,10 +61,6 @@ class Answers:
         while self._bytes > self.max_bytes:
             self._forget(next(iter(self._entries)))
 
-    def clear(self) -> None:
-        self._entries.clear()
-        self._bytes = 0
-
     def _forget(self, key: Hashable) -> None:
         if (gone := self._entries.pop(key, None)) is not None:
             self._bytes -= gone.size
