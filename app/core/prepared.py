@@ -49,7 +49,7 @@ class _ConstantsInlined(_DIALECT.statement_compiler):  # type: ignore[name-defin
     The values SQLAlchemy made parameters of (`func.json_build_object("id", ...)`'s keys,
     `literal(...)`, a string compared with) would be encoded by asyncpg and decoded by PostgreSQL
     on every call (an appointment body has 41), and a generic plan could not see them. Only plain
-    strings and integers are written inline, with the cast their parameter would have had;
+    strings, integers and booleans are written inline, with the cast their parameter would have had;
     `bindparam(...)`s, which callers fill per call, stay parameters.
     """
 
@@ -76,7 +76,7 @@ class Prepared:
     """A Core statement compiled to SQL with `$n` placeholders, called with named parameters.
 
     Values written into the statement (`literal(...)`, constants in `where`) keep the value they
-    were compiled with, as SQL literals where they are plain strings and integers;
+    were compiled with, as SQL literals where they are plain strings, integers or booleans;
     `bindparam("name")` placeholders are filled per call.
     """
 

@@ -13,7 +13,7 @@ from app.core.schemas import Page
 from app.core.uploads import FileSink, Limit, invalid_form, openapi_form, read_form
 from app.services.documents import service as documents_service
 from app.services.documents.dependencies import AfterCommitDep, StoresDep
-from app.services.documents.errors import ContentMissing, ContentReplaced, QuotaExceeded
+from app.services.documents.errors import ContentMissing, QuotaExceeded
 from app.services.documents.models import DocumentStatus
 from app.services.documents.schemas import DocumentRead, DocumentReview
 
@@ -61,16 +61,16 @@ async def upload_document(
     The body is checked while it arrives: past the size limit the request ends at once with 413,
     and nothing is kept of a failed upload.
     """
-    # Checked again, exactly, once the form says what the upload replaces (`documents_service.create`).
-    use = await documents_service.storage_use(session, owner_id=user.id)
-    remaining = settings.document_quota_bytes - use.kept + use.replaceable
+    remaining = await documents_service.upload_allowance(
+        session, owner_id=user.id, quota_bytes=settings.document_quota_bytes
+    )
     await release_connection(session)
     limits = [
         Limit(
             settings.max_upload_bytes,
             lambda: PayloadTooLarge(f"A document may be at most {settings.max_upload_bytes} bytes."),
         ),
-        Limit(max(remaining, 0), QuotaExceeded),
+        Limit(remaining, QuotaExceeded),
     ]
     key, path = stores.staging.new_path()
     received, values = await read_form(
@@ -163,11 +163,9 @@ async def download_document(
     """Download the file (as an attachment, with its sniffed type): its owner, staff of the linked
     organization, or an admin."""
     document = await documents_service.get_visible(session, document_id=document_id, user=user)
-    if document.status == DocumentStatus.replaced:
-        raise ContentReplaced()
     # The file is opened before the response starts: a replacement committed meanwhile makes this
     # a 404, not a body cut short after its headers (an open file stays readable once unlinked).
-    chunks = stores.storage.open(document.storage_key)
+    chunks = stores.storage.open(documents_service.content_key(document))
     try:
         first = await anext(chunks, b"")
     except FileNotFoundError as exc:
@@ -201,11 +199,7 @@ async def delete_document(
     """The owner deletes a document while it is pending; the file goes once the deletion commits."""
     document = await documents_service.get_visible(session, document_id=document_id, user=user, for_update=True)
     key = await documents_service.delete(session, document=document, actor=user)
-
-    async def remove() -> None:
-        await stores.storage.delete(key)
-
-    after.on_commit.append(remove)
+    after.on_commit.append(partial(stores.storage.delete, key))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

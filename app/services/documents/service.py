@@ -19,6 +19,7 @@ from app.services.appointments.models import Appointment
 from app.services.catalog.models import Requirement
 from app.services.documents.errors import (
     AlreadyReviewed,
+    ContentReplaced,
     DocumentNotFound,
     InvalidAppointment,
     InvalidRequirement,
@@ -72,12 +73,12 @@ def display_name(filename: str | None, content_type: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class StorageUse:
+class _StorageUse:
     kept: int  # the bytes of the owner's kept files (a replaced document's file is removed)
     replaceable: int  # the largest of those a new upload could replace (pending or rejected, linked)
 
 
-async def storage_use(session: AsyncSession, *, owner_id: uuid.UUID) -> StorageUse:
+async def _storage_use(session: AsyncSession, *, owner_id: uuid.UUID) -> _StorageUse:
     replaceable = Document.requirement_id.is_not(None) & Document.status.in_(
         [DocumentStatus.pending, DocumentStatus.rejected]
     )
@@ -89,7 +90,14 @@ async def storage_use(session: AsyncSession, *, owner_id: uuid.UUID) -> StorageU
             ).where(Document.owner_id == owner_id, Document.status != DocumentStatus.replaced)
         )
     ).one()
-    return StorageUse(kept=int(row[0]), replaceable=int(row[1]))
+    return _StorageUse(kept=int(row[0]), replaceable=int(row[1]))
+
+
+async def upload_allowance(session: AsyncSession, *, owner_id: uuid.UUID, quota_bytes: int) -> int:
+    """The most bytes an upload may stream in before its form says what it replaces: the quota
+    left, plus the largest file a new upload could replace. `create` checks exactly."""
+    use = await _storage_use(session, owner_id=owner_id)
+    return max(quota_bytes - use.kept + use.replaceable, 0)
 
 
 async def _linked_appointment(
@@ -150,7 +158,7 @@ async def create(
         if current is not None and current.status == DocumentStatus.approved:
             raise RequirementApproved()
     freed = current.size if current is not None else 0
-    if (await storage_use(session, owner_id=owner.id)).kept - freed + size > quota_bytes:
+    if (await _storage_use(session, owner_id=owner.id)).kept - freed + size > quota_bytes:
         raise QuotaExceeded()
     replaced_key: str | None = None
     if current is not None:
@@ -266,6 +274,13 @@ async def review(
         appointment_id=document.appointment_id,
     )
     return document
+
+
+def content_key(document: Document) -> str:
+    """The storage key of a document's file; a replaced document's file is removed (see `create`)."""
+    if document.status == DocumentStatus.replaced:
+        raise ContentReplaced()
+    return document.storage_key
 
 
 async def delete(session: AsyncSession, *, document: Document, actor: User) -> str:
