@@ -2,12 +2,13 @@
 
 import asyncio
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Generator
 from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
+import asyncpg
 import pydantic_core
 from fastapi import Depends, Request
 from sqlalchemy import DateTime, MetaData, func
@@ -60,6 +61,34 @@ def start_embedded(data_dir: Path) -> str:
     return embedded.with_database(admin_uri, embedded.DATABASE_NAME)
 
 
+class _ConnectWhenAwaited:
+    """`asyncpg.connect(...)` that starts only when awaited.
+
+    SQLAlchemy's asyncpg dialect creates the connect coroutine before it finds out whether it can
+    await it. The hot paths take pooled connections without a greenlet (`prepared._check_out`);
+    when the pool has to reconnect one, the dialect raises `MissingGreenlet` and drops that
+    coroutine unawaited, which Python reports as a `RuntimeWarning`. This awaitable is dropped
+    silently, and behaves as the coroutine once awaited.
+    """
+
+    __slots__ = ("_args", "_kwargs")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._args, self._kwargs = args, kwargs
+
+    def __await__(self) -> Generator[Any, None, asyncpg.Connection]:
+        connection: asyncpg.Connection = yield from asyncpg.connect(*self._args, **self._kwargs).__await__()
+        return connection
+
+
+# Given to the driver with the URL's own arguments; `async_creator_fn` is the dialect's way to
+# replace `asyncpg.connect` (what `create_async_engine(async_creator=...)` uses, minus the URL).
+CONNECT_ARGS: dict[str, Any] = {
+    "server_settings": {"application_name": "queueless"},
+    "async_creator_fn": _ConnectWhenAwaited,
+}
+
+
 def create_engine(url: str, settings: Settings) -> AsyncEngine:
     return create_async_engine(
         url,
@@ -67,7 +96,7 @@ def create_engine(url: str, settings: Settings) -> AsyncEngine:
         max_overflow=settings.db_max_overflow,
         pool_pre_ping=False,
         hide_parameters=True,  # error messages and logs never carry values (hashes, e-mails)
-        connect_args={"server_settings": {"application_name": "queueless"}},
+        connect_args=CONNECT_ARGS,
         # JSON columns (appointment requirements, insights series) parsed by pydantic-core's
         # Rust parser rather than the standard library's.
         json_deserializer=pydantic_core.from_json,

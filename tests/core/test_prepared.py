@@ -1,16 +1,26 @@
+import asyncio
+import gc
 import time
 import uuid
 from datetime import timedelta
+from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import Integer, bindparam, literal, literal_column, select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import Integer, bindparam, func, literal, literal_column, select
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from app.core import prepared
+from app.core import database, prepared
 from app.core.security import InvalidToken, TokenSigner
 from tests.helpers import assert_problem
+
+ONE = prepared.Prepared(select(literal(1).label("one")))
+BACKEND = prepared.Prepared(select(func.pg_backend_pid().label("pid")))
+
+
+def _engine(database_url: str, **pool: Any) -> AsyncEngine:
+    return create_async_engine(database_url, connect_args=database.CONNECT_ARGS, **pool)
 
 
 async def test_prepared_statement_keeps_compiled_values_and_takes_named_parameters(engine: AsyncEngine) -> None:
@@ -84,19 +94,19 @@ def test_a_remembered_token_still_expires() -> None:
         signer.verify_access(token)
 
 
+# Reopening a connection on the hot path's direct checkout must not leave an unawaited connect
+# coroutine behind (see `database._ConnectWhenAwaited`).
+@pytest.mark.filterwarnings("error::RuntimeWarning")
 async def test_a_connection_that_died_is_not_handed_out_again(database_url: str) -> None:
     """The hot paths use the driver directly, so SQLAlchemy never sees a dead connection: `borrow`
     must throw it away itself, or every later request on it would fail."""
     import asyncpg
-    from sqlalchemy import func
-    from sqlalchemy.ext.asyncio import create_async_engine
 
     from tests.conftest import _libpq
 
-    backend = prepared.Prepared(select(func.pg_backend_pid().label("pid")))
-    engine = create_async_engine(database_url, pool_size=1, max_overflow=0)
+    engine = _engine(database_url, pool_size=1, max_overflow=0)
     try:
-        first = await prepared.fetchrow(engine, backend)
+        first = await prepared.fetchrow(engine, BACKEND)
         assert first is not None
         admin = await asyncpg.connect(_libpq(database_url))
         try:
@@ -106,9 +116,74 @@ async def test_a_connection_that_died_is_not_handed_out_again(database_url: str)
         # Which error comes first depends on when the backend's FATAL reaches the driver: the
         # server's message, a closed connection, or asyncpg's own `InternalClientError`.
         with pytest.raises((asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError, OSError)):
-            await prepared.fetchrow(engine, backend)
-        again = await prepared.fetchrow(engine, backend)
+            await prepared.fetchrow(engine, BACKEND)
+        again = await prepared.fetchrow(engine, BACKEND)
         assert again is not None
         assert again["pid"] != first["pid"]
+        gc.collect()  # a dropped coroutine warns when collected
+    finally:
+        await engine.dispose()
+
+
+async def test_a_warm_pool_lends_and_takes_back_without_a_greenlet(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Entering a greenlet inside a request is expensive (see `prepared._check_out`): an idle
+    connection is taken and given back directly; only opening one goes through a greenlet."""
+    engine = _engine(database_url, pool_size=2, max_overflow=0)
+    greenlets: list[str] = []
+    spawn, raw_connection = prepared.greenlet_spawn, AsyncEngine.raw_connection
+
+    async def counted_spawn(fn: Any, *args: Any, **kwargs: Any) -> Any:
+        greenlets.append("check-in")
+        return await spawn(fn, *args, **kwargs)
+
+    async def counted_raw_connection(self: AsyncEngine) -> Any:
+        greenlets.append("check-out")
+        return await raw_connection(self)
+
+    monkeypatch.setattr(prepared, "greenlet_spawn", counted_spawn)
+    monkeypatch.setattr(AsyncEngine, "raw_connection", counted_raw_connection)
+    try:
+        assert await prepared.fetchrow(engine, ONE) is not None
+        assert greenlets == ["check-out"]  # the pool opened its first connection
+        for _ in range(3):
+            assert await prepared.fetchrow(engine, ONE) is not None
+        assert greenlets == ["check-out"]
+        assert (engine.pool.checkedin(), engine.pool.checkedout()) == (1, 0)
+    finally:
+        await engine.dispose()
+
+
+async def test_a_connection_beyond_the_pool_size_is_closed_when_it_comes_back(database_url: str) -> None:
+    engine = _engine(database_url, pool_size=1, max_overflow=1)
+    both_out = asyncio.Barrier(2)
+
+    async def hold() -> None:
+        async with prepared._checked_out(engine) as connection:
+            await both_out.wait()
+            assert await connection.fetchval("SELECT 1") == 1
+
+    try:
+        async with asyncio.timeout(10):
+            await asyncio.gather(hold(), hold())
+        assert (engine.pool.checkedin(), engine.pool.overflow()) == (1, 0)
+        assert await prepared.fetchrow(engine, ONE) is not None
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+async def test_a_connection_past_its_recycle_age_is_reopened(database_url: str) -> None:
+    engine = _engine(database_url, pool_size=1, max_overflow=0, pool_recycle=1)
+    try:
+        first = await prepared.fetchrow(engine, BACKEND)
+        await asyncio.sleep(1.2)
+        again = await prepared.fetchrow(engine, BACKEND)
+        assert first is not None
+        assert again is not None
+        assert again["pid"] != first["pid"]
+        assert (engine.pool.checkedin(), engine.pool.checkedout()) == (1, 0)
+        gc.collect()
     finally:
         await engine.dispose()
