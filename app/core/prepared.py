@@ -157,11 +157,11 @@ async def _checked_out(engine: AsyncEngine) -> AsyncIterator[asyncpg.Connection]
 
 
 # The pool is SQLAlchemy's synchronous code, which reaches the driver through a greenlet
-# (`greenlet_spawn`) when it needs IO. Entering one costs far more inside a request than in
-# isolation: each switch copies the C stack of the request's await chain (uvicorn, the middleware,
-# FastAPI, the route). Two per statement were ~110 µs of a ~500 µs read by id. Taking an idle
-# connection and giving it back need no IO, so the hot paths call the pool directly and enter a
-# greenlet only where IO may happen.
+# (`greenlet_spawn`) when it needs IO. Entering one costs ~11 µs on its own, and far more inside
+# a loaded server: checking out and in through greenlets was ~110 µs of a ~500 µs read by id
+# (measured by taking them away, bench/README.md). Taking an idle connection and giving it back
+# need no IO, so the hot paths call the pool directly and enter a greenlet only where IO may
+# happen.
 
 
 async def _check_out(engine: AsyncEngine) -> PoolProxiedConnection:
