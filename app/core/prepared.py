@@ -33,7 +33,7 @@ from sqlalchemy import Enum as SAEnum
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.exc import MissingGreenlet
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlalchemy.pool import PoolProxiedConnection, QueuePool
+from sqlalchemy.pool import Pool, PoolProxiedConnection, QueuePool
 from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.sql.expression import ClauseElement
 from sqlalchemy.util import greenlet_spawn
@@ -135,7 +135,8 @@ async def borrow(engine: AsyncEngine) -> AsyncIterator[asyncpg.Connection]:
 
 @asynccontextmanager
 async def _checked_out(engine: AsyncEngine) -> AsyncIterator[asyncpg.Connection]:
-    pooled = await _check_out(engine)
+    pool = engine.pool  # one pool for both ends, even if the engine is disposed meanwhile
+    pooled = await _check_out(pool)
     connection: asyncpg.Connection = pooled.driver_connection
     healthy = False
     try:
@@ -153,7 +154,7 @@ async def _checked_out(engine: AsyncEngine) -> AsyncIterator[asyncpg.Connection]
         # discarded here, or the pool would hand it out again.
         if not healthy or connection.is_closed():
             await greenlet_spawn(pooled.invalidate)
-        await _check_in(engine, pooled)
+        await _check_in(pool, pooled)
 
 
 # The pool is SQLAlchemy's synchronous code, which reaches the driver through a greenlet
@@ -163,28 +164,38 @@ async def _checked_out(engine: AsyncEngine) -> AsyncIterator[asyncpg.Connection]
 # need no IO, so the hot paths call the pool directly and enter a greenlet only where IO may
 # happen.
 
+# Per pool: how many checkouts still go through a greenlet after a direct one met a connection to
+# reopen. That record went back to the end of the queue and the fallback took the next one; a
+# checkout of every queued record through a greenlet reaches it and reopens it.
+_REOPENING: "weakref.WeakKeyDictionary[Pool, int]" = weakref.WeakKeyDictionary()
 
-async def _check_out(engine: AsyncEngine) -> PoolProxiedConnection:
+
+async def _check_out(pool: Pool) -> PoolProxiedConnection:
     """A pooled connection; without a greenlet when one sits idle in the pool.
 
     With none idle, the pool opens a connection or waits for one: that goes through a greenlet at
-    once. An idle one may still need reopening (after an invalidation, or past `pool_recycle`):
-    SQLAlchemy then raises `MissingGreenlet` before any IO and puts the record back as after a
-    failed connect, and the checkout is made again in a greenlet.
+    once, as does every checkout when the pool pings connections or has checkout listeners. An
+    idle one may need reopening (after an invalidation, or past `pool_recycle`): SQLAlchemy closes
+    the old connection if there is one (outside a greenlet, abruptly), raises `MissingGreenlet`
+    before connecting and puts the record back as after a failed connect; the checkout is then
+    made again in a greenlet.
     """
-    if isinstance(engine.pool, QueuePool) and engine.pool.checkedin() > 0:
+    reopening = _REOPENING.get(pool, 0)
+    if reopening:
+        _REOPENING[pool] = reopening - 1
+    elif isinstance(pool, QueuePool) and pool.checkedin() > 0 and not pool._pre_ping and not pool.dispatch.checkout:
         try:
-            return engine.sync_engine.raw_connection()
+            return pool.connect()
         except MissingGreenlet:
-            pass
-    return await engine.raw_connection()
+            _REOPENING[pool] = pool.checkedin()
+    return await greenlet_spawn(pool.connect)
 
 
-async def _check_in(engine: AsyncEngine, pooled: PoolProxiedConnection) -> None:
-    """Give the connection back. The pool resets it with a rollback, which needs no IO outside a
-    transaction (the hot paths never open one); only a connection beyond `pool_size` is closed on
-    return, and that is IO."""
-    if isinstance(engine.pool, QueuePool) and engine.pool.overflow() <= 0 and pooled.is_valid:
+async def _check_in(pool: Pool, pooled: PoolProxiedConnection) -> None:
+    """Give the connection back to `pool`. The pool resets it with a rollback, which needs no IO
+    outside a transaction (the hot paths never open one), and queues it; only a connection it has
+    no room for is closed, and that is IO."""
+    if isinstance(pool, QueuePool) and pool.checkedin() < pool.size() and pooled.is_valid:
         pooled.close()
     else:
         await greenlet_spawn(pooled.close)

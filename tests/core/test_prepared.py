@@ -125,48 +125,68 @@ async def test_a_connection_that_died_is_not_handed_out_again(database_url: str)
         await engine.dispose()
 
 
-async def test_a_warm_pool_lends_and_takes_back_without_a_greenlet(
-    database_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def greenlets(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The pool operations (`connect`, `close`, `invalidate`) the hot paths make through a greenlet."""
+    made: list[str] = []
+    spawn = prepared.greenlet_spawn
+
+    async def counted_spawn(fn: Any, *args: Any, **kwargs: Any) -> Any:
+        made.append(fn.__name__)
+        return await spawn(fn, *args, **kwargs)
+
+    monkeypatch.setattr(prepared, "greenlet_spawn", counted_spawn)
+    return made
+
+
+async def test_a_warm_pool_lends_and_takes_back_without_a_greenlet(database_url: str, greenlets: list[str]) -> None:
     """Entering a greenlet inside a request is expensive (see `prepared._check_out`): an idle
     connection is taken and given back directly; only opening one goes through a greenlet."""
     engine = _engine(database_url, pool_size=2, max_overflow=0)
-    greenlets: list[str] = []
-    spawn, raw_connection = prepared.greenlet_spawn, AsyncEngine.raw_connection
-
-    async def counted_spawn(fn: Any, *args: Any, **kwargs: Any) -> Any:
-        greenlets.append("check-in")
-        return await spawn(fn, *args, **kwargs)
-
-    async def counted_raw_connection(self: AsyncEngine) -> Any:
-        greenlets.append("check-out")
-        return await raw_connection(self)
-
-    monkeypatch.setattr(prepared, "greenlet_spawn", counted_spawn)
-    monkeypatch.setattr(AsyncEngine, "raw_connection", counted_raw_connection)
     try:
         assert await prepared.fetchrow(engine, ONE) is not None
-        assert greenlets == ["check-out"]  # the pool opened its first connection
+        assert greenlets == ["connect"]  # the pool opened its first connection
         for _ in range(3):
             assert await prepared.fetchrow(engine, ONE) is not None
-        assert greenlets == ["check-out"]
+        assert greenlets == ["connect"]
         assert (engine.pool.checkedin(), engine.pool.checkedout()) == (1, 0)
     finally:
         await engine.dispose()
 
 
-async def test_a_connection_beyond_the_pool_size_is_closed_when_it_comes_back(database_url: str) -> None:
-    engine = _engine(database_url, pool_size=1, max_overflow=1)
-    both_out = asyncio.Barrier(2)
-
-    async def hold() -> None:
-        async with prepared._checked_out(engine) as connection:
-            await both_out.wait()
-            assert await connection.fetchval("SELECT 1") == 1
-
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+async def test_a_connection_to_reopen_does_not_keep_the_pool_off_the_direct_path(
+    database_url: str, greenlets: list[str]
+) -> None:
+    engine = _engine(database_url, pool_size=2, max_overflow=0)
     try:
-        async with asyncio.timeout(10):
-            await asyncio.gather(hold(), hold())
+        async with prepared._checked_out(engine), prepared._checked_out(engine):
+            pass  # two connections in the pool
+        async with prepared._checked_out(engine) as connection:
+            connection.terminate()  # given back closed: invalidated, reopened at its next checkout
+        async with prepared._checked_out(engine):
+            pass  # the one to reopen is now first in the queue
+        greenlets.clear()
+        for _ in range(8):
+            assert await prepared.fetchrow(engine, ONE) is not None
+        # The first direct checkout met it and the fallback took the other one; it is reopened
+        # within a round of the queue through a greenlet, then the pool is back on the direct path.
+        assert greenlets[:1] == ["connect"]
+        assert greenlets[4:] == []
+        assert (engine.pool.checkedin(), engine.pool.checkedout()) == (2, 0)
+        gc.collect()
+    finally:
+        await engine.dispose()
+
+
+async def test_a_connection_the_pool_has_no_room_for_is_closed_when_it_comes_back(database_url: str) -> None:
+    engine = _engine(database_url, pool_size=1, max_overflow=1)
+    try:
+        async with prepared._checked_out(engine) as hot:
+            async with engine.connect() as other:  # one beyond the pool size
+                await other.exec_driver_sql("SELECT 1")
+            # `other` took the pool's one place, so `hot` has none left when it comes back.
+        assert hot.is_closed()
         assert (engine.pool.checkedin(), engine.pool.overflow()) == (1, 0)
         assert await prepared.fetchrow(engine, ONE) is not None
     finally:
