@@ -179,6 +179,22 @@ async def test_a_connection_to_reopen_does_not_keep_the_pool_off_the_direct_path
         await engine.dispose()
 
 
+async def test_a_pool_that_pings_its_connections_keeps_them(database_url: str, greenlets: list[str]) -> None:
+    """`pool_pre_ping` needs IO at every checkout: outside a greenlet the ping would fail and the
+    pool would throw a good connection away each time."""
+    engine = _engine(database_url, pool_size=1, max_overflow=0, pool_pre_ping=True)
+    try:
+        backends = set()
+        for _ in range(3):
+            row = await prepared.fetchrow(engine, BACKEND)
+            assert row is not None
+            backends.add(row["pid"])
+        assert len(backends) == 1
+        assert greenlets.count("connect") == 3
+    finally:
+        await engine.dispose()
+
+
 async def test_a_connection_the_pool_has_no_room_for_is_closed_when_it_comes_back(database_url: str) -> None:
     engine = _engine(database_url, pool_size=1, max_overflow=1)
     try:
