@@ -1,5 +1,5 @@
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from functools import partial
 from urllib.parse import quote
 
@@ -182,10 +182,13 @@ async def download_document(
     return StreamingResponse(_prepended(first, chunks), media_type=document.content_type, headers=headers)
 
 
-async def _prepended(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    yield first
-    async for chunk in rest:
-        yield chunk
+async def _prepended(first: bytes, rest: AsyncGenerator[bytes]) -> AsyncIterator[bytes]:
+    try:
+        yield first
+        async for chunk in rest:
+            yield chunk
+    finally:
+        await rest.aclose()  # a client gone mid-download must not leave the file open
 
 
 @router.delete(

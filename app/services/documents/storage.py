@@ -12,7 +12,7 @@ Layout under `DATA_DIR/uploads/`: `staging/<key>` and `documents/<key[:2]>/<key>
 import os
 import secrets
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, Iterable
 from pathlib import Path
 from typing import Protocol
 
@@ -32,18 +32,16 @@ def is_key(name: str) -> bool:
 
 
 class DocumentStorage(Protocol):
-    """The bytes of committed documents. An object store implements the same five methods."""
+    """The bytes of committed documents. An object store implements the same four methods."""
 
     async def put(self, key: str, source: Path) -> None:
         """Take the local file `source` (it no longer exists afterwards) and keep it under `key`."""
 
-    def open(self, key: str) -> AsyncIterator[bytes]:
-        """The content in chunks; FileNotFoundError if there is none."""
+    def open(self, key: str) -> AsyncGenerator[bytes]:
+        """The content in chunks; FileNotFoundError if there is none. Close it when done early."""
 
     async def delete(self, key: str) -> None:
         """Remove the content; no error if it is already gone."""
-
-    async def exists(self, key: str) -> bool: ...
 
     def keys(self) -> Iterable[str]:
         """Every stored key (blocking: call it from a worker thread)."""
@@ -73,7 +71,7 @@ class LocalStorage:
     async def put(self, key: str, source: Path) -> None:
         await anyio.to_thread.run_sync(self._put, key, source)
 
-    async def open(self, key: str) -> AsyncIterator[bytes]:
+    async def open(self, key: str) -> AsyncGenerator[bytes]:
         handle = await anyio.open_file(self.path(key), "rb")
         try:
             while chunk := await handle.read(CHUNK_SIZE):
@@ -83,9 +81,6 @@ class LocalStorage:
 
     async def delete(self, key: str) -> None:
         await anyio.to_thread.run_sync(lambda: self.path(key).unlink(missing_ok=True))
-
-    async def exists(self, key: str) -> bool:
-        return await anyio.to_thread.run_sync(self.path(key).is_file)
 
     def keys(self) -> Iterable[str]:
         if not self.root.is_dir():
