@@ -60,7 +60,6 @@ class Appointment(TimestampMixin, Base):
             where=text(ACTIVE_SQL),
         ),
         Index("ix_appointments_service_id_starts_at", "service_id", "starts_at"),
-        Index("ix_appointments_organization_id_starts_at", "organization_id", "starts_at"),
         Index("ix_appointments_citizen_id_starts_at", "citizen_id", "starts_at"),
     )
 
