@@ -1,0 +1,152 @@
+"""The project's own SQL with no framework: the floor for the booking, the read by id and the list.
+
+The shared harness's baseline does less database work than the project: its `book` is one
+`INSERT … ON CONFLICT`, its `db` one row. This app sends PostgreSQL exactly the statements the
+project's hot paths send (imported from the project, so they cannot drift), from plain Starlette
+and asyncpg on uvloop and httptools, as the shared baseline is built. Measured beside the project
+(`bench/same_sql.sh`), the ratio isolates what the project adds above its SQL: FastAPI,
+validation, the checks in Python, the pool, the notification it renders.
+
+What it leaves out, so it is a floor and never a stand-in: the token's signature is not verified
+(its claims are read), the slot is not checked against the service's hours, and the booking's
+notification texts are fixed strings of the usual length.
+
+Routes (the project's paths): GET /api/v1/appointments/{id}, GET /api/v1/appointments?page=&size=,
+POST /api/v1/appointments. Environment: DATABASE_URL (asyncpg form), POOL_SIZE (40, the project's
+default).
+"""
+
+import base64
+import contextlib
+import datetime as dt
+import json
+import os
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from app.services.appointments import booking
+from app.services.appointments import service as appointments
+from app.services.appointments.service import new_reference
+
+DSN = os.environ["DATABASE_URL"].replace("postgresql+asyncpg://", "postgresql://")
+POOL_SIZE = int(os.environ.get("POOL_SIZE", "40"))
+BY_ID = appointments._BY_ID
+PAGE = appointments._own_page(by_status=False, from_day=False, to_day=False)
+READ, WRITE = booking._READ, booking._WRITE
+NOTICE = "Your appointment for a service at an organization is booked for Monday 7 December, 10:00."
+pool: asyncpg.Pool
+
+
+def claims(request: Request) -> tuple[uuid.UUID, uuid.UUID]:
+    """(session id, user id) from the bearer token's payload, unverified."""
+    payload = request.headers["authorization"].split(".")[1]
+    data = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    return uuid.UUID(data["sid"]), uuid.UUID(data["sub"])
+
+
+def json_text(body: str | bytes, status_code: int = 200) -> Response:
+    return Response(body, status_code=status_code, media_type="application/json")
+
+
+def problem(status_code: int, code: str) -> Response:
+    return json_text(json.dumps({"status": status_code, "code": code}), status_code)
+
+
+async def by_id(request: Request) -> Response:
+    session_id, user_id = claims(request)
+    appointment_id = uuid.UUID(request.path_params["appointment_id"])
+    args = BY_ID.arguments({"appointment_id": appointment_id, "session_id": session_id, "user_id": user_id})
+    row = await pool.fetchrow(BY_ID.sql, *args)
+    if row is None or row["body"] is None:
+        return problem(404, "not_found")
+    return json_text(row["body"])
+
+
+async def page(request: Request) -> Response:
+    session_id, user_id = claims(request)
+    number, size = int(request.query_params.get("page", 1)), int(request.query_params.get("size", 20))
+    args = PAGE.arguments(
+        {"offset": (number - 1) * size, "limit": size, "session_id": session_id, "user_id": user_id}
+        | {"status": None, "first": None, "last": None}
+    )
+    row = await pool.fetchrow(PAGE.sql, *args)
+    if row is None:
+        return problem(401, "login_ended")
+    total = row["total"]
+    envelope = f'"total":{total},"page":{number},"size":{size},"pages":{-(-total // size)}'
+    return json_text(f'{{"items":[{row["items"] or ""}],{envelope}}}')
+
+
+async def book(request: Request) -> Response:
+    session_id, user_id = claims(request)
+    data = json.loads(await request.body())
+    service_id = uuid.UUID(data["service_id"])
+    starts_at = dt.datetime.fromisoformat(data["starts_at"])
+    day = starts_at.date()
+    read = {"session_id": session_id, "user_id": user_id, "service_id": service_id}
+    read |= {"first": day - dt.timedelta(days=1), "last": day + dt.timedelta(days=1)}
+    async with pool.acquire() as connection:
+        service = await connection.fetchrow(READ.sql, *READ.arguments(read))
+        if service is None or service["organization_id"] is None:
+            return problem(404, "not_found")
+        new_id, notification_id = uuid.uuid4(), uuid.uuid4()
+        write: dict[str, Any] = {
+            "new_id": new_id,
+            "new_reference": new_reference(),
+            "new_service_id": service_id,
+            "new_organization_id": service["organization_id"],
+            "new_citizen_id": user_id,
+            "new_starts_at": starts_at,
+            "new_ends_at": starts_at + dt.timedelta(minutes=service["duration_minutes"]),
+            "new_notes": data.get("notes"),
+            "new_capacity": service["capacity"],
+            "notification_id": notification_id,
+            "notification_user_id": user_id,
+            "notification_kind": "appointment_booked",
+            "notification_title": "Appointment booked",
+            "notification_body": NOTICE,
+            "notification_data": json.dumps({"appointment_id": str(new_id)}),
+            "notification_created_at": dt.datetime.now(dt.UTC),
+            "email_to": service["email"],
+            "email_subject": "Appointment booked",
+            "email_body": f"Hello {service['full_name']},\n\n{NOTICE}\n",
+            "live_payload": json.dumps({"user": str(user_id), "id": str(notification_id), "body": NOTICE}),
+        }
+        try:
+            row = await connection.fetchrow(WRITE.sql, *WRITE.arguments(write))
+        except asyncpg.ExclusionViolationError:
+            return problem(409, "overlapping_appointment")
+    if row is None:
+        return problem(409, "slot_full")
+    body = {key: value for key, value in row.items() if key != "announced"}
+    body["requirements"] = json.loads(service["requirements"])
+    return json_text(json.dumps(body, default=_jsonable), 201)
+
+
+def _jsonable(value: Any) -> str:
+    return value.isoformat() if isinstance(value, dt.datetime) else str(value)
+
+
+@contextlib.asynccontextmanager
+async def lifespan(_: Starlette) -> AsyncIterator[None]:
+    global pool
+    pool = await asyncpg.create_pool(DSN, min_size=POOL_SIZE, max_size=POOL_SIZE)
+    yield
+    await pool.close()
+
+
+app = Starlette(
+    routes=[
+        Route("/api/v1/appointments/{appointment_id}", by_id),
+        Route("/api/v1/appointments", page, methods=["GET"]),
+        Route("/api/v1/appointments", book, methods=["POST"]),
+    ],
+    lifespan=lifespan,
+)
