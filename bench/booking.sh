@@ -5,7 +5,8 @@
 #
 #   bench/booking.sh                 # full: 3 runs x 10 s per endpoint and pass
 #   SMOKE=1 bench/booking.sh         # quick: 1 run x 3 s (+1 s warm-up), 100,000 appointments
-#   PASSES=main bench/booking.sh     # one pass: main (by id, slots 7 days, book), more (slots 31 days, list)
+#   PASSES=main bench/booking.sh     # one pass: main (by id, slots 7 days, book), more (slots 31 days,
+#                                    # list vs one row), list (list vs the baseline's list of slots)
 #
 # The harness is copied (never modified) to $BENCH_WORK/harness, because run.sh writes its
 # .venv, .state and results beside itself. Loopback only; every pass is bounded by `timeout`.
@@ -13,7 +14,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 SHARED="${SHARED_BENCH:-$ROOT/../shared/bench}"
 WORK="${BENCH_WORK:-/tmp/queueless-bench}"
-PASSES="${PASSES:-main more}"
+PASSES="${PASSES:-main more list}"
 
 mkdir -p "$WORK/harness" "$ROOT/bench/results"
 cp -a "$SHARED/." "$WORK/harness/"
@@ -35,7 +36,8 @@ for pass in $PASSES; do
   case "$pass" in
     main) only=db,slots,book ;;
     more) only=slots,db ;;
-    *) echo "unknown pass $pass (main, more)" >&2; exit 2 ;;
+    list) only=slots ;;
+    *) echo "unknown pass $pass (main, more, list)" >&2; exit 2 ;;
   esac
   echo "== pass $pass: $only, load $(cut -d' ' -f1-3 /proc/loadavg)"
   TARGET_SETUP_CMD="$ROOT/.venv/bin/python $ROOT/bench/booking_setup.py $WORK/endpoints" \
