@@ -1,0 +1,40 @@
+"""Endpoint templates and the closing table of bench/same_sql.sh.
+
+    same_sql_endpoints.py OUT_DIR SHARED_BASELINE_JSON   # writes same-sql{,-baseline}.json in OUT_DIR
+    same_sql_endpoints.py --ratios RESULT_JSON           # prints project / same-sql per endpoint
+
+The project and the same-SQL app take the requests bench/booking_setup.py wrote (the read by id
+and the booking of pass `main`, the list of pass `more`), renamed `by_id`, `list`, `book`. The
+baseline takes its own shapes under those names: one row by id, its list (up to 50 free slots)
+and its one-`INSERT` booking.
+"""
+
+import json
+import sys
+from pathlib import Path
+
+
+def by_name(path: Path) -> dict[str, dict[str, str]]:
+    return {endpoint["name"]: endpoint for endpoint in json.loads(path.read_text())}
+
+
+def write_endpoints(made: Path, shared_baseline: Path) -> None:
+    main, more, baseline = by_name(made / "main.json"), by_name(made / "more.json"), by_name(shared_baseline)
+    project = [main["db"] | {"name": "by_id"}, more["db"] | {"name": "list"}, main["book"]]
+    paired = [baseline["db"] | {"name": "by_id"}, baseline["slots"] | {"name": "list"}, baseline["book"]]
+    (made / "same-sql.json").write_text(json.dumps(project, indent=1))
+    (made / "same-sql-baseline.json").write_text(json.dumps(paired, indent=1))
+
+
+def print_ratios(result: Path) -> None:
+    rps = {(row["endpoint"], row["target"]): row["rps"] for row in json.loads(result.read_text())["rows"]}
+    print("\n| endpoint | project / same-sql (req/s) |\n|---|---:|")
+    for endpoint in dict.fromkeys(endpoint for endpoint, _ in rps):
+        print(f"| {endpoint} | {rps[endpoint, 'project'] / rps[endpoint, 'same-sql']:.2f} |")
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "--ratios":
+        print_ratios(Path(sys.argv[2]))
+    else:
+        write_endpoints(Path(sys.argv[1]), Path(sys.argv[2]))
