@@ -3,9 +3,11 @@
 The shared harness's baseline does less database work than the project: its `book` is one
 `INSERT … ON CONFLICT`, its `db` one row. This app sends PostgreSQL exactly the statements the
 project's hot paths send (imported from the project, so they cannot drift), from plain Starlette
-and asyncpg on uvloop and httptools, as the shared baseline is built. Measured beside the project
-(`bench/same_sql.sh`), the ratio isolates what the project adds above its SQL: FastAPI,
-validation, the checks in Python, the pool, the notification it renders.
+and asyncpg on uvloop and httptools, as the shared baseline is built (but with no reset query when
+a connection goes back to the pool: `keep_session`). Measured beside the project and the baseline
+(`bench/same_sql.sh`), it tells what the SQL itself allows against the baseline, and what the
+project adds above its SQL: FastAPI, validation, the checks in Python, the pool, the notification
+it renders, its background workers.
 
 What it leaves out, so it is a floor and never a stand-in: the token's signature is not verified
 (its claims are read), the slot is not checked against the service's hours, and the booking's
