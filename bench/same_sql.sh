@@ -56,12 +56,15 @@ wait_for() {
 set -a; . "$STATE_DIR/pg.env"; set +a # BENCH_DSN, PGHOST, PGPORT, PGUSER (psql in `before`)
 
 "$ROOT/.venv/bin/python" "$ROOT/bench/booking_setup.py" "$WORK/endpoints"
+# The same-SQL app gets a copy of its own: the project's listener and e-mail worker must not take
+# up the same-SQL app's NOTIFYs and e-mails while it is measured (both are per database).
+psql -q -X -d postgres -c 'CREATE DATABASE queueless_floor TEMPLATE queueless_bench'
 "$ROOT/.venv/bin/python" "$ROOT/bench/same_sql_endpoints.py" "$WORK/endpoints" "$WORK/harness/endpoints/baseline.json"
 
 (cd "$WORK/harness" && exec .venv/bin/uvicorn baseline.app:app --host 127.0.0.1 --port "$BASELINE_PORT" \
   --workers 1 --loop uvloop --http httptools --no-access-log --log-level warning) >"$WORK/same-sql-baseline.log" 2>&1 &
 PIDS+=($!)
-(cd "$ROOT" && DATABASE_URL="${BENCH_DSN%/*}/queueless_bench" exec "$ROOT/.venv/bin/uvicorn" bench.same_sql_app:app \
+(cd "$ROOT" && DATABASE_URL="${BENCH_DSN%/*}/queueless_floor" exec "$ROOT/.venv/bin/uvicorn" bench.same_sql_app:app \
   --host 127.0.0.1 --port "$SQL_PORT" --workers 1 --loop uvloop --http httptools --no-access-log \
   --log-level warning) >"$WORK/same-sql-app.log" 2>&1 &
 PIDS+=($!)
@@ -74,7 +77,7 @@ wait_for "http://127.0.0.1:$PROJECT_PORT/health"
 OUT="$ROOT/bench/results/$STAMP-same-sql"
 timeout "${PASS_TIMEOUT:-1800}" python3 "$WORK/harness/load/wrk_run.py" \
   --target "baseline=http://127.0.0.1:$BASELINE_PORT@$WORK/endpoints/same-sql-baseline.json" \
-  --target "same-sql=http://127.0.0.1:$SQL_PORT@$WORK/endpoints/same-sql.json" \
+  --target "same-sql=http://127.0.0.1:$SQL_PORT@$WORK/endpoints/same-sql-floor.json" \
   --target "project=http://127.0.0.1:$PROJECT_PORT@$WORK/endpoints/same-sql.json" \
   --label "baseline, the project's SQL with no framework, the project; 1 worker each" \
   --out "$OUT.json" | tee "$OUT.md"
