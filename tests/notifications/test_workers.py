@@ -193,6 +193,20 @@ async def test_a_batch_goes_over_one_smtp_session_and_each_mail_keeps_its_outcom
     )
 
 
+async def test_two_concurrent_outbox_passes_send_each_mail_once(
+    session: AsyncSession, settings: Settings, app: FastAPI
+) -> None:
+    await _queue_mail(session, n=30)
+    async with SmtpStub() as stub:
+        config = _smtp(settings, stub)
+        passes = [workers.deliver_outbox_once(_sessionmaker(app), settings=config, limit=30) for _ in range(2)]
+        assert sum(await asyncio.gather(*passes)) == 30
+    assert len(stub.received) == 30
+    assert len({next(line for line in mail.splitlines() if line.startswith("Body ")) for mail in stub.received}) == 30
+    mails = (await session.scalars(select(OutboxEmail))).all()
+    assert {(m.status, m.attempts) for m in mails} == {(EmailStatus.sent, 1)}
+
+
 async def test_outbox_retries_temporary_failures_with_backoff(
     session: AsyncSession, settings: Settings, app: FastAPI
 ) -> None:

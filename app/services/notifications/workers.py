@@ -25,10 +25,11 @@ from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import formatdate
 from functools import partial
+from typing import Any
 
 import anyio.to_thread
 from fastapi import FastAPI
-from sqlalchemy import select, text, update
+from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.database import unit_of_work
@@ -207,25 +208,37 @@ def backoff(settings: Settings, attempts: int) -> timedelta:
     return min(timedelta(seconds=seconds), MAX_BACKOFF)
 
 
+def _claim_statement() -> Any:
+    """Take up to `limit` due mails and move each one's `next_attempt_at` to `lease_until`, in one
+    statement: the CTE's `FOR UPDATE SKIP LOCKED` leaves mails another pass holds to that pass."""
+    due = (
+        select(OutboxEmail.id)
+        .where(OutboxEmail.status == EmailStatus.pending, OutboxEmail.next_attempt_at <= bindparam("now"))
+        .order_by(OutboxEmail.next_attempt_at)
+        .limit(bindparam("limit"))
+        .with_for_update(skip_locked=True)
+        .cte("due")
+    )
+    return (
+        update(OutboxEmail)
+        .where(OutboxEmail.id == due.c.id)
+        .values(attempts=OutboxEmail.attempts + 1, next_attempt_at=bindparam("lease_until"))
+        .returning(OutboxEmail.id, OutboxEmail.to_address, OutboxEmail.subject, OutboxEmail.body, OutboxEmail.attempts)
+        .execution_options(synchronize_session=False)
+    )
+
+
+_CLAIM = _claim_statement()
+
+
 async def _claim_mails(
     sessionmaker: async_sessionmaker[AsyncSession], *, settings: Settings, now: datetime, limit: int
 ) -> list[_Mail]:
     # Long enough for a whole batch on a slow server: a mail is only offered again after it.
     lease = timedelta(seconds=max(60.0, settings.smtp_timeout_seconds * (limit + 5)))
     async with unit_of_work(sessionmaker) as session:
-        rows = (
-            await session.scalars(
-                select(OutboxEmail)
-                .where(OutboxEmail.status == EmailStatus.pending, OutboxEmail.next_attempt_at <= now)
-                .order_by(OutboxEmail.next_attempt_at)
-                .limit(limit)
-                .with_for_update(skip_locked=True)
-            )
-        ).all()
-        for row in rows:
-            row.attempts += 1
-            row.next_attempt_at = now + lease
-        return [_Mail(r.id, r.to_address, r.subject, r.body, r.attempts) for r in rows]
+        rows = await session.execute(_CLAIM, {"now": now, "limit": limit, "lease_until": now + lease})
+        return [_Mail(*row) for row in rows]
 
 
 async def _record(
