@@ -27,6 +27,8 @@ def write_endpoints(made: Path, shared_baseline: Path) -> None:
     main, more, baseline = by_name(made / "main.json"), by_name(made / "more.json"), by_name(shared_baseline)
     project = [main["db"] | {"name": "by_id"}, more["db"] | {"name": "list"}, main["book"]]
     floor_reset = main["book"]["before"].replace(f"-d {DATABASE} ", f"-d {FLOOR_DATABASE} ")
+    if floor_reset == main["book"]["before"]:
+        raise SystemExit(f"the booking's reset does not name -d {DATABASE}: {floor_reset}")
     floor = [*project[:2], main["book"] | {"before": floor_reset}]
     paired = [baseline["db"] | {"name": "by_id"}, baseline["slots"] | {"name": "list"}, baseline["book"]]
     (made / "same-sql.json").write_text(json.dumps(project, indent=1))
