@@ -72,7 +72,7 @@ PIDS+=($!)
 PIDS+=($!)
 wait_for "http://127.0.0.1:$BASELINE_PORT/json"
 wait_for "http://127.0.0.1:$SQL_PORT/health" # any answer, a 404 here, will do
-wait_for "http://127.0.0.1:$PROJECT_PORT/health"
+wait_for "http://127.0.0.1:$PROJECT_PORT/health/ready"
 
 OUT="$ROOT/bench/results/$STAMP-same-sql"
 timeout "${PASS_TIMEOUT:-1800}" python3 "$WORK/harness/load/wrk_run.py" \
