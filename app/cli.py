@@ -3,8 +3,10 @@
 import argparse
 import asyncio
 import getpass
+import signal
 import sys
 from collections.abc import Sequence
+from types import FrameType
 
 from app.core import embedded
 from app.core.database import resolve_database_url
@@ -26,31 +28,43 @@ def _settings() -> Settings:
     return settings
 
 
+def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    """End `serve` on SIGTERM (`docker stop`, `kill`) as on Ctrl-C: with a normal exit, so that the
+    exit hooks run, among them the one that stops the embedded PostgreSQL. uvicorn shuts down
+    gracefully on SIGTERM, then raises it again for the handler it found; Python's default one
+    would end the process on the spot and leave the database server running."""
+    raise SystemExit(0)
+
+
 def serve(args: argparse.Namespace) -> None:
     import uvicorn
 
     from app.core.http_protocol import OneWritePerResponse
 
-    settings = _settings()
-    url = resolve_database_url(settings)
-    settings.resolved_secret_key()  # create the development key once, before the workers start
-    upgrade_head(url)
-    uvicorn.run(
-        "app.main:app",
-        host=args.host,
-        port=args.port,
-        workers=None if args.reload else args.workers,
-        reload=args.reload,
-        loop=args.loop,
-        http=OneWritePerResponse,
-        log_config=None,
-        proxy_headers=True,
-        # WebSocket keep-alive: a protocol ping every 20 s, and a peer silent for 20 s more is
-        # dropped. Frames are bounded before they are buffered (the chat closes larger ones).
-        ws_ping_interval=20,
-        ws_ping_timeout=20,
-        ws_max_size=65536,
-    )
+    previous_handler = signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    try:
+        settings = _settings()
+        url = resolve_database_url(settings)
+        settings.resolved_secret_key()  # create the development key once, before the workers start
+        upgrade_head(url)
+        uvicorn.run(
+            "app.main:app",
+            host=args.host,
+            port=args.port,
+            workers=None if args.reload else args.workers,
+            reload=args.reload,
+            loop=args.loop,
+            http=OneWritePerResponse,
+            log_config=None,
+            proxy_headers=True,
+            # WebSocket keep-alive: a protocol ping every 20 s, and a peer silent for 20 s more is
+            # dropped. Frames are bounded before they are buffered (the chat closes larger ones).
+            ws_ping_interval=20,
+            ws_ping_timeout=20,
+            ws_max_size=65536,
+        )
+    finally:
+        signal.signal(signal.SIGTERM, previous_handler)
 
 
 def migrate(args: argparse.Namespace) -> None:

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from app import cli
+from app.core import embedded
 from app.core.http_protocol import OneWritePerResponse
 from app.core.settings import Settings
 
@@ -29,11 +30,15 @@ def _run_cli(args: list[str], env: dict[str, str], timeout: float = 60) -> subpr
     )
 
 
-def test_serve_starts_embedded_database_and_create_admin_joins_it(tmp_path: Path) -> None:
-    port = _free_port()
+def _embedded_env(tmp_path: Path) -> dict[str, str]:
     env = {**os.environ, "DATA_DIR": str(tmp_path / "data"), "BCRYPT_ROUNDS": "4"}
     env.pop("DATABASE_URL", None)
     env.pop("SECRET_KEY", None)
+    return env
+
+
+def _start_serve(env: dict[str, str], port: int) -> subprocess.Popen[str]:
+    """`queueless serve` as its own process, once it answers /health/ready."""
     server = subprocess.Popen(
         [sys.executable, "-m", "app", "serve", "--port", str(port)],
         env=env,
@@ -41,18 +46,25 @@ def test_serve_starts_embedded_database_and_create_admin_joins_it(tmp_path: Path
         stderr=subprocess.STDOUT,
         text=True,
     )
-    try:
-        started = time.monotonic()
-        while True:
-            assert server.poll() is None, server.stdout.read() if server.stdout else ""
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/health/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() - started < 60, "serve did not become ready"
-            time.sleep(0.2)
+    started = time.monotonic()
+    while True:
+        assert server.poll() is None, server.stdout.read() if server.stdout else ""
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health/ready", timeout=1).status_code == 200:
+                return server
+        except httpx.TransportError:
+            pass
+        if time.monotonic() - started > 60:
+            server.kill()
+            raise AssertionError("serve did not become ready")
+        time.sleep(0.2)
 
+
+def test_serve_starts_embedded_database_and_create_admin_joins_it(tmp_path: Path) -> None:
+    port = _free_port()
+    env = _embedded_env(tmp_path)
+    server = _start_serve(env, port)
+    try:
         admin = _run_cli(["create-admin", "--email", "root@example.org", "--password", "a long admin passphrase"], env)
         assert admin.returncode == 0, admin.stderr
         login = httpx.post(
@@ -72,6 +84,16 @@ def test_serve_starts_embedded_database_and_create_admin_joins_it(tmp_path: Path
     assert server.returncode == 0
     # Ctrl-C stopped the embedded server too.
     assert not (tmp_path / "data" / "postgres" / "postmaster.pid").exists()
+
+
+def test_sigterm_stops_serve_and_its_embedded_database(tmp_path: Path) -> None:
+    server = _start_serve(_embedded_env(tmp_path), _free_port())
+    try:
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=30) == 0
+        assert not (tmp_path / "data" / "postgres" / "postmaster.pid").exists()
+    finally:
+        embedded.stop(tmp_path / "data")  # no database server outlives a failed run
 
 
 def test_production_without_secret_refuses_to_start(tmp_path: Path) -> None:
