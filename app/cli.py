@@ -29,10 +29,14 @@ def _settings() -> Settings:
 
 
 def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
-    """End `serve` on SIGTERM (`docker stop`, `kill`) as on Ctrl-C: with a normal exit, so that the
-    exit hooks run, among them the one that stops the embedded PostgreSQL. uvicorn shuts down
+    """End `serve` on SIGTERM (`kill`, a process manager) as on Ctrl-C: with a normal exit, so that
+    the exit hooks run, among them the one that stops the embedded PostgreSQL. uvicorn shuts down
     gracefully on SIGTERM, then raises it again for the handler it found; Python's default one
-    would end the process on the spot and leave the database server running."""
+    would end the process on the spot and leave the database server running.
+
+    Installed only around `uvicorn.run`: during start-up an exception would also stop a running
+    `initdb` half-way (`subprocess.run` kills its child), leaving a data directory that never
+    starts again, where the default handler leaves `initdb` to finish."""
     raise SystemExit(0)
 
 
@@ -41,12 +45,12 @@ def serve(args: argparse.Namespace) -> None:
 
     from app.core.http_protocol import OneWritePerResponse
 
+    settings = _settings()
+    url = resolve_database_url(settings)
+    settings.resolved_secret_key()  # create the development key once, before the workers start
+    upgrade_head(url)
     previous_handler = signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
-        settings = _settings()
-        url = resolve_database_url(settings)
-        settings.resolved_secret_key()  # create the development key once, before the workers start
-        upgrade_head(url)
         uvicorn.run(
             "app.main:app",
             host=args.host,

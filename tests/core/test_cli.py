@@ -92,8 +92,11 @@ def test_sigterm_stops_serve_and_its_embedded_database(tmp_path: Path) -> None:
         server.send_signal(signal.SIGTERM)
         assert server.wait(timeout=30) == 0
         assert not (tmp_path / "data" / "postgres" / "postmaster.pid").exists()
-    finally:
-        embedded.stop(tmp_path / "data")  # no database server outlives a failed run
+    finally:  # neither the server nor its database outlives a failed run
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+        embedded.stop(tmp_path / "data")
 
 
 def test_production_without_secret_refuses_to_start(tmp_path: Path) -> None:
