@@ -207,6 +207,24 @@ async def test_two_concurrent_outbox_passes_send_each_mail_once(
     assert {(m.status, m.attempts) for m in mails} == {(EmailStatus.sent, 1)}
 
 
+async def test_an_outbox_pass_skips_the_mails_another_pass_holds(
+    session: AsyncSession, settings: Settings, app: FastAPI
+) -> None:
+    await _queue_mail(session, n=30)
+    async with _sessionmaker(app)() as other_pass:  # holds 10 mails, as a pass does until it commits
+        ten = select(OutboxEmail.id).order_by(OutboxEmail.id).limit(10).with_for_update()
+        held = set((await other_pass.scalars(ten)).all())
+        async with SmtpStub() as stub:
+            # Waiting on the held rows (FOR UPDATE without SKIP LOCKED) would time out here.
+            deliver = workers.deliver_outbox_once(_sessionmaker(app), settings=_smtp(settings, stub), limit=30)
+            assert await asyncio.wait_for(deliver, timeout=5) == 20
+        await other_pass.rollback()
+    assert len(stub.received) == 20
+    mails = (await session.scalars(select(OutboxEmail).execution_options(populate_existing=True))).all()
+    assert {(m.status, m.attempts) for m in mails if m.id in held} == {(EmailStatus.pending, 0)}
+    assert {(m.status, m.attempts) for m in mails if m.id not in held} == {(EmailStatus.sent, 1)}
+
+
 async def test_outbox_retries_temporary_failures_with_backoff(
     session: AsyncSession, settings: Settings, app: FastAPI
 ) -> None:
