@@ -39,13 +39,19 @@ PIDS=()
 
 stop_all() {
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
+  for _ in $(seq 20); do # up to 10 s for a graceful stop, then SIGKILL
+    alive=0
+    for pid in "${PIDS[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    [ "$alive" = 0 ] && break
+    sleep 0.5
+  done
+  for pid in "${PIDS[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
   "$WORK/harness/db/pg.sh" stop || true
 }
 trap stop_all EXIT
 
-wait_for() {
-  for _ in $(seq 100); do curl -s -o /dev/null "$1" && return 0; sleep 0.3; done
+wait_for() { # until the URL answers 2xx
+  for _ in $(seq 100); do curl -sf -m 2 -o /dev/null "$1" && return 0; sleep 0.3; done
   echo "no answer from $1" >&2
   return 1
 }
@@ -71,7 +77,7 @@ PIDS+=($!)
 "$ROOT/bench/booking_target.sh" "$PROJECT_PORT" >"$WORK/same-sql-project.log" 2>&1 &
 PIDS+=($!)
 wait_for "http://127.0.0.1:$BASELINE_PORT/json"
-wait_for "http://127.0.0.1:$SQL_PORT/health" # any answer, a 404 here, will do
+wait_for "http://127.0.0.1:$SQL_PORT/health"
 wait_for "http://127.0.0.1:$PROJECT_PORT/health/ready"
 
 OUT="$ROOT/bench/results/$STAMP-same-sql"

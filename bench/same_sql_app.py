@@ -11,7 +11,8 @@ it renders, its background workers.
 
 What it leaves out, so it is a floor and never a stand-in: the token's signature is not verified
 (its claims are read), the slot is not checked against the service's hours, and the booking's
-notification texts are fixed strings of the usual length.
+notification, e-mail and live frame are rendered once, by the project's own code, for a sample
+booking (`SAMPLE`): every request sends texts of the project's lengths without rendering them.
 
 Routes (the project's paths): GET /api/v1/appointments/{id}, GET /api/v1/appointments?page=&size=,
 POST /api/v1/appointments. Environment: DATABASE_URL (asyncpg form), POOL_SIZE (40, the project's
@@ -36,14 +37,41 @@ from starlette.routing import Route
 from app.services.appointments import booking
 from app.services.appointments import service as appointments
 from app.services.appointments.service import new_reference
+from app.services.notifications import service as notifications
 
 DSN = os.environ["DATABASE_URL"].replace("postgresql+asyncpg://", "postgresql://")
 POOL_SIZE = int(os.environ.get("POOL_SIZE", "40"))
 BY_ID = appointments._BY_ID
 PAGE = appointments._own_page(by_status=False, from_day=False, to_day=False)
 READ, WRITE = booking._READ, booking._WRITE
-NOTICE = "Your appointment for a service at an organization is booked for Monday 7 December, 10:00."
 pool: asyncpg.Pool
+
+
+def _sample_announcement() -> dict[str, Any]:
+    """The notification parameters of a typical booking, as `booking.book` builds them."""
+    citizen = notifications.Recipient(
+        user_id=uuid.uuid4(), email="citizen.00001@demo.example.org", full_name="Ada Citizen"
+    )
+    appointment = booking._NewAppointment(
+        id=uuid.uuid4(),
+        reference=new_reference(),
+        service_id=uuid.uuid4(),
+        organization_id=uuid.uuid4(),
+        citizen_id=citizen.user_id,
+        starts_at=dt.datetime(2027, 3, 8, 10, tzinfo=dt.UTC),
+    )
+    message = notifications.appointment_message(
+        "appointment_booked",
+        appointment=appointment,
+        service_name="Passport renewal",
+        organization_name="Service point 42",
+        timezone="Europe/Berlin",
+        actor_id=citizen.user_id,
+    )
+    return notifications.announcement_values(message, recipient=citizen)
+
+
+SAMPLE = _sample_announcement()
 
 
 def claims(request: Request) -> tuple[uuid.UUID, uuid.UUID]:
@@ -98,9 +126,8 @@ async def book(request: Request) -> Response:
         service = await connection.fetchrow(READ.sql, *READ.arguments(read))
         if service is None or service["organization_id"] is None:
             return problem(404, "not_found")
-        new_id, notification_id = uuid.uuid4(), uuid.uuid4()
-        write: dict[str, Any] = {
-            "new_id": new_id,
+        write: dict[str, Any] = SAMPLE | {
+            "new_id": uuid.uuid4(),
             "new_reference": new_reference(),
             "new_service_id": service_id,
             "new_organization_id": service["organization_id"],
@@ -109,17 +136,10 @@ async def book(request: Request) -> Response:
             "new_ends_at": starts_at + dt.timedelta(minutes=service["duration_minutes"]),
             "new_notes": data.get("notes"),
             "new_capacity": service["capacity"],
-            "notification_id": notification_id,
+            "notification_id": uuid.uuid4(),
             "notification_user_id": user_id,
-            "notification_kind": "appointment_booked",
-            "notification_title": "Appointment booked",
-            "notification_body": NOTICE,
-            "notification_data": json.dumps({"appointment_id": str(new_id)}),
             "notification_created_at": dt.datetime.now(dt.UTC),
             "email_to": service["email"],
-            "email_subject": "Appointment booked",
-            "email_body": f"Hello {service['full_name']},\n\n{NOTICE}\n",
-            "live_payload": json.dumps({"user": str(user_id), "id": str(notification_id), "body": NOTICE}),
         }
         try:
             row = await connection.fetchrow(WRITE.sql, *WRITE.arguments(write))
@@ -150,8 +170,13 @@ async def lifespan(_: Starlette) -> AsyncIterator[None]:
     await pool.close()
 
 
+async def health(_: Request) -> Response:
+    return json_text('{"status":"ok"}')
+
+
 app = Starlette(
     routes=[
+        Route("/health", health),
         Route("/api/v1/appointments/{appointment_id}", by_id),
         Route("/api/v1/appointments", page, methods=["GET"]),
         Route("/api/v1/appointments", book, methods=["POST"]),

@@ -1,4 +1,4 @@
-"""Drop `ix_appointments_organization_id_starts_at`: the covering index of 0007 has the same key.
+"""Drop `ix_appointments_organization_id_starts_at`: the covering index (0005, rebuilt in 0007) has its key.
 
 `ix_appointments_organization_id_starts_at_covering` is keyed on `(organization_id, starts_at)`
 too, so every scan the plain index served (the staff queue of a day, an organization's range) is
