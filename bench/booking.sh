@@ -12,19 +12,9 @@
 # .venv, .state and results beside itself. Loopback only; every pass is bounded by `timeout`.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-SHARED="${SHARED_BENCH:-$ROOT/../shared/bench}"
-WORK="${BENCH_WORK:-/tmp/queueless-bench}"
+# shellcheck source=bench/harness_work.sh
+. "$ROOT/bench/harness_work.sh"
 PASSES="${PASSES:-main more list}"
-
-mkdir -p "$WORK/harness" "$ROOT/bench/results"
-cp -a "$SHARED/." "$WORK/harness/"
-chmod -R u+w "$WORK/harness"
-
-if [ "${SMOKE:-0}" = "1" ]; then
-  export DURATION="${DURATION:-3}" RUNS="${RUNS:-1}" WARMUP="${WARMUP:-1}"
-  export BENCH_APPOINTMENTS="${BENCH_APPOINTMENTS:-100000}"
-  export N_SLOTS="${N_SLOTS:-100000}" N_BOOKED="${N_BOOKED:-20000}"
-fi
 export WORKERS=1 WS_CLIENTS=0 MICRO=0 REFERENCE=0
 export BENCH_APPOINTMENTS="${BENCH_APPOINTMENTS:-1000000}" BENCH_SERVICES="${BENCH_SERVICES:-1000}"
 export BENCH_CITIZENS="${BENCH_CITIZENS:-10000}"

@@ -13,19 +13,9 @@
 # db/pg.sh and stops it, and the servers, on exit. Loopback only.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-SHARED="${SHARED_BENCH:-$ROOT/../shared/bench}"
-WORK="${BENCH_WORK:-/tmp/queueless-bench}"
+# shellcheck source=bench/harness_work.sh
+. "$ROOT/bench/harness_work.sh"
 export STATE_DIR="$WORK/same-sql-state"
-
-mkdir -p "$WORK/harness" "$ROOT/bench/results"
-cp -a "$SHARED/." "$WORK/harness/"
-chmod -R u+w "$WORK/harness"
-
-if [ "${SMOKE:-0}" = "1" ]; then
-  export DURATION="${DURATION:-3}" RUNS="${RUNS:-1}" WARMUP="${WARMUP:-1}"
-  export BENCH_APPOINTMENTS="${BENCH_APPOINTMENTS:-100000}"
-  export N_SLOTS="${N_SLOTS:-100000}" N_BOOKED="${N_BOOKED:-20000}"
-fi
 if [ ! -x "$WORK/harness/.venv/bin/uvicorn" ]; then # made as ../shared/bench/run.sh makes it
   (cd "$WORK/harness" && uv venv -q .venv && uv pip install -q --python .venv/bin/python -r requirements.txt)
 fi

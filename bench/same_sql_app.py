@@ -34,6 +34,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from app.core.schemas import page_response
 from app.services.appointments import booking
 from app.services.appointments import service as appointments
 from app.services.appointments.service import new_reference
@@ -109,9 +110,7 @@ async def page(request: Request) -> Response:
     row = await pool.fetchrow(PAGE.sql, *args)
     if row is None:
         return problem(401, "login_ended")
-    total = row["total"]
-    envelope = f'"total":{total},"page":{number},"size":{size},"pages":{-(-total // size)}'
-    return json_text(f'{{"items":[{row["items"] or ""}],{envelope}}}')
+    return page_response(row["items"] or "", total=row["total"], page=number, size=size)
 
 
 async def book(request: Request) -> Response:
