@@ -5,7 +5,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response, status
 
 from app.core.database import EngineDep, SessionDep
-from app.core.dependencies import AccessDep, CurrentUser, OrgStaff, PageDep, SettingsDep
+from app.core.dependencies import PageDep, SettingsDep
 from app.core.schemas import Page, json_response, page_response
 from app.services.appointments import booking
 from app.services.appointments import service as appointments_service
@@ -21,6 +21,8 @@ from app.services.appointments.schemas import (
     Slot,
     StatusChange,
 )
+from app.services.auth.dependencies import AccessDep, CurrentUser
+from app.services.organizations.dependencies import OrgStaff
 
 router = APIRouter(tags=["appointments"])
 

@@ -4,8 +4,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from app.core.database import SessionDep
-from app.core.dependencies import CurrentUser, OrgManager, PageDep
+from app.core.dependencies import PageDep
 from app.core.schemas import Page
+from app.services.auth.dependencies import CurrentUser
 from app.services.catalog import service as catalog_service
 from app.services.catalog.models import Service
 from app.services.catalog.schemas import (
@@ -18,6 +19,7 @@ from app.services.catalog.schemas import (
     ServiceUpdate,
 )
 from app.services.organizations import service as organizations_service
+from app.services.organizations.dependencies import OrgManager
 from app.services.organizations.models import MemberRole
 from app.services.users.models import User
 

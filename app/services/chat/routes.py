@@ -4,8 +4,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response, WebSocket, status
 
 from app.core.database import SessionDep
-from app.core.dependencies import CurrentUser, PageDep
+from app.core.dependencies import PageDep
 from app.core.schemas import Page
+from app.services.auth.dependencies import CurrentUser
 from app.services.chat import service as chat_service
 from app.services.chat import ws as chat_ws
 from app.services.chat.models import ConversationStatus

@@ -3,9 +3,10 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from app.core.database import SessionDep, release_connection
-from app.core.dependencies import CurrentUser, SettingsDep
+from app.core.dependencies import SettingsDep
 from app.services.appointments import service as appointments_service
 from app.services.appointments.schemas import AppointmentRead
+from app.services.auth.dependencies import CurrentUser
 from app.services.checkins import service as checkins_service
 from app.services.qr.dependencies import IMAGE_BODY, KeyringDep, read_image
 from app.services.qr.schemas import CheckinCode

@@ -7,15 +7,17 @@ from fastapi import APIRouter, Request, Response, status
 from fastapi.responses import StreamingResponse
 
 from app.core.database import SessionDep, release_connection
-from app.core.dependencies import CurrentUser, OrgStaff, PageDep, SettingsDep
+from app.core.dependencies import PageDep, SettingsDep
 from app.core.errors import PayloadTooLarge
 from app.core.schemas import Page
 from app.core.uploads import FileSink, Limit, invalid_form, openapi_form, read_form
+from app.services.auth.dependencies import CurrentUser
 from app.services.documents import service as documents_service
 from app.services.documents.dependencies import AfterCommitDep, StoresDep
 from app.services.documents.errors import ContentMissing, QuotaExceeded
 from app.services.documents.models import DocumentStatus
 from app.services.documents.schemas import DocumentRead, DocumentReview
+from app.services.organizations.dependencies import OrgStaff
 
 router = APIRouter(tags=["documents"])
 

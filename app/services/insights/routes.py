@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel
 
 from app.core.database import SessionDep
-from app.core.dependencies import AdminUser, OrgStaff
+from app.services.auth.dependencies import AdminUser
 from app.services.insights import service as insights_service
 from app.services.insights.schemas import (
     DailyRead,
@@ -18,6 +18,7 @@ from app.services.insights.schemas import (
     ServiceInsightRead,
     SummaryRead,
 )
+from app.services.organizations.dependencies import OrgStaff
 
 router = APIRouter(tags=["insights"])
 

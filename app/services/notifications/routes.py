@@ -4,8 +4,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from app.core.database import SessionDep
-from app.core.dependencies import CurrentUser, PageDep
+from app.core.dependencies import PageDep
 from app.core.schemas import Page
+from app.services.auth.dependencies import CurrentUser
 from app.services.notifications import service as notifications_service
 from app.services.notifications.schemas import NotificationRead, UnreadCount
 

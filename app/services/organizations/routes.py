@@ -4,9 +4,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from app.core.database import SessionDep
-from app.core.dependencies import AdminUser, OrgManager, OrgStaff, PageDep
+from app.core.dependencies import PageDep
 from app.core.schemas import Page
+from app.services.auth.dependencies import AdminUser
 from app.services.organizations import service as organizations_service
+from app.services.organizations.dependencies import OrgManager, OrgStaff
 from app.services.organizations.models import OrganizationKind
 from app.services.organizations.schemas import (
     DepartmentCreate,

@@ -5,8 +5,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 
 from app.core.database import SessionDep, release_connection
-from app.core.dependencies import CurrentUser, SettingsDep
+from app.core.dependencies import SettingsDep
 from app.services.appointments import service as appointments_service
+from app.services.auth.dependencies import CurrentUser
 from app.services.qr import service as qr_service
 from app.services.qr.dependencies import IMAGE_BODY, KeyringDep, read_image
 from app.services.qr.images import MEDIA_TYPES, ImageKind

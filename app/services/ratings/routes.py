@@ -3,8 +3,9 @@ import uuid
 from fastapi import APIRouter, status
 
 from app.core.database import SessionDep
-from app.core.dependencies import CurrentUser, PageDep
+from app.core.dependencies import PageDep
 from app.core.schemas import Page
+from app.services.auth.dependencies import CurrentUser
 from app.services.ratings import service as ratings_service
 from app.services.ratings.models import Rating
 from app.services.ratings.schemas import RatingCreate, RatingRead, ReplyCreate, ReplyRead

@@ -4,9 +4,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from app.core.database import SessionDep
-from app.core.dependencies import AdminUser, CurrentLogin, CurrentUser, PageDep, SettingsDep
+from app.core.dependencies import PageDep, SettingsDep
 from app.core.schemas import Page
 from app.services.auth import service as auth_service
+from app.services.auth.dependencies import AdminUser, CurrentLogin, CurrentUser
 from app.services.users import service as users_service
 from app.services.users.models import Role
 from app.services.users.schemas import PasswordChange, UserAdminUpdate, UserRead, UserUpdateMe
