@@ -104,14 +104,14 @@ def db_url(args: argparse.Namespace) -> None:
 
 
 def seed_demo(args: argparse.Namespace) -> None:
-    from app.services.demo import service as demo_service
+    from app.demo import seed as demo_seed
 
     settings = _settings()
     url = resolve_database_url(settings)
     upgrade_head(url)
     try:
         report = asyncio.run(
-            demo_service.seed_database(
+            demo_seed.seed_database(
                 url,
                 appointments=args.appointments,
                 citizens=args.citizens,
@@ -123,7 +123,7 @@ def seed_demo(args: argparse.Namespace) -> None:
     except ValueError as exc:
         raise SystemExit(f"queueless: {exc}") from None
     print(report)
-    print(f"demo accounts: {demo_service.ADMIN_EMAIL} and the others in README.md, password {demo_service.PASSWORD!r}")
+    print(f"demo accounts: {demo_seed.ADMIN_EMAIL} and the others in README.md, password {demo_seed.PASSWORD!r}")
 
 
 def build_parser() -> argparse.ArgumentParser:

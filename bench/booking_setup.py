@@ -24,12 +24,12 @@ import asyncpg
 
 from app.core.security import TokenSigner
 from app.core.settings import Settings
-from app.services.demo import catalog
-from app.services.demo import service as demo_service
+from app.demo import catalog
+from app.demo import seed as demo_seed
 
 ROOT = Path(__file__).resolve().parent.parent
 DATABASE = "queueless_bench"
-BOOKER = f"bench.booker@{demo_service.DOMAIN}"
+BOOKER = f"bench.booker@{demo_seed.DOMAIN}"
 ACTIVE = "('booked', 'checked_in', 'in_progress')"
 
 # The booker's own bookings are removed before each booking run (harness "before" hook), so that
@@ -63,7 +63,7 @@ async def sign_in(url: str, signer: TokenSigner) -> dict[str, str]:
     """The booker (no appointments: books freely) and citizen 00001 (~100 seeded appointments)."""
     conn = await asyncpg.connect(url)
     try:
-        hash_ = await conn.fetchval("SELECT password_hash FROM users WHERE email = $1", demo_service.ADMIN_EMAIL)
+        hash_ = await conn.fetchval("SELECT password_hash FROM users WHERE email = $1", demo_seed.ADMIN_EMAIL)
         await conn.execute(
             "INSERT INTO users (id, email, password_hash, full_name) VALUES ($1, $2, $3, 'Bench Booker')",
             uuid.uuid4(),
@@ -71,12 +71,12 @@ async def sign_in(url: str, signer: TokenSigner) -> dict[str, str]:
             hash_,
         )
         tokens = {}
-        for key, email in (("booker", BOOKER), ("reader", demo_service.citizen_email(1))):
+        for key, email in (("booker", BOOKER), ("reader", demo_seed.citizen_email(1))):
             user_id = await conn.fetchval("SELECT id FROM users WHERE email = $1", email)
             session_id = uuid.uuid4()
             await conn.execute("INSERT INTO login_sessions (id, user_id) VALUES ($1, $2)", session_id, user_id)
             tokens[key] = signer.issue_access(user_id=user_id, session_id=session_id)
-        reader_id = await conn.fetchval("SELECT id FROM users WHERE email = $1", demo_service.citizen_email(1))
+        reader_id = await conn.fetchval("SELECT id FROM users WHERE email = $1", demo_seed.citizen_email(1))
         low, high, count = await conn.fetchrow(
             "SELECT min(right(id::text, 12)), max(right(id::text, 12)), count(*) FROM appointments"
             " WHERE citizen_id = $1",

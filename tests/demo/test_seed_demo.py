@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import cli
 from app.core.settings import Settings, get_settings
-from app.services.demo import service as demo_service
+from app.demo import seed as demo_seed
 
 ACTIVE = "('booked', 'checked_in', 'in_progress')"
 
@@ -196,15 +196,13 @@ async def test_seeded_slots_are_the_slots_the_api_offers(
 
 async def test_demo_accounts_sign_in_with_the_documented_password(cli_env: None, client: httpx.AsyncClient) -> None:
     await run_seed("--appointments", "50", "--citizens", "5")
-    for email in (demo_service.ADMIN_EMAIL, "amir.haddad@demo.example.org", demo_service.citizen_email(5)):
-        response = await client.post("/auth/login", json={"email": email, "password": demo_service.PASSWORD})
+    for email in (demo_seed.ADMIN_EMAIL, "amir.haddad@demo.example.org", demo_seed.citizen_email(5)):
+        response = await client.post("/auth/login", json={"email": email, "password": demo_seed.PASSWORD})
         assert response.status_code == 200, response.text
     mine = await client.get("/appointments", headers={"Authorization": f"Bearer {response.json()['access_token']}"})
     assert mine.status_code == 200
     assert mine.json()["total"] >= 1
-    wrong = await client.post(
-        "/auth/login", json={"email": demo_service.citizen_email(6), "password": "queueless-demo"}
-    )
+    wrong = await client.post("/auth/login", json={"email": demo_seed.citizen_email(6), "password": "queueless-demo"})
     assert wrong.status_code == 401
 
 

@@ -26,7 +26,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, insert, select, text
@@ -34,10 +34,10 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from app.core.security import hash_password_sync
+from app.demo import catalog
 from app.services.appointments.models import ACTIVE_VALUES_SQL
 from app.services.appointments.service import REFERENCE_ALPHABET, REFERENCE_LENGTH
 from app.services.catalog.models import Closure, OpeningHours, Requirement, Service
-from app.services.demo import catalog
 from app.services.organizations.models import Department, Membership, Organization
 from app.services.users.models import Role, User
 
@@ -120,6 +120,16 @@ class Progress:
         self.stream.flush()
 
 
+class VerticalSeeder(Protocol):
+    """A vertical's demo (`app/demo/<vertical>.py`): idempotent, run after the appointments."""
+
+    async def __call__(self, conn: AsyncConnection, *, password_hash: str, progress: "Progress") -> None: ...
+
+
+# Each vertical's seeder, in order; each finds what an earlier run made and only tops it up.
+VERTICALS: list[VerticalSeeder] = []
+
+
 async def seed(
     engine: AsyncEngine,
     *,
@@ -156,6 +166,9 @@ async def seed(
             await conn.commit()
             report.appointments_added = await _ensure_appointments(conn, total=appointments, progress=progress)
             await _record_past_reminders(conn, reminder_minutes_before)
+            for seed_vertical in VERTICALS:
+                await seed_vertical(conn, password_hash=password_hash, progress=progress)
+                await conn.commit()
             report.organizations = await _count(conn, "organizations", f"email LIKE '%@{DOMAIN}'")
             report.services = await _count(conn, "services", "id BETWEEN :lo AND :hi", _range(SERVICE))
             report.citizens = await _count(conn, "users", "id BETWEEN :lo AND :hi", _range(CITIZEN))
