@@ -3,6 +3,7 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from functools import partial
 from urllib.parse import quote
 
+import anyio.to_thread
 from fastapi import APIRouter, Request, Response, status
 from fastapi.responses import StreamingResponse
 
@@ -74,7 +75,7 @@ async def upload_document(
         ),
         Limit(remaining, QuotaExceeded),
     ]
-    staged, path = stores.staging.new_path()
+    staged, path = await anyio.to_thread.run_sync(stores.staging.new_path)
     received, values = await read_form(
         request,
         fields=("appointment_id", "requirement_id"),
@@ -85,7 +86,8 @@ async def upload_document(
 
     after.on_rollback.append(partial(stores.storage.discard, staged))
     # Staged before the row is written (an upload to the bucket, for an object store): once the
-    # row commits, its bytes are where any process can place them.
+    # row commits, its bytes are where any process can place them. Before `create`, too, so that
+    # no database connection or lock is held while the bytes travel.
     await stores.storage.stage(staged, path)
     document, replaced_key = await documents_service.create(
         session,
