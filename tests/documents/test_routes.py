@@ -17,7 +17,7 @@ from app.services.documents.dependencies import Stores, sweep
 from app.services.documents.models import Document
 from app.services.documents.storage import Staged, new_key
 from tests.documents.factories import World, create_appointment, create_world
-from tests.documents.files import PDF, image_bytes, zip_bytes
+from tests.documents.files import PDF, failing_second_commit, image_bytes, zip_bytes
 from tests.documents.processes import dead_process
 from tests.helpers import assert_problem, register_admin
 
@@ -209,28 +209,13 @@ async def test_client_disconnect_mid_upload_leaves_nothing_behind(
     assert messages[0]["status"] == 400
 
 
-def _failing_second_commit() -> Any:
-    """`AsyncSession.commit` for one upload: the first commit (`release_connection`, before the
-    body is read) goes through, the second (the request's end, after the row is written) fails."""
-    original = AsyncSession.commit
-    calls: list[bool] = []
-
-    async def commit(self: AsyncSession) -> None:
-        calls.append(True)
-        if len(calls) == 2:
-            raise RuntimeError("the database went away")
-        await original(self)
-
-    return commit
-
-
 async def test_failed_commit_leaves_neither_row_nor_file(
     app: FastAPI, world: World, stores: Stores, session: AsyncSession, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://test/api/v1") as raw_client:
         with monkeypatch.context() as patch:
-            patch.setattr(AsyncSession, "commit", _failing_second_commit())
+            patch.setattr(AsyncSession, "commit", failing_second_commit())
             response = await upload(raw_client, world.citizen)
     assert_problem(response, 500, "internal_error")
     assert files_on_disk(stores) == []
@@ -248,7 +233,7 @@ async def test_a_replacement_whose_commit_fails_keeps_the_replaced_file(
         assert len(kept) == 1
 
         with monkeypatch.context() as patch:
-            patch.setattr(AsyncSession, "commit", _failing_second_commit())
+            patch.setattr(AsyncSession, "commit", failing_second_commit())
             assert_problem(await upload(raw_client, world.citizen, image_bytes("PNG"), **links), 500, "internal_error")
         assert files_on_disk(stores) == kept
         content = await raw_client.get(f"/documents/{first['id']}/content", headers=world.citizen.headers)

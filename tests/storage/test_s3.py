@@ -20,7 +20,7 @@ from app.services.documents.models import Document
 from app.services.documents.object_storage import ObjectStorage
 from app.services.documents.storage import Staged, new_key
 from tests.documents.factories import World, create_world
-from tests.documents.files import PDF, image_bytes
+from tests.documents.files import PDF, failing_second_commit, image_bytes
 from tests.documents.processes import dead_process
 from tests.helpers import assert_problem
 
@@ -122,26 +122,12 @@ async def _key_of(app: FastAPI, response: httpx.Response) -> str:
         return await _key(session, response.json()["id"])
 
 
-def _failing_second_commit() -> Any:
-    """The upload's first commit (before the body is read) passes; the one after the row fails."""
-    original = AsyncSession.commit
-    calls: list[bool] = []
-
-    async def commit(self: AsyncSession) -> None:
-        calls.append(True)
-        if len(calls) == 2:
-            raise RuntimeError("the database went away")
-        await original(self)
-
-    return commit
-
-
 async def test_a_failed_commit_leaves_no_row_no_object_and_no_file(
     s3_app: FastAPI, world: World, s3_stores: Stores, session: AsyncSession, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     transport = httpx.ASGITransport(app=s3_app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://test/api/v1") as raw_client:
-        monkeypatch.setattr(AsyncSession, "commit", _failing_second_commit())
+        monkeypatch.setattr(AsyncSession, "commit", failing_second_commit())
         response = await upload(raw_client, world.citizen)
         monkeypatch.undo()
     assert_problem(response, 500, "internal_error")
