@@ -50,9 +50,7 @@ pool: asyncpg.Pool
 
 def _sample_announcement() -> dict[str, Any]:
     """The notification parameters of a typical booking, as `booking.book` builds them."""
-    citizen = notifications.Recipient(
-        user_id=uuid.uuid4(), email="citizen.00001@demo.example.org", full_name="Ada Citizen"
-    )
+    citizen = notifications.Recipient(user_id=uuid.uuid4(), full_name="Ada Citizen")
     appointment = booking._NewAppointment(
         id=uuid.uuid4(),
         reference=new_reference(),
@@ -138,7 +136,6 @@ async def book(request: Request) -> Response:
             "notification_id": uuid.uuid4(),
             "notification_user_id": user_id,
             "notification_created_at": dt.datetime.now(dt.UTC),
-            "email_to": service["email"],
         }
         try:
             row = await connection.fetchrow(WRITE.sql, *WRITE.arguments(write))

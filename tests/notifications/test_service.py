@@ -157,3 +157,20 @@ async def test_notification_frame_goes_to_the_live_channel_on_commit(session: As
     assert frame["notification"]["title"] == "Hello"
     assert frame["notification"]["data"] == {"k": "v"}
     assert set(frame["notification"]) == {"id", "kind", "title", "body", "data", "read_at", "created_at"}
+
+
+async def test_the_writer_clips_texts_to_their_columns_in_every_statement(session: AsyncSession) -> None:
+    """`stored` clips in SQL, so a writer that passes raw texts (chat's subject line, `notify`)
+    stores them cut with an ellipsis instead of failing on the column's length."""
+    user = await make_user(session)
+    await session.commit()
+    stored = await notifications_service.notify(
+        session, user_id=user.id, kind="k" * 60, title="t" * 300, body="b" * 2500, email=True
+    )
+    await session.commit()
+    row = await session.get(Notification, stored.id)
+    assert row is not None
+    assert (row.kind, row.title, row.body) == ("k" * 40, "t" * 199 + "…", "b" * 1999 + "…")
+    mail = await session.scalar(select(OutboxEmail).where(OutboxEmail.notification_id == row.id))
+    assert mail is not None
+    assert mail.to_address == user.email

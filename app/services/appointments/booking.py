@@ -46,7 +46,7 @@ def _read() -> Any:
     login = auth_service.open_login()
     service = bookable_query.statement(with_seats=False).add_columns(queries.new_requirements(bindparam("service_id")))
     body = service.lateral("service")
-    return select(login.c.email, login.c.full_name, body).select_from(login.outerjoin(body, true()))
+    return select(login.c.full_name, body).select_from(login.outerjoin(body, true()))
 
 
 def _write() -> Any:
@@ -117,7 +117,7 @@ async def book(
         raise ServiceNotFound()
     service = bookable_query.from_row(row, first=first, last=last)
     bookable_query.require_bookable(service, starts_at)
-    citizen = notifications_service.Recipient(user_id=claims.user_id, email=row["email"], full_name=row["full_name"])
+    citizen = notifications_service.Recipient(user_id=claims.user_id, full_name=row["full_name"])
     values: dict[str, Any] = {
         "new_service_id": service_id,
         "new_organization_id": service.organization_id,

@@ -43,7 +43,6 @@ from app.services.auth.errors import LoginEnded
 from app.services.chat.models import ChatMessage, Conversation, ConversationStatus, ReadMarker
 from app.services.chat.schemas import ConversationCreate, ConversationRead, MessageRead
 from app.services.notifications import service as notifications_service
-from app.services.notifications.models import Notification
 from app.services.organizations import service as organizations_service
 from app.services.organizations.models import Membership
 from app.services.users.models import Role, User
@@ -235,18 +234,19 @@ def _send_statement() -> Any:
     recipient = (
         select(func.unnest(participants).label("user_id")).distinct().correlate(conversation).lateral("recipient")
     )
-    offline = insert(Notification).from_select(
-        ["id", "user_id", "kind", "title", "body", "data"],
+    offline, offline_mail = notifications_service.stored(
         select(
-            func.gen_random_uuid(),
-            recipient.c.user_id,
-            literal(CHAT_KIND),
-            notifications_service.clipped(literal("New message: ") + conversation.c.subject, 200),
-            bindparam("preview", type_=String),
-            func.jsonb_build_object("conversation_id", inserted.c.conversation_id, "message_id", inserted.c.id),
+            recipient.c.user_id.label("user_id"),
+            literal(CHAT_KIND).label("kind"),
+            (literal("New message: ") + conversation.c.subject).label("title"),
+            bindparam("preview", type_=String).label("body"),
+            func.jsonb_build_object("conversation_id", inserted.c.conversation_id, "message_id", inserted.c.id).label(
+                "data"
+            ),
         )
         .select_from(inserted.join(conversation, true()).join(recipient, true()))
         .where(recipient.c.user_id != _SENDER_ID, ~realtime.online(recipient.c.user_id)),
+        name="offline",
     )
     return (
         select(
@@ -261,7 +261,7 @@ def _send_statement() -> Any:
         .select_from(sender.outerjoin(conversation, true()).outerjoin(inserted, true()))
         .add_cte(touched.cte("touched"))
         .add_cte(marked.cte("marked"))
-        .add_cte(offline.cte("offline"))
+        .add_cte(offline, *offline_mail)
     )
 
 

@@ -23,6 +23,7 @@ from sqlalchemy import (
     DateTime,
     Select,
     String,
+    Text,
     Uuid,
     bindparam,
     case,
@@ -76,6 +77,97 @@ class NotificationNotFound(NotFound):
 
 
 # --- writing ------------------------------------------------------------------------------------
+# One way to write a notification: `stored`, a Core builder that every writer uses (`notify`, the
+# booking's statement through `announced`, chat's send), so the columns, the clipping of the texts
+# and the e-mail outbox row are decided here, inside whatever statement and transaction the caller
+# runs.
+
+KIND_CHARS = 40
+TITLE_CHARS = 200
+BODY_CHARS = 2000
+SUBJECT_CHARS = 300
+
+_OPTIONAL = ("created_at", "email_subject", "email_body")
+
+
+def clip(text: str, limit: int) -> str:
+    """`text` cut to `limit` characters, an ellipsis marking the cut."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def clipped(text: ColumnElement[str], limit: int) -> ColumnElement[str]:
+    """`clip` in SQL."""
+    return case((func.char_length(text) <= limit, text), else_=func.left(text, limit - 1) + literal("…"))
+
+
+def stored(rows: Select[Any], *, name: str = "notification") -> tuple[CTE, tuple[CTE, ...]]:
+    """CTEs that store a notification for each row of `rows`, and its e-mail when it has one.
+
+    `rows` labels its columns `user_id`, `kind`, `title`, `body` and `data` (JSONB), and may add
+    `id` (else one is drawn), `created_at` (else the insert's clock) and `email_subject` and
+    `email_body` (the rendered e-mail; NULL for none). The texts are clipped to their columns. An
+    e-mail is queued only for an active account, to its address. Returns the notification CTE
+    (returning every column of `notifications`) and the others the statement must carry:
+    `statement.add_cte(notification, *others)`.
+    """
+    given = rows.selected_columns
+    if "id" not in given:
+        rows = rows.add_columns(func.gen_random_uuid().label("id"))
+    source = rows.cte(f"{name}_row")
+    row = source.c
+    values: dict[str, Any] = {
+        "id": row.id,
+        "user_id": row.user_id,
+        "kind": func.left(row.kind, KIND_CHARS),
+        "title": clipped(row.title, TITLE_CHARS),
+        "body": clipped(row.body, BODY_CHARS),
+        "data": row.data,
+    }
+    if "created_at" in given:
+        values["created_at"] = row.created_at
+    notification = (
+        insert(Notification)
+        .from_select(list(values), select(*values.values()))
+        .returning(*Notification.__table__.c)
+        .cte(name)
+    )
+    if "email_subject" not in given:
+        return notification, ()
+    # Every column spelled out: a Python-side default would be evaluated once, when compiled.
+    mail = insert(OutboxEmail).from_select(
+        ["id", "notification_id", "to_address", "subject", "body", "status", "attempts"],
+        select(
+            func.gen_random_uuid(),
+            notification.c.id,
+            User.email,
+            clipped(row.email_subject, SUBJECT_CHARS),
+            row.email_body,
+            literal(EmailStatus.pending.value),
+            literal(0),
+        )
+        .select_from(notification)
+        .join(source, source.c.id == notification.c.id)
+        .join(User, User.id == notification.c.user_id)
+        .where(row.email_subject.is_not(None), User.is_active.is_(True)),
+    )
+    return notification, (mail.cte(f"{name}_mail"),)
+
+
+def _notify_statement() -> Select[Any]:
+    rows = select(
+        bindparam("user_id", type_=Uuid).label("user_id"),
+        bindparam("kind", type_=String).label("kind"),
+        bindparam("title", type_=String).label("title"),
+        bindparam("body", type_=String).label("body"),
+        bindparam("data", type_=JSONB).label("data"),
+        bindparam("email_subject", type_=String).label("email_subject"),
+        bindparam("email_body", type_=Text).label("email_body"),
+    )
+    notification, others = stored(rows)
+    return select(notification).add_cte(*others)
+
+
+_NOTIFY = _notify_statement()
 
 
 async def notify(
@@ -90,20 +182,31 @@ async def notify(
 ) -> Notification:
     """Store a notification for `user_id` in the caller's transaction, queue its e-mail when
     `email` is true (and the account is active), and push it to the user's open sockets once the
-    transaction commits."""
-    notification = Notification(
-        user_id=user_id, kind=kind[:40], title=clip(title, 200), body=clip(body, 2000), data=data or {}
-    )
-    session.add(notification)
-    await session.flush()
+    transaction commits. Returns the stored row (not attached to the session)."""
+    await session.flush()  # the caller's pending changes go first, as with an ORM insert
+    data = data or {}
+    subject = text = None
     if email:
         user = await session.get(User, user_id)
         if user is not None and user.is_active:
             subject, text = render_email(
-                kind, full_name=user.full_name, title=notification.title, body=notification.body, data=notification.data
+                kind, full_name=user.full_name, title=clip(title, TITLE_CHARS), body=clip(body, BODY_CHARS), data=data
             )
-            session.add(OutboxEmail(notification_id=notification.id, to_address=user.email, subject=subject, body=text))
-            await session.flush()
+    row = (
+        await session.execute(
+            _NOTIFY,
+            {
+                "user_id": user_id,
+                "kind": kind,
+                "title": title,
+                "body": body,
+                "data": data,
+                "email_subject": subject,
+                "email_body": text,
+            },
+        )
+    ).one()
+    notification = Notification(**row._mapping)
     frame = {
         "type": "notification",
         "notification": NotificationRead.model_validate(notification).model_dump(mode="json"),
@@ -115,7 +218,6 @@ async def notify(
 @dataclass(frozen=True, slots=True)
 class Recipient:
     user_id: uuid.UUID
-    email: str
     full_name: str
 
 
@@ -126,37 +228,20 @@ def announced(statement: Select[Any], *, after: CTE) -> Select[Any]:
 
     The statement's rows each send the live frame, so `statement` should read one row of `after`.
     """
-    values = select(
-        bindparam("notification_id", type_=Uuid),
-        bindparam("notification_user_id", type_=Uuid),
-        bindparam("notification_kind", type_=String),
-        bindparam("notification_title", type_=String),
-        bindparam("notification_body", type_=String),
-        bindparam("notification_data", type_=JSONB),
-        bindparam("notification_created_at", type_=DateTime(timezone=True)),
+    rows = select(
+        bindparam("notification_id", type_=Uuid).label("id"),
+        bindparam("notification_user_id", type_=Uuid).label("user_id"),
+        bindparam("notification_kind", type_=String).label("kind"),
+        bindparam("notification_title", type_=String).label("title"),
+        bindparam("notification_body", type_=String).label("body"),
+        bindparam("notification_data", type_=JSONB).label("data"),
+        bindparam("notification_created_at", type_=DateTime(timezone=True)).label("created_at"),
+        bindparam("email_subject", type_=String).label("email_subject"),
+        bindparam("email_body", type_=Text).label("email_body"),
     ).where(exists(after.select()))
-    stored = (
-        insert(Notification)
-        .from_select(["id", "user_id", "kind", "title", "body", "data", "created_at"], values)
-        .returning(Notification.id)
-        .cte("notification")
-    )
-    to_address = bindparam("email_to", type_=String)
-    # Every column spelled out: a Python-side default would be evaluated once, when compiled.
-    mail = insert(OutboxEmail).from_select(
-        ["id", "notification_id", "to_address", "subject", "body", "status", "attempts"],
-        select(
-            func.gen_random_uuid(),
-            stored.c.id,
-            to_address,
-            bindparam("email_subject", type_=String),
-            bindparam("email_body", type_=String),
-            literal(EmailStatus.pending.value),
-            literal(0),
-        ).where(to_address.is_not(None)),
-    )
+    notification, others = stored(rows)
     live = func.pg_notify(realtime.CHANNEL, bindparam("live_payload", type_=String)).label("announced")
-    return statement.add_cte(stored).add_cte(mail.cte("mail")).add_columns(live)
+    return statement.add_cte(notification, *others).add_columns(live)
 
 
 def announcement_values(message: Message, *, recipient: Recipient) -> dict[str, Any]:
@@ -167,9 +252,9 @@ def announcement_values(message: Message, *, recipient: Recipient) -> dict[str, 
     """
     notification = NotificationRead(
         id=uuid.uuid4(),
-        kind=message.kind[:40],
-        title=clip(message.title, 200),
-        body=clip(message.body, 2000),
+        kind=message.kind[:KIND_CHARS],
+        title=clip(message.title, TITLE_CHARS),
+        body=clip(message.body, BODY_CHARS),
         data=message.data,
         read_at=None,
         created_at=datetime.now(UTC),
@@ -194,21 +279,10 @@ def announcement_values(message: Message, *, recipient: Recipient) -> dict[str, 
         "notification_body": notification.body,
         "notification_data": json.dumps(message.data, separators=(",", ":")),
         "notification_created_at": notification.created_at,
-        "email_to": recipient.email if message.email else None,
         "email_subject": subject,
         "email_body": text,
         "live_payload": realtime.payload_for(recipient.user_id, frame),
     }
-
-
-def clip(text: str, limit: int) -> str:
-    """`text` cut to `limit` characters, an ellipsis marking the cut."""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def clipped(text: ColumnElement[str], limit: int) -> ColumnElement[str]:
-    """`clip` in SQL."""
-    return case((func.char_length(text) <= limit, text), else_=func.left(text, limit - 1) + literal("…"))
 
 
 @lru_cache(maxsize=64)
