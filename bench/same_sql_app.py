@@ -35,7 +35,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from app.core.schemas import page_response
-from app.services.appointments import booking
+from app.services.appointments import announcements, booking
 from app.services.appointments import service as appointments
 from app.services.appointments.service import new_reference
 from app.services.notifications import service as notifications
@@ -59,7 +59,7 @@ def _sample_announcement() -> dict[str, Any]:
         citizen_id=citizen.user_id,
         starts_at=dt.datetime(2027, 3, 8, 10, tzinfo=dt.UTC),
     )
-    message = notifications.appointment_message(
+    message = announcements.appointment_message(
         "appointment_booked",
         appointment=appointment,
         service_name="Passport renewal",

@@ -28,7 +28,7 @@ from app.core import prepared
 from app.core.errors import Conflict
 from app.core.prepared import Prepared
 from app.core.security import AccessClaims
-from app.services.appointments import bookable_query, queries
+from app.services.appointments import announcements, bookable_query, queries
 from app.services.appointments.errors import OverlappingAppointment, SlotFull
 from app.services.appointments.models import Appointment, AppointmentEvent, Status
 from app.services.appointments.schemas import AppointmentRead
@@ -136,7 +136,7 @@ async def book(
             citizen_id=citizen.user_id,
             starts_at=starts_at,
         )
-        message = notifications_service.appointment_message(
+        message = announcements.appointment_message(
             "appointment_booked",
             appointment=new,
             service_name=service.service_name,
