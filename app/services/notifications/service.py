@@ -37,7 +37,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import paging, realtime
-from app.core.errors import NotFound
+from app.services.notifications.errors import NotificationNotFound
 from app.services.notifications.models import EmailStatus, Notification, OutboxEmail
 from app.services.notifications.schemas import NotificationRead
 from app.services.users.models import User
@@ -53,10 +53,6 @@ class Message:
     body: str
     data: dict[str, Any]
     email: bool
-
-
-class NotificationNotFound(NotFound):
-    default_detail = "No such notification."
 
 
 # --- writing ------------------------------------------------------------------------------------
@@ -136,16 +132,21 @@ def stored(rows: Select[Any], *, name: str = "notification") -> tuple[CTE, tuple
     return notification, (mail.cte(f"{name}_mail"),)
 
 
-def _notify_statement() -> Select[Any]:
-    rows = select(
-        bindparam("user_id", type_=Uuid).label("user_id"),
-        bindparam("kind", type_=String).label("kind"),
-        bindparam("title", type_=String).label("title"),
-        bindparam("body", type_=String).label("body"),
-        bindparam("data", type_=JSONB).label("data"),
+def _parameter_row(prefix: str, *, stamped: bool) -> Select[Any]:
+    """A notification given as parameters (`{prefix}user_id`, `{prefix}kind`, ..., and its e-mail's
+    `email_subject` and `email_body`); `stamped`: with its id and time too, chosen by the caller."""
+    columns: dict[str, Any] = {"user_id": Uuid, "kind": String, "title": String, "body": String, "data": JSONB}
+    if stamped:
+        columns = {"id": Uuid, **columns, "created_at": DateTime(timezone=True)}
+    return select(
+        *(bindparam(prefix + name, type_=sql_type).label(name) for name, sql_type in columns.items()),
         bindparam("email_subject", type_=String).label("email_subject"),
         bindparam("email_body", type_=Text).label("email_body"),
     )
+
+
+def _notify_statement() -> Select[Any]:
+    rows = _parameter_row("", stamped=False)
     notification, others = stored(rows)
     return select(notification).add_cte(*others)
 
@@ -211,17 +212,7 @@ def announced(statement: Select[Any], *, after: CTE) -> Select[Any]:
 
     The statement's rows each send the live frame, so `statement` should read one row of `after`.
     """
-    rows = select(
-        bindparam("notification_id", type_=Uuid).label("id"),
-        bindparam("notification_user_id", type_=Uuid).label("user_id"),
-        bindparam("notification_kind", type_=String).label("kind"),
-        bindparam("notification_title", type_=String).label("title"),
-        bindparam("notification_body", type_=String).label("body"),
-        bindparam("notification_data", type_=JSONB).label("data"),
-        bindparam("notification_created_at", type_=DateTime(timezone=True)).label("created_at"),
-        bindparam("email_subject", type_=String).label("email_subject"),
-        bindparam("email_body", type_=Text).label("email_body"),
-    ).where(exists(after.select()))
+    rows = _parameter_row("notification_", stamped=True).where(exists(after.select()))
     notification, others = stored(rows)
     live = func.pg_notify(realtime.CHANNEL, bindparam("live_payload", type_=String)).label("announced")
     return statement.add_cte(notification, *others).add_columns(live)
