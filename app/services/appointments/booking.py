@@ -35,7 +35,7 @@ from app.services.appointments.schemas import AppointmentRead
 from app.services.appointments.service import new_reference
 from app.services.auth import service as auth_service
 from app.services.auth.errors import LoginEnded
-from app.services.catalog.service import ServiceNotFound
+from app.services.catalog.errors import ServiceNotFound
 from app.services.notifications import service as notifications_service
 
 OVERLAP_CONSTRAINT = "appointments_citizen_overlap_excl"

@@ -56,8 +56,8 @@ from app.services.appointments.models import (
 from app.services.appointments.schemas import AppointmentRead, HistoryEntry
 from app.services.auth import service as auth_service
 from app.services.auth.errors import LoginEnded
+from app.services.catalog.errors import ServiceNotFound
 from app.services.catalog.models import Service
-from app.services.catalog.service import ServiceNotFound
 from app.services.organizations import service as organizations_service
 from app.services.organizations.models import Organization
 from app.services.users.models import User

@@ -34,12 +34,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from app.core import realtime
-from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.json_sql import json_object
 from app.core.prepared import Prepared
 from app.services.appointments.models import Appointment
 from app.services.auth import service as auth_service
 from app.services.auth.errors import LoginEnded
+from app.services.chat.errors import ConversationAppointmentNotFound, ConversationClosed, ConversationNotFound
 from app.services.chat.models import ChatMessage, Conversation, ConversationStatus, ReadMarker
 from app.services.chat.schemas import ConversationCreate, ConversationRead, MessageRead
 from app.services.notifications import service as notifications_service
@@ -50,20 +50,6 @@ from app.services.users.models import Role, User
 MAX_PAGE = 100
 CHAT_KIND = "chat_message"
 PREVIEW_CHARS = 200
-
-
-class ConversationNotFound(NotFound):
-    default_detail = "No such conversation."
-
-
-class ConversationClosed(Conflict):
-    code = "conversation_closed"
-    default_detail = "This conversation is closed; start a new one."
-
-
-class AppointmentNotFound(InvalidInput):
-    code = "appointment_not_found"
-    default_detail = "The appointment is not one of yours with this organization."
 
 
 @dataclass(slots=True)
@@ -113,7 +99,7 @@ async def create(
             )
         )
         if found is None:
-            raise AppointmentNotFound()
+            raise ConversationAppointmentNotFound()
     conversation = Conversation(
         organization_id=organization.id,
         citizen_id=citizen.id,

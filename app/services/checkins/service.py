@@ -10,8 +10,9 @@ from app.services.appointments import service as appointments_service
 from app.services.appointments.models import Appointment
 from app.services.checkins.errors import InvalidCode, NoCodeFound
 from app.services.qr import service as qr_service
+from app.services.qr.errors import InvalidCodeSignature
 from app.services.qr.images import ImageCache
-from app.services.qr.tokens import InvalidToken, Keyring
+from app.services.qr.tokens import Keyring
 from app.services.users.models import User
 
 # ~1-3 KiB an image at the usual scales: a few megabytes at most.
@@ -26,7 +27,7 @@ def read_code(ring: Keyring, text: str) -> uuid.UUID:
     """The appointment a scanned code names; 422 `invalid_code` for a forged or altered one."""
     try:
         return ring.verify(text)
-    except InvalidToken as exc:
+    except InvalidCodeSignature as exc:
         raise InvalidCode() from exc
 
 
@@ -41,7 +42,7 @@ async def find_appointment_code(ring: Keyring, data: bytes, *, max_pixels: int) 
     for code in codes:
         try:
             return ring.verify(code.text)
-        except InvalidToken:
+        except InvalidCodeSignature:
             continue
     raise InvalidCode()
 

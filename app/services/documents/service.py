@@ -15,7 +15,6 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import paging
-from app.core.errors import UnsupportedMediaType
 from app.services.appointments.models import Appointment
 from app.services.catalog.models import Requirement
 from app.services.documents.errors import (
@@ -30,6 +29,7 @@ from app.services.documents.errors import (
     QuotaExceeded,
     RequirementApproved,
     RequirementNeedsAppointment,
+    UnsupportedDocumentType,
 )
 from app.services.documents.models import Document, DocumentStatus
 from app.services.documents.schemas import Decision
@@ -46,10 +46,6 @@ _ALSO_ACCEPTED = {_JPEG: (".jpeg",)}
 
 # Advisory lock namespace (pg_advisory_xact_lock(int, int)): one citizen's uploads, one at a time.
 _QUOTA_LOCK = 0x51444F43
-
-
-class UnsupportedDocumentType(UnsupportedMediaType):
-    default_detail = "Only PDF, PNG, JPEG and WebP documents are accepted (decided from the content)."
 
 
 def detect_type(head: bytes) -> str:

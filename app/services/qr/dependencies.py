@@ -10,7 +10,8 @@ from app.core.errors import PayloadTooLarge
 from app.core.settings import Settings
 from app.core.uploads import Limit, MemorySink, openapi_form, read_form
 from app.services.qr import service as qr_service
-from app.services.qr.images import MEDIA_TYPES, ImageKind, NotAnImage
+from app.services.qr.errors import NotAnImage
+from app.services.qr.images import MEDIA_TYPES, ImageKind
 from app.services.qr.tokens import Keyring
 
 _IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"BM", b"II*\x00", b"MM\x00*")
