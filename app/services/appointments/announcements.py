@@ -3,6 +3,7 @@ rescheduling, status, check-in, rating-request and reminder notifications (and e
 
 import uuid
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
@@ -16,6 +17,7 @@ from app.services.notifications.service import Message
 from app.services.organizations.models import Organization
 from app.services.users.models import User
 
+TEMPLATES = Path(__file__).parent / "templates"  # e-mail texts, see notifications/templates/README.txt
 APPOINTMENT_KINDS = frozenset(
     {
         "appointment_booked",
@@ -100,6 +102,7 @@ async def announce_appointment(
         body=message.body,
         data=message.data,
         email=message.email,
+        templates=message.templates,
     )
 
 
@@ -175,7 +178,7 @@ def appointment_message(
             title = "Appointment reminder"
             body = f"Reminder: your appointment for {what} is on {when}{_in_how_long(minutes_before)}."
             email = True
-    return Message(kind=kind, title=title, body=body, data=data, email=email)
+    return Message(kind=kind, title=title, body=body, data=data, email=email, templates=TEMPLATES)
 
 
 def _in_how_long(minutes: int | None) -> str:
