@@ -93,7 +93,7 @@ class _NewAppointment:
     reference: str
     service_id: uuid.UUID
     organization_id: uuid.UUID
-    citizen_id: uuid.UUID
+    citizen_id: uuid.UUID | None
     starts_at: datetime
     status: str = Status.booked.value
 
