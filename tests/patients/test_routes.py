@@ -16,14 +16,17 @@ async def test_patient_gets_an_mrn_when_omitted_and_keeps_a_given_one(
     clinic = await create_clinic(client, session)
     first = await create_patient(client, clinic)
     second = await create_patient(client, clinic)
-    assert first["mrn"] and second["mrn"] and first["mrn"] != second["mrn"]
+    assert first["mrn"]
+    assert second["mrn"]
+    assert first["mrn"] != second["mrn"]
     given = await create_patient(client, clinic, mrn="LK-0042", national_id="AB123", sex="female")
     assert given["mrn"] == "LK-0042"
     assert set(given) == {
         "id", "organization_id", "mrn", "national_id", "full_name", "date_of_birth", "sex", "phone", "email",
         "address", "user_id", "assigned_doctor_id", "archived", "created_at", "updated_at",
     }  # fmt: skip
-    assert given["archived"] is False and given["organization_id"] == str(clinic.id)
+    assert given["archived"] is False
+    assert given["organization_id"] == str(clinic.id)
 
 
 async def test_mrn_and_national_id_are_unique_per_clinic_ignoring_case(
@@ -130,7 +133,8 @@ async def test_archive_drops_from_lists_and_archived_true_lists_only_those(
     kept = await create_patient(client, clinic, full_name="Kept")
     gone = await create_patient(client, clinic, full_name="Gone")
     response = await client.patch(f"/patients/{gone['id']}", headers=clinic.manager.headers, json={"archived": True})
-    assert response.status_code == 200 and response.json()["archived"] is True
+    assert response.status_code == 200
+    assert response.json()["archived"] is True
     path = f"/organizations/{clinic.id}/patients"
     assert [p["id"] for p in (await client.get(path, headers=clinic.staff.headers)).json()["items"]] == [kept["id"]]
     archived = await client.get(path, headers=clinic.staff.headers, params={"archived": "true"})
@@ -175,8 +179,10 @@ async def test_clinical_role_is_only_for_clinics_and_not_for_oneself(
     refused = await add_member(client, town.json()["id"], admin, person, "staff", "doctor")
     assert_problem(refused, 422, "not_a_clinic")
     shown = await add_member(client, clinic.id, clinic.owner, person, "staff", "nurse")
-    assert shown.status_code == 201 and shown.json()["clinical_role"] == "nurse"
+    assert shown.status_code == 201
+    assert shown.json()["clinical_role"] == "nurse"
     replaced = await add_member(client, clinic.id, clinic.owner, person, "staff", "doctor")
-    assert replaced.status_code == 200 and replaced.json()["clinical_role"] == "doctor"
+    assert replaced.status_code == 200
+    assert replaced.json()["clinical_role"] == "doctor"
     own = await add_member(client, clinic.id, clinic.owner, clinic.owner, "owner", "doctor")
     assert_problem(own, 403, "forbidden")
