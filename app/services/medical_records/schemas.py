@@ -25,7 +25,7 @@ def _whole(low: int, high: int) -> Any:
 
 
 def _measure(low: float, high: float) -> Any:
-    return Annotated[float, Field(ge=low, le=high, allow_inf_nan=False)]
+    return Annotated[float, Field(ge=low, le=high, allow_inf_nan=False, strict=True)]
 
 
 class EntryData(BaseModel):
