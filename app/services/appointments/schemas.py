@@ -14,6 +14,11 @@ class AppointmentCreate(InputSchema):
     service_id: uuid.UUID
     starts_at: AwareDatetime
     notes: Note | None = None
+    patient_id: uuid.UUID | None = Field(
+        default=None, description="Clinics: the patient it is for (members of the clinic, or the patient's account)"
+    )
+    staff_id: uuid.UUID | None = Field(default=None, description="A member of the organization, e.g. the doctor")
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=500)] | None = None
 
 
 class CancelRequest(InputSchema):
