@@ -59,7 +59,7 @@ INSERT INTO organizations (id, name, kind, timezone) VALUES ($1, 'Bench Clinic',
 INSERT INTO patients (id, organization_id, mrn, full_name, date_of_birth, sex, phone)
 SELECT gen_random_uuid(), $1, 'B' || lpad(n::text, 8, '0'),
        ($2::text[])[1 + n % 40] || ' ' || ($3::text[])[1 + (n / 40) % 30] || ($4::text[])[1 + (n / 1200) % 30],
-       DATE '1930-01-01' + (n * 7919 % 32000), (ARRAY['female', 'male', 'other', 'unknown'])[1 + n % 4],
+       DATE '1930-01-01' + (n::bigint * 7919 % 32000)::int, (ARRAY['female', 'male', 'other', 'unknown'])[1 + n % 4],
        '+49 30 ' || (1000000 + n)::text
 FROM generate_series(1, $5::int) AS n;
 

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import paging
+from app.core.database import violated_constraint
 from app.core.errors import PermissionDenied
 from app.services.medical_records.errors import EntryNotFound, EntrySuperseded, FutureEffectiveAt
 from app.services.medical_records.models import (
@@ -284,8 +285,7 @@ async def amend(
                 )
             )
     except IntegrityError as exc:
-        name = getattr(getattr(exc.orig, "__cause__", None), "constraint_name", None)
-        if name not in (SUPERSEDES_KEY, "ix_medical_entries_chain_id_version"):
+        if violated_constraint(exc) not in (SUPERSEDES_KEY, "ix_medical_entries_chain_id_version"):
             raise
         raise EntrySuperseded() from exc
     return await _read_one(session, new_id)

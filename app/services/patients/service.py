@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import paging
+from app.core.database import violated_constraint
 from app.core.errors import AppError, PermissionDenied
 from app.services.organizations.models import ClinicalRole, MemberRole, Membership, Organization, OrganizationKind
 from app.services.patients.errors import (
@@ -85,8 +86,7 @@ class ClinicAccess:
 
 
 def _unique_violation(exc: IntegrityError) -> AppError | None:
-    name = getattr(getattr(exc.orig, "__cause__", None), "constraint_name", None)
-    error = _UNIQUE_ERRORS.get(name or "")
+    error = _UNIQUE_ERRORS.get(violated_constraint(exc) or "")
     return error() if error else None
 
 
