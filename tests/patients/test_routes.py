@@ -119,6 +119,7 @@ async def test_search_by_name_part_mrn_national_id_and_phone_digits(
     assert await ids("LOVE") == [ada["id"], bob["id"]]  # any part, any case; ordered by name
     assert await ids("mrn-77") == [ada["id"]]
     assert await ids("MRN-77X") == []  # the MRN matches whole only
+    assert await ids("MRN-7") == []  # and its digits are not a phone number
     assert await ids("nid-5") == [ada["id"]]
     assert await ids("1234 56") == [ada["id"]]  # digits, any part
     assert await ids("%") == []  # taken literally

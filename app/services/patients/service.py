@@ -4,6 +4,7 @@ Uniqueness (MRN and national id per clinic, any case; one record per account and
 unique indexes; the service turns their violations into the contract's 409s.
 """
 
+import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ from app.services.patients.schemas import PatientCreate, PatientUpdate
 from app.services.users.models import User
 
 MRN_ATTEMPTS = 5
+PHONE_LIKE = re.compile(r"[0-9 +()./-]+")
 MANAGERS = frozenset({MemberRole.owner, MemberRole.manager})
 
 _UNIQUE_ERRORS: dict[str, type[AppError]] = {
@@ -228,7 +230,8 @@ def _matches(q: str) -> Any:
         func.lower(Patient.mrn) == folded,
         func.lower(Patient.national_id) == folded,
     ]
-    if digits := "".join(ch for ch in q if ch.isdigit()):
+    # A phone number as people type it ("+49 30 1234-56"): its digits match any part of a phone's.
+    if PHONE_LIKE.fullmatch(q) and (digits := re.sub(r"\D", "", q)):
         conditions.append(Patient.phone_digits.like(paging.contains(digits)))
     return or_(*conditions)
 
