@@ -25,9 +25,7 @@ async def test_clinic_demo_seeds_patients_histories_and_bookings_once(
 
     assert counts["patients"] == clinic_demo.PATIENTS
     assert await scalar(session, "SELECT count(*) FROM patients WHERE user_id IS NOT NULL") == 40
-    roles = dict(
-        (await session.execute(text("SELECT clinical_role, count(*) FROM memberships GROUP BY 1"))).all()
-    )
+    roles = dict((await session.execute(text("SELECT clinical_role, count(*) FROM memberships GROUP BY 1"))).all())
     assert roles["doctor"] == 3
     assert roles["nurse"] == 2
     assert await scalar(session, "SELECT count(*) FROM medical_entries WHERE version = 2") > 0
