@@ -4,6 +4,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.helpers import register
@@ -93,3 +94,24 @@ async def test_clinic_log_filters_by_patient_and_actor(
     assert by_patient["total"] == 2
     by_actor = (await client.get(path, headers=clinic.owner.headers, params={"actor_id": str(clinic.nurse.id)})).json()
     assert [i["patient_id"] for i in by_actor["items"]] == [patient["id"]]
+
+
+async def test_a_read_that_cannot_be_logged_is_not_served(
+    client: httpx.AsyncClient, session: AsyncSession, setting: tuple[Any, Any, dict[str, Any]]
+) -> None:
+    clinic, _, patient = setting
+    note = await entry(client, clinic.nurse, patient["id"], "note")
+    # Every new access-log row now fails (existing rows are not checked: NOT VALID).
+    await session.execute(text("ALTER TABLE record_access_log ADD CONSTRAINT refuse_all CHECK (false) NOT VALID"))
+    await session.commit()
+    try:
+        for path in (f"/patients/{patient['id']}/entries", f"/entries/{note['id']}", f"/entries/{note['id']}/versions"):
+            response = await client.get(path, headers=clinic.doctor.headers)
+            # The house renders a failed write as a problem (here 409): never the entries.
+            assert response.status_code >= 400, response.text
+            assert response.headers["content-type"].startswith("application/problem+json")
+            assert "Feels better" not in response.text
+    finally:
+        await session.execute(text("ALTER TABLE record_access_log DROP CONSTRAINT refuse_all"))
+        await session.commit()
+    assert await log_of(client, clinic, patient) == []
