@@ -35,14 +35,14 @@ from app.core import prepared
 from app.core.errors import Conflict
 from app.core.prepared import Prepared
 from app.core.security import AccessClaims
-from app.services.appointments import bookable_query, queries
+from app.services.appointments import announcements, bookable_query, queries
 from app.services.appointments.errors import InvalidStaff, OverlappingAppointment, SlotFull
 from app.services.appointments.models import Appointment, AppointmentEvent, Status
 from app.services.appointments.schemas import AppointmentRead
 from app.services.appointments.service import new_reference
 from app.services.auth import service as auth_service
 from app.services.auth.errors import LoginEnded
-from app.services.catalog.service import ServiceNotFound
+from app.services.catalog.errors import ServiceNotFound
 from app.services.notifications import service as notifications_service
 from app.services.organizations.models import Membership
 from app.services.patients import queries as patients_queries
@@ -74,7 +74,7 @@ def _read() -> Any:
         )
         .label("staff_ok")
     )
-    return select(login.c.email, login.c.full_name, body, patient, booker_role, staff_ok).select_from(
+    return select(login.c.full_name, body, patient, booker_role, staff_ok).select_from(
         login.outerjoin(body, true()).outerjoin(patient, true())
     )
 
@@ -137,7 +137,7 @@ def _party(
     row: Any, *, claims: AccessClaims, organization_id: uuid.UUID, patient_id: uuid.UUID | None
 ) -> tuple[uuid.UUID | None, notifications_service.Recipient | None]:
     """Whom the booking is for: (patient id or None, the account told or None)."""
-    booker = notifications_service.Recipient(user_id=claims.user_id, email=row["email"], full_name=row["full_name"])
+    booker = notifications_service.Recipient(user_id=claims.user_id, full_name=row["full_name"])
     if row["patient_id"] is None or row["patient_organization_id"] != organization_id:
         if patient_id is not None:
             raise PatientNotFound()
@@ -148,9 +148,7 @@ def _party(
         raise PatientArchived()
     if row["patient_user_id"] is None:
         return row["patient_id"], None
-    account = notifications_service.Recipient(
-        user_id=row["patient_user_id"], email=row["patient_email"], full_name=row["patient_user_name"]
-    )
+    account = notifications_service.Recipient(user_id=row["patient_user_id"], full_name=row["patient_user_name"])
     return row["patient_id"], account
 
 
@@ -211,7 +209,7 @@ async def book(
         )
         statement, announcement = _WRITE_UNANNOUNCED, {}
         if citizen is not None:
-            message = notifications_service.appointment_message(
+            message = announcements.appointment_message(
                 "appointment_booked",
                 appointment=new,
                 service_name=service.service_name,
