@@ -33,9 +33,9 @@ _READ_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 _WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
     **_NOT_FOUND,
-    403: {"description": "`forbidden`: nurses write `vital_signs` and `note`, doctors every kind"},
+    403: {"description": "`forbidden`: nurses write vital signs and notes, doctors every kind"},
     409: {"description": "`patient_archived`, `entry_superseded`"},
-    422: {"description": "`validation_error`: `data` of the wrong shape, `effective_at` in the future"},
+    422: {"description": "`validation_error`: `data` of the wrong shape for its kind, an effective time in the future"},
 }
 
 

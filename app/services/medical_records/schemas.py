@@ -137,12 +137,40 @@ class VitalSignsCreate(_EntryCreateBase):
     data: VitalSignsData
 
 
+ENTRY_EXAMPLES: list[dict[str, Any]] = [
+    {
+        "kind": "vital_signs",
+        "data": {"systolic_mmhg": 128, "diastolic_mmhg": 82, "heart_rate_bpm": 72, "temperature_c": 36.8},
+        "effective_at": "2026-12-07T09:40:00+01:00",
+    },
+    {
+        "kind": "diagnosis",
+        "data": {"description": "Essential hypertension", "code": "I10", "status": "active"},
+        "confidential": False,
+    },
+    {"kind": "allergy", "data": {"substance": "Penicillin", "reaction": "Rash", "severity": "moderate"}},
+    {"kind": "medication", "data": {"name": "Amlodipine", "dose": "5 mg", "frequency": "once daily"}},
+    {"kind": "note", "data": {"text": "Follow-up in four weeks."}, "confidential": True},
+]
+
 EntryCreate = Annotated[
-    DiagnosisCreate | AllergyCreate | MedicationCreate | NoteCreate | VitalSignsCreate, Field(discriminator="kind")
+    DiagnosisCreate | AllergyCreate | MedicationCreate | NoteCreate | VitalSignsCreate,
+    Field(discriminator="kind", json_schema_extra={"examples": ENTRY_EXAMPLES}),
 ]
 
 
 class EntryAmend(InputSchema):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "data": {"systolic_mmhg": 132, "diastolic_mmhg": 84},
+                    "reason": "Transcription error: the cuff reading was 132/84",
+                }
+            ]
+        }
+    )
+
     data: dict[str, Any] = Field(
         max_length=20, description="The whole new `data`, of the entry's kind (`kind` never changes)"
     )

@@ -2,7 +2,7 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, EmailStr, Field, StringConstraints
+from pydantic import AfterValidator, ConfigDict, EmailStr, Field, StringConstraints
 
 from app.core.schemas import InputSchema, Schema
 from app.services.patients.models import Sex
@@ -29,6 +29,21 @@ BirthDate = Annotated[date, AfterValidator(_plausible_birth)]
 
 
 class PatientCreate(InputSchema):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "full_name": "Maria Keller",
+                    "date_of_birth": "1968-04-23",
+                    "sex": "female",
+                    "phone": "+49 30 1234567",
+                    "email": "maria.keller@example.org",
+                    "national_id": "T22000129",
+                }
+            ]
+        }
+    )
+
     full_name: PatientName
     date_of_birth: BirthDate | None = None
     sex: Sex | None = None
@@ -42,6 +57,15 @@ class PatientCreate(InputSchema):
 
 
 class PatientUpdate(InputSchema):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"phone": "+49 30 7654321", "assigned_doctor_id": "5f0c2b1e-8d4a-4b7e-9c3f-1a2b3c4d5e6f"},
+                {"archived": True},
+            ]
+        }
+    )
+
     full_name: PatientName | None = None
     date_of_birth: BirthDate | None = None
     sex: Sex | None = None
