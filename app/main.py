@@ -16,9 +16,11 @@ from app.services.checkins.routes import router as checkins_router
 from app.services.documents.dependencies import document_storage
 from app.services.documents.routes import router as documents_router
 from app.services.insights.routes import router as insights_router
+from app.services.medical_records.routes import router as medical_records_router
 from app.services.notifications.routes import router as notifications_router
 from app.services.notifications.workers import notification_workers
 from app.services.organizations.routes import router as organizations_router
+from app.services.patients.routes import router as patients_router
 from app.services.qr.routes import router as qr_router
 from app.services.ratings.routes import router as ratings_router
 
@@ -44,6 +46,8 @@ ROUTERS = [
     organizations_router,
     ratings_router,
     insights_router,
+    patients_router,
+    medical_records_router,
 ]
 
 
