@@ -50,7 +50,8 @@ RECONNECT_MAX_SECONDS = 10.0
 SEND_QUEUE_FRAMES = 512
 # Auditors (e.g. "is this socket's login still open?") run this often over all local sockets.
 AUDIT_SECONDS = 15.0
-CLOSE_TOO_SLOW = 1013  # "try again later"
+CLOSE_TRY_AGAIN_LATER = 1013
+CLOSE_TOO_SLOW = CLOSE_TRY_AGAIN_LATER  # a client too far behind reconnects later
 CLOSE_RECONNECT = 1012  # "service restart": the listener was lost, frames may have been missed
 
 
