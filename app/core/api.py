@@ -20,6 +20,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.core import health, migrations
+from app.core.body_limit import JsonBodyLimitMiddleware
 from app.core.database import (
     DATABASE_RETRY_AFTER_SECONDS,
     create_engine,
@@ -223,6 +224,7 @@ def create_app(
             allow_headers=["*"],
             expose_headers=["X-Request-ID", "Retry-After"],
         )
+    app.add_middleware(JsonBodyLimitMiddleware, max_bytes=settings.max_json_body_bytes)
     app.add_middleware(RequestContextMiddleware)
 
     app.include_router(health.router)

@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     qr_key_id: str = Field(default="1", pattern=r"^[0-9A-Z]$")
     qr_retired_keys: dict[str, str] = {}
 
+    # Limits on what a client may send (README "Production").
+    max_json_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=256 * 1024 * 1024)
+
     cors_origins: list[str] = []
     log_level: str = "INFO"
     log_json: bool | None = None
