@@ -29,6 +29,7 @@ from app.core.database import (
     resolve_database_url,
 )
 from app.core.errors import AppError, DatabaseUnavailable
+from app.core.http_protocol import throttle_accept_errors
 from app.core.logging import RequestContextMiddleware, configure_logging
 from app.core.security import TokenSigner
 from app.core.settings import Settings
@@ -180,6 +181,7 @@ def create_app(
             access_ttl=timedelta(minutes=settings.access_token_minutes),
         )
         app.state.migration_heads = migrations.head_revisions()
+        throttle_accept_errors(settings.accept_error_log_seconds)
         try:
             async with AsyncExitStack() as stack:
                 for service in background:
