@@ -26,6 +26,7 @@ from app.core.database import (
     create_engine,
     create_sessionmaker,
     is_database_unavailable,
+    release_database,
     resolve_database_url,
 )
 from app.core.errors import AppError, DatabaseUnavailable
@@ -190,6 +191,7 @@ def create_app(
                 yield
         finally:
             await engine.dispose()
+            await anyio.to_thread.run_sync(release_database, settings)
 
     app = FastAPI(
         title="Queueless",

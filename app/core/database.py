@@ -49,10 +49,19 @@ def resolve_database_url(settings: Settings) -> str:
     if settings.database_url:
         return settings.database_url
     if inherited := os.environ.get(EMBEDDED_URL_ENV):
+        # A worker or reload process of `serve`: it holds the server too, so that the server never
+        # stops under it when `serve` itself dies (see app/core/embedded.py).
+        embedded.start(settings.data_dir)
         return inherited
     url = start_embedded(settings.data_dir)
     os.environ[EMBEDDED_URL_ENV] = url
     return url
+
+
+def release_database(settings: Settings) -> None:
+    """Let go of the embedded server, if this process holds one (see `embedded.leave`)."""
+    if not settings.database_url and os.environ.get(EMBEDDED_URL_ENV):
+        embedded.leave(settings.data_dir)
 
 
 def start_embedded(data_dir: Path) -> str:
