@@ -1,6 +1,6 @@
 """A database outage under load: every request answers (503 `database_unavailable` while the
-database is away), no connection is dropped, nothing is half-written, and the first request after
-the database is back succeeds.
+database is away; an error frame on a chat socket), no connection is dropped, nothing is
+half-written, and the first request after the database is back succeeds.
 
 The server is uvicorn with the app, in this process, against a PostgreSQL of the test's own that
 it stops (`pg_ctl stop -m fast`) and starts again while clients keep sending requests.
@@ -22,11 +22,14 @@ import pytest
 import uvicorn
 from sqlalchemy import text
 
+from app.core import realtime
 from app.core.api import create_app
 from app.core.http_protocol import OneWritePerResponse
 from app.core.migrations import upgrade_head
 from app.core.settings import Environment, Settings
 from app.main import BACKGROUND, ROUTERS
+from tests.chat.helpers import close_code, connect, receive_until, settle, start_chat
+from tests.chat.helpers import socket as chat_socket
 from tests.core.postgres_process import PostgresProcess
 from tests.factories import ROUND_THE_CLOCK, create_org
 from tests.helpers import Account, register
@@ -194,3 +197,30 @@ async def test_outage_answers_503_on_kept_alive_connections_and_recovers(served:
         )
     assert orphans == 0
     assert miscounted == 0
+
+
+async def test_chat_socket_frames_answer_database_unavailable_and_the_socket_stays_open(served: Served) -> None:
+    async with httpx.AsyncClient(base_url=f"{served.base_url}/api/v1", timeout=30) as client:
+        async with served.app.state.sessionmaker() as session:
+            chat = await start_chat(client, session)
+    token = chat.citizen.access_token
+    send = {"type": "send", "conversation_id": chat.id, "body": "Are you still there?"}
+    async with chat_socket(served.app, token) as ws:
+        await anyio.to_thread.run_sync(served.postgres.stop)
+        try:
+            await ws.send_json({**send, "client_id": "during"})
+            error = await receive_until(ws, "error", wait=15)
+            assert error["code"] == "database_unavailable"
+            assert error["client_id"] == "during"
+            await settle(ws)  # the socket is still open and answering
+            async with connect(served.app, f"?token={token}") as refused:
+                assert await close_code(refused, wait=15) == realtime.CLOSE_TRY_AGAIN_LATER
+        finally:
+            await anyio.to_thread.run_sync(served.postgres.start)
+    async with chat_socket(served.app, token) as ws:
+        await ws.send_json({**send, "client_id": "after"})
+        ack = await receive_until(ws, "ack", wait=15)
+        assert ack["message"]["body"] == "Are you still there?"
+    async with served.app.state.engine.connect() as conn:
+        bodies = (await conn.execute(text("SELECT body FROM chat_messages ORDER BY id"))).scalars().all()
+    assert bodies == ["Hello, is my passport ready?", "Are you still there?"]  # the failed send left nothing
