@@ -224,3 +224,18 @@ async def test_chat_socket_frames_answer_database_unavailable_and_the_socket_sta
     async with served.app.state.engine.connect() as conn:
         bodies = (await conn.execute(text("SELECT body FROM chat_messages ORDER BY id"))).scalars().all()
     assert bodies == ["Hello, is my passport ready?", "Are you still there?"]  # the failed send left nothing
+
+
+async def test_first_requests_after_a_restart_nobody_saw_succeed(served: Served) -> None:
+    """The pool's idle connections died with the server while no request ran: each path's first
+    request after the restart gets a fresh connection rather than a dead one (no 503, no retry)."""
+    async with httpx.AsyncClient(base_url=f"{served.base_url}/api/v1", timeout=30) as client:
+        citizen = await register(client)
+        paths = ["/users/me", "/appointments?size=1"]
+        for path in paths * 3:  # a few pooled connections, used by the ORM and the hot paths
+            assert (await client.get(path, headers=citizen.headers)).status_code == 200
+        await anyio.to_thread.run_sync(served.postgres.stop)
+        await anyio.to_thread.run_sync(served.postgres.start)
+        for path in paths * 3:
+            response = await client.get(path, headers=citizen.headers)
+            assert response.status_code == 200, (path, response.text)
