@@ -164,14 +164,14 @@ class LiveSocket:
         send: Callable[[str], Any],
         close: Callable[[int, str], Any],
         max_frames: int = SEND_QUEUE_FRAMES,
-        stall_seconds: float = SEND_STALL_SECONDS,
+        stall_seconds: float | None = None,
     ) -> None:
         self.user_id = user_id
         self._send = send
         self._close = close
         self._queue: asyncio.Queue[str] = asyncio.Queue(max_frames)
         self._max_frames = max_frames
-        self._stall_seconds = stall_seconds
+        self._stall_seconds = SEND_STALL_SECONDS if stall_seconds is None else stall_seconds
         self._drained = asyncio.Event()
         self.closed = asyncio.Event()
         self._close_task: asyncio.Task[None] | None = None
