@@ -43,7 +43,7 @@ def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
 def serve(args: argparse.Namespace) -> None:
     import uvicorn
 
-    from app.core.http_protocol import OneWritePerResponse
+    from app.core.http_protocol import BoundedProtocol
 
     settings = _settings()
     url = resolve_database_url(settings)
@@ -58,7 +58,7 @@ def serve(args: argparse.Namespace) -> None:
             workers=None if args.reload else args.workers,
             reload=args.reload,
             loop=args.loop,
-            http=OneWritePerResponse,
+            http=BoundedProtocol,
             log_config=None,
             proxy_headers=True,
             # WebSocket keep-alive: a protocol ping every 20 s, and a peer silent for 20 s more is

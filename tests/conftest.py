@@ -32,9 +32,15 @@ def _libpq(url: str) -> str:
     return url.replace("postgresql+asyncpg://", "postgresql://").replace(":@", "@")
 
 
+TEMPORARY_PREFIX = "queueless-test-"
+
+
 @pytest.fixture(scope="session")
 def data_dir() -> Iterator[Path]:
-    path = Path(tempfile.mkdtemp(prefix="queueless-test-"))
+    # A killed run leaves its directory and its embedded server behind: removed once its owner is gone.
+    embedded.remove_abandoned(Path(tempfile.gettempdir()), TEMPORARY_PREFIX)
+    path = Path(tempfile.mkdtemp(prefix=TEMPORARY_PREFIX))
+    embedded.claim_directory(path)
     yield path
     shutil.rmtree(path, ignore_errors=True)
 

@@ -15,12 +15,22 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, EmulatedDBAPIException
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.core import health, migrations, openapi
-from app.core.database import create_engine, create_sessionmaker, resolve_database_url
-from app.core.errors import AppError
+from app.core.body_limit import JsonBodyLimitMiddleware
+from app.core.database import (
+    DATABASE_RETRY_AFTER_SECONDS,
+    create_engine,
+    create_sessionmaker,
+    is_database_unavailable,
+    release_database,
+    resolve_database_url,
+)
+from app.core.errors import AppError, DatabaseUnavailable
+from app.core.http_protocol import throttle_accept_errors
 from app.core.logging import RequestContextMiddleware, configure_logging
 from app.core.security import TokenSigner
 from app.core.settings import Settings
@@ -107,13 +117,26 @@ _TRANSACTION_ROLLBACK = "40"  # deadlock or serialization failure
 async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     """Backstop for database errors that a service did not turn into an AppError itself: from
     SQLAlchemy (`DBAPIError`, the driver's error in `orig`) or from a hot path's prepared
-    statement (`asyncpg.PostgresError` itself)."""
+    statement (`asyncpg.PostgresError` itself). One that means the database cannot be reached is a
+    503 with `Retry-After`."""
+    if is_database_unavailable(exc):
+        return await _app_error(request, DatabaseUnavailable(retry_after=DATABASE_RETRY_AFTER_SECONDS))
     driver_error = exc.orig if isinstance(exc, DBAPIError) else exc
     state = str(getattr(driver_error, "sqlstate", None) or "")
     if state.startswith(_DATA_EXCEPTION):
         return problem(422, code="validation_error", title="Invalid input", detail="A value cannot be stored as given.")
     if state.startswith((_CONSTRAINT_VIOLATION, _TRANSACTION_ROLLBACK)):
         return problem(409, code="conflict", title="Conflict", detail="A concurrent change conflicted; try again.")
+    return await _unexpected_error(request, exc)
+
+
+async def _connection_error(request: Request, exc: Exception) -> JSONResponse:
+    """An `OSError` or a driver's `InterfaceError` (a refused or lost connection to the database, the
+    pool's timeout). Handled here rather than by the generic handler, which Starlette runs in its
+    outermost middleware and then raises again, so that uvicorn drops the client's connection:
+    with the database down, every request would cost the client its keep-alive connection."""
+    if is_database_unavailable(exc):
+        return await _app_error(request, DatabaseUnavailable(retry_after=DATABASE_RETRY_AFTER_SECONDS))
     return await _unexpected_error(request, exc)
 
 
@@ -159,6 +182,7 @@ def create_app(
             access_ttl=timedelta(minutes=settings.access_token_minutes),
         )
         app.state.migration_heads = migrations.head_revisions()
+        throttle_accept_errors(settings.accept_error_log_seconds)
         try:
             async with AsyncExitStack() as stack:
                 for service in background:
@@ -167,6 +191,7 @@ def create_app(
                 yield
         finally:
             await engine.dispose()
+            await anyio.to_thread.run_sync(release_database, settings)
 
     app = FastAPI(
         title="Queueless",
@@ -186,6 +211,13 @@ def create_app(
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(DBAPIError, _database_error)
     app.add_exception_handler(asyncpg.PostgresError, _database_error)
+    # The driver's error as SQLAlchemy's adapter raises it where no `DBAPIError` wraps it (a pool's
+    # connect, on the hot paths).
+    app.add_exception_handler(EmulatedDBAPIException, _database_error)
+    app.add_exception_handler(asyncpg.InterfaceError, _connection_error)
+    app.add_exception_handler(asyncpg.InternalClientError, _connection_error)
+    app.add_exception_handler(OSError, _connection_error)
+    app.add_exception_handler(PoolTimeoutError, _connection_error)
     app.add_exception_handler(OverflowError, _overflow_error)
     app.add_exception_handler(Exception, _unexpected_error)
     if settings.cors_origins:
@@ -196,6 +228,7 @@ def create_app(
             allow_headers=["*"],
             expose_headers=["X-Request-ID", "Retry-After"],
         )
+    app.add_middleware(JsonBodyLimitMiddleware, max_bytes=settings.max_json_body_bytes)
     app.add_middleware(RequestContextMiddleware)
 
     app.include_router(health.router)

@@ -15,6 +15,7 @@ import asyncpg
 import pydantic_core
 from fastapi import Depends, Request
 from sqlalchemy import DateTime, MetaData, event, func
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, SessionTransaction, mapped_column
@@ -60,10 +61,19 @@ def resolve_database_url(settings: Settings) -> str:
     if settings.database_url:
         return settings.database_url
     if inherited := os.environ.get(EMBEDDED_URL_ENV):
+        # A worker or reload process of `serve`: it holds the server too, so that the server never
+        # stops under it when `serve` itself dies (see app/core/embedded.py).
+        embedded.start(settings.data_dir)
         return inherited
     url = start_embedded(settings.data_dir)
     os.environ[EMBEDDED_URL_ENV] = url
     return url
+
+
+def release_database(settings: Settings) -> None:
+    """Let go of the embedded server, if this process holds one (see `embedded.leave`)."""
+    if not settings.database_url and os.environ.get(EMBEDDED_URL_ENV):
+        embedded.leave(settings.data_dir)
 
 
 def start_embedded(data_dir: Path) -> str:
@@ -101,8 +111,72 @@ CONNECT_ARGS: dict[str, Any] = {
 }
 
 
+# How long a client is told to wait (`Retry-After`) when the database cannot be reached.
+DATABASE_RETRY_AFTER_SECONDS = 5
+_DRIVER_MODULES = ("asyncpg", "sqlalchemy")
+# asyncpg's own words for a connection that is gone (`InterfaceError`, which it also raises for
+# misuse such as a wrong argument, so it is told apart by its message).
+_GONE = ("connection is closed", "connection was closed", "another operation is in progress")
+
+
+def is_database_unavailable(exc: BaseException) -> bool:
+    """Whether `exc` means "the database cannot be reached right now", as opposed to a bug or a
+    statement the server refused: a refused or lost connection, a server shutting down or
+    starting, too many connections, no connection free in the pool in time.
+
+    An `OSError` counts only when the driver raised it (a refused TCP connection, a missing Unix
+    socket); one from a file or another socket is something else. The error's causes are followed,
+    as SQLAlchemy wraps the driver's error (`orig`) and the driver wraps the socket's."""
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [exc]
+    while pending:
+        error = pending.pop()
+        if error is None or id(error) in seen:
+            continue
+        seen.add(id(error))
+        if isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated:
+            return True
+        if isinstance(error, sa_exc.TimeoutError):  # the pool had no connection to give in time
+            return True
+        if isinstance(
+            error,
+            asyncpg.PostgresConnectionError
+            | asyncpg.CannotConnectNowError
+            | asyncpg.AdminShutdownError
+            | asyncpg.CrashShutdownError
+            | asyncpg.TooManyConnectionsError,
+        ):
+            return True
+        if isinstance(error, asyncpg.InterfaceError) and any(words in str(error) for words in _GONE):
+            return True
+        if isinstance(error, asyncpg.InternalClientError):  # a statement met the connection's loss half-way
+            return True
+        if isinstance(error, OSError) and _raised_by_driver(error):
+            return True
+        pending.extend((getattr(error, "orig", None), error.__cause__, error.__context__))
+    return False
+
+
+def _raised_by_driver(error: BaseException) -> bool:
+    traceback = error.__traceback__
+    while traceback is not None:
+        if str(traceback.tb_frame.f_globals.get("__name__", "")).startswith(_DRIVER_MODULES):
+            return True
+        traceback = traceback.tb_next
+    return False
+
+
+def refuse_closed_connection(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+    """A pooled connection whose socket the server closed while it sat idle (a restart, a
+    terminated backend) is replaced at checkout, without a round trip: asyncpg notices the closed
+    socket by itself. The whole pool is refreshed, as its other idle connections went the same way;
+    so the first request after the database comes back succeeds."""
+    if dbapi_connection.driver_connection.is_closed():
+        raise sa_exc.InvalidatePoolError()
+
+
 def create_engine(url: str, settings: Settings) -> AsyncEngine:
-    return create_async_engine(
+    engine = create_async_engine(
         url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
@@ -113,6 +187,8 @@ def create_engine(url: str, settings: Settings) -> AsyncEngine:
         # Rust parser rather than the standard library's.
         json_deserializer=pydantic_core.from_json,
     )
+    event.listen(engine.sync_engine.pool, "checkout", refuse_closed_connection)
+    return engine
 
 
 # --- after-commit work ----------------------------------------------------------------------------

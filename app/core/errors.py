@@ -91,3 +91,21 @@ class RateLimited(AppError):
     def __init__(self, retry_after: int, detail: str | None = None) -> None:
         super().__init__(detail, headers={"Retry-After": str(max(1, retry_after))})
         self.retry_after = max(1, retry_after)
+
+
+class ServiceUnavailable(AppError):
+    status_code = 503
+    code = "service_unavailable"
+    title = "Service unavailable"
+    default_detail = "The service cannot answer right now; try again shortly."
+
+    def __init__(self, detail: str | None = None, *, retry_after: int = 5) -> None:
+        super().__init__(detail, headers={"Retry-After": str(max(1, retry_after))})
+
+
+class DatabaseUnavailable(ServiceUnavailable):
+    """The database cannot be reached (stopped, restarting, unreachable): nothing was changed."""
+
+    code = "database_unavailable"
+    title = "Database unavailable"
+    default_detail = "The database cannot be reached right now; nothing was changed. Try again shortly."

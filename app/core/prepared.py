@@ -38,6 +38,8 @@ from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.sql.expression import ClauseElement
 from sqlalchemy.util import greenlet_spawn
 
+from app.core.database import refuse_closed_connection
+
 _DIALECT = asyncpg_dialect()  # type: ignore[no-untyped-call]
 # Constants written inline: a value of the Python type beside its SQL type (SQLAlchemy's `Enum`, a
 # String that may store names, stays a parameter).
@@ -183,12 +185,18 @@ async def _check_out(pool: Pool) -> PoolProxiedConnection:
     reopening = _REOPENING.get(pool, 0)
     if reopening:
         _REOPENING[pool] = reopening - 1
-    elif isinstance(pool, QueuePool) and pool.checkedin() > 0 and not pool._pre_ping and not pool.dispatch.checkout:
+    elif isinstance(pool, QueuePool) and pool.checkedin() > 0 and not pool._pre_ping and _checkout_needs_no_io(pool):
         try:
             return pool.connect()
         except MissingGreenlet:
             _REOPENING[pool] = pool.checkedin()
     return await greenlet_spawn(pool.connect)
+
+
+def _checkout_needs_no_io(pool: Pool) -> bool:
+    """Whether the pool's checkout listeners are only the engine's own check for a closed
+    connection (`database.refuse_closed_connection`), which needs no IO; others might."""
+    return all(listener is refuse_closed_connection for listener in pool.dispatch.checkout)
 
 
 async def _check_in(pool: Pool, pooled: PoolProxiedConnection) -> None:

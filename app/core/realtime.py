@@ -9,7 +9,8 @@ several notifications, and a frame too big to travel inline is stored in `realti
 same transaction) and read back by id on each process.
 
 A socket is a `LiveSocket`: a bounded queue drained by its own task, so a slow client never delays
-the others; a client that falls too far behind is closed (code 1013) and recovers by resuming.
+the others; a client that falls too far behind (its queue full, or one frame waiting SEND_STALL_SECONDS for it
+to read) is closed (code 1013) and recovers by resuming.
 
 Presence (`online_user_ids`) is a small table of (process, user) rows, refreshed by every process's
 heartbeat and ignored once stale, so a crashed process cannot keep users "online" for long.
@@ -67,9 +68,14 @@ LISTENER_CHECK_SECONDS = 10.0
 RECONNECT_MAX_SECONDS = 10.0
 # A socket whose client lags this many frames behind is closed; it resumes when it reconnects.
 SEND_QUEUE_FRAMES = 512
+# ... and so is one whose client has not taken a frame for this long: it does not read (the frame
+# waits for its TCP window). Below the WebSocket keep-alive (a ping every 20 s, 20 s for the pong),
+# so such a client is closed by this rule (1013, resume) rather than as a dead peer (1011).
+SEND_STALL_SECONDS = 15.0
 # Auditors (e.g. "is this socket's login still open?") run this often over all local sockets.
 AUDIT_SECONDS = 15.0
-CLOSE_TOO_SLOW = 1013  # "try again later"
+CLOSE_TRY_AGAIN_LATER = 1013
+CLOSE_TOO_SLOW = CLOSE_TRY_AGAIN_LATER  # a client too far behind reconnects later
 CLOSE_RECONNECT = 1012  # "service restart": the listener was lost, frames may have been missed
 
 
@@ -222,12 +228,14 @@ class LiveSocket:
         send: Callable[[str], Any],
         close: Callable[[int, str], Any],
         max_frames: int = SEND_QUEUE_FRAMES,
+        stall_seconds: float | None = None,
     ) -> None:
         self.user_id = user_id
         self._send = send
         self._close = close
         self._queue: asyncio.Queue[str] = asyncio.Queue(max_frames)
         self._max_frames = max_frames
+        self._stall_seconds = SEND_STALL_SECONDS if stall_seconds is None else stall_seconds
         self._drained = asyncio.Event()
         self.closed = asyncio.Event()
         self._close_task: asyncio.Task[None] | None = None
@@ -272,7 +280,10 @@ class LiveSocket:
             if self._queue.qsize() < self._max_frames // 2:
                 self._drained.set()
             try:
-                await self._send(text)
+                await asyncio.wait_for(self._send(text), self._stall_seconds)
+            except TimeoutError:
+                self.close_soon(CLOSE_TOO_SLOW, "too far behind; reconnect and resume")
+                return
             except Exception:
                 self.closed.set()
                 self._drained.set()

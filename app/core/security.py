@@ -130,6 +130,10 @@ class TokenSigner:
             )
             if claims["typ"] != ACCESS_TOKEN_TYPE:
                 raise InvalidToken("wrong token type")
+            # pyjwt accepts a list `aud` that merely contains ours; a token for several audiences
+            # is not one of ours.
+            if claims["aud"] != self.audience:
+                raise InvalidToken("wrong audience")
             verified = AccessClaims(user_id=uuid.UUID(claims["sub"]), session_id=uuid.UUID(claims["sid"]))
         except (jwt.PyJWTError, ValueError, TypeError) as exc:
             raise InvalidToken(str(exc)) from exc

@@ -62,6 +62,14 @@ class Settings(BaseSettings):
     storage_s3_access_key_id: str | None = None  # unset: the AWS credential chain (AWS_* variables, ...)
     storage_s3_secret_access_key: str | None = None
 
+    # Limits on what a client may send (README "Production").
+    max_json_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=256 * 1024 * 1024)
+    max_header_bytes: int = Field(default=32 * 1024, ge=1024, le=1024 * 1024)
+    max_header_count: int = Field(default=100, ge=10, le=1000)
+    header_timeout_seconds: float = Field(default=10, gt=0, le=300)
+    max_connections: int | None = Field(default=None, ge=1)  # unset: 3/4 of the open-file limit
+    accept_error_log_seconds: float = Field(default=10, gt=0, le=3600)
+
     cors_origins: list[str] = []
     log_level: str = "INFO"
     log_json: bool | None = None

@@ -71,6 +71,26 @@ async def test_slow_consumer_is_closed_and_never_delays_a_fast_one(app: FastAPI,
         assert slow_socket.closed.is_set()
 
 
+async def test_a_client_that_never_reads_is_closed_1013_once_a_frame_stalls() -> None:
+    """One frame waiting for a client that does not read (its TCP window shut) is enough: the socket
+    is closed by the slow-consumer rule long before its queue could fill or the keep-alive act."""
+    stuck = Recorder(stuck=True)
+    socket = realtime.LiveSocket(
+        user_id=uuid.uuid4(), send=stuck.send, close=stuck.close, max_frames=512, stall_seconds=0.3
+    )
+    sender = asyncio.create_task(socket.run_sender())
+    try:
+        socket.offer('{"type":"t"}')
+        started = time.perf_counter()
+        await wait_for(lambda: stuck.closed_with == [realtime.CLOSE_TOO_SLOW], seconds=3)
+        assert 0.25 < time.perf_counter() - started < 2
+        assert socket.closed.is_set()
+        await asyncio.wait_for(sender, 1)  # the sender has stopped
+    finally:
+        sender.cancel()
+    assert realtime.SEND_STALL_SECONDS < 20 + 20  # before the keep-alive's ping interval and timeout
+
+
 async def test_nothing_is_sent_when_the_transaction_rolls_back(app: FastAPI, session: AsyncSession) -> None:
     recorder = Recorder()
     async with live(app, recorder) as socket:

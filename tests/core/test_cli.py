@@ -14,7 +14,7 @@ import pytest
 
 from app import cli
 from app.core import embedded
-from app.core.http_protocol import OneWritePerResponse
+from app.core.http_protocol import BoundedProtocol
 from app.core.settings import Settings
 
 
@@ -122,4 +122,4 @@ def test_serve_runs_uvicorn_on_the_chosen_event_loop(
     monkeypatch.setattr(uvicorn, "run", lambda app, **options: calls.append({"app": app, **options}))
     cli.main(["serve", "--port", "8123", *argv])
     assert [(call["app"], call["port"], call["loop"]) for call in calls] == [("app.main:app", 8123, loop)]
-    assert calls[0]["http"] is OneWritePerResponse
+    assert calls[0]["http"] is BoundedProtocol

@@ -26,8 +26,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.websockets import WebSocketDisconnect
 
 from app.core import realtime
-from app.core.database import unit_of_work
-from app.core.errors import AppError
+from app.core.database import is_database_unavailable, unit_of_work
+from app.core.errors import AppError, DatabaseUnavailable
 from app.core.security import AccessClaims, InvalidToken, TokenSigner
 from app.services.auth import service as auth_service
 from app.services.auth.errors import LoginEnded
@@ -50,6 +50,10 @@ RESUME_PAGE = 200
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_DISABLED = 4403
 CLOSE_POLICY = 1008
+_CLOSE_REASONS = {
+    CLOSE_DISABLED: "account disabled",
+    realtime.CLOSE_TRY_AGAIN_LATER: "database unavailable; try again later",
+}
 CLOSE_TOO_BIG = 1009
 
 _frames: TypeAdapter[ClientFrame] = TypeAdapter(ClientFrame)
@@ -207,7 +211,11 @@ class Connection:
         except AppError as exc:
             extra = {"client_id": client_id} if client_id is not None else {}
             self.reply(error_frame(exc.code, exc.detail, **extra))
-        except Exception:
+        except Exception as exc:
+            if is_database_unavailable(exc):  # the socket stays open; the client sends the frame again
+                extra = {"client_id": client_id} if client_id is not None else {}
+                self.reply(error_frame(DatabaseUnavailable.code, DatabaseUnavailable.default_detail, **extra))
+                return
             logger.exception("chat frame failed")
             self.reply(error_frame("internal_error", "Something went wrong on our side; try again."))
 
@@ -345,10 +353,15 @@ async def serve(websocket: WebSocket, token: str | None) -> None:
         await websocket.close(code=CLOSE_POLICY)  # before accept: the handshake is refused with 403
         return
     await websocket.accept()
-    result = await authenticate(websocket, token)
+    try:
+        result = await authenticate(websocket, token)
+    except Exception as exc:
+        if not is_database_unavailable(exc):
+            raise
+        result = realtime.CLOSE_TRY_AGAIN_LATER  # the database is down
     if isinstance(result, int):
         with contextlib.suppress(Exception):
-            await websocket.close(code=result, reason="not authenticated" if result == 4401 else "account disabled")
+            await websocket.close(code=result, reason=_CLOSE_REASONS.get(result, "not authenticated"))
         return
     claims, user = result
     await Connection(websocket, claims, user).run()
