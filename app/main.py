@@ -17,8 +17,11 @@ from app.services.insights.routes import router as insights_router
 from app.services.notifications.routes import router as notifications_router
 from app.services.notifications.workers import notification_workers
 from app.services.organizations.routes import router as organizations_router
+from app.services.payments.routes import router as payments_router
+from app.services.properties.routes import router as properties_router
 from app.services.qr.routes import router as qr_router
 from app.services.ratings.routes import router as ratings_router
+from app.services.unit_sales.routes import router as unit_sales_router
 from app.services.users.routes import router as users_router
 
 # Long-running parts of features, started with the app (see create_app).
@@ -42,6 +45,9 @@ ROUTERS = [
     organizations_router,
     ratings_router,
     insights_router,
+    properties_router,
+    unit_sales_router,
+    payments_router,
 ]
 
 

@@ -9,7 +9,10 @@ from app.services.documents import models as documents_models
 from app.services.insights import models as insights_models
 from app.services.notifications import models as notifications_models
 from app.services.organizations import models as organizations_models
+from app.services.payments import models as payments_models
+from app.services.properties import models as properties_models
 from app.services.ratings import models as ratings_models
+from app.services.unit_sales import models as unit_sales_models
 from app.services.users import models as users_models
 
 __all__ = [
@@ -21,7 +24,10 @@ __all__ = [
     "insights_models",
     "notifications_models",
     "organizations_models",
+    "payments_models",
+    "properties_models",
     "ratings_models",
     "realtime_models",
+    "unit_sales_models",
     "users_models",
 ]

@@ -1,0 +1,60 @@
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import AfterValidator, StringConstraints
+
+from app.core.schemas import InputSchema, Schema
+from app.services.properties import money
+
+
+class PaymentMethod(StrEnum):
+    bank_transfer = "bank_transfer"
+    card = "card"
+    cash = "cash"
+    cheque = "cheque"
+    other = "other"
+
+
+def _positive(amount: Decimal) -> Decimal:
+    if amount <= 0:
+        raise ValueError("must be greater than 0")
+    return amount
+
+
+class PaymentCreate(InputSchema):
+    amount: Annotated[money.AmountText, AfterValidator(_positive)]
+    paid_on: date
+    method: PaymentMethod
+    reference: Annotated[str, StringConstraints(max_length=100)] | None = None
+    instalment_id: uuid.UUID | None = None
+
+
+class AllocationRead(Schema):
+    instalment_id: uuid.UUID
+    amount: str
+
+
+class PaymentRead(Schema):
+    id: uuid.UUID
+    booking_id: uuid.UUID
+    amount: str
+    currency: str
+    paid_on: date
+    method: PaymentMethod
+    reference: str | None
+    receipt_number: int
+    allocations: list[AllocationRead]
+    created_at: datetime
+    updated_at: datetime
+
+
+class ReceiptRead(PaymentRead):
+    booking_reference: str
+    buyer_name: str
+    unit_code: str
+    project_name: str
+    organization_name: str
+    balance_after: str

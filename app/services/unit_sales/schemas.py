@@ -1,0 +1,151 @@
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field, StringConstraints, model_validator
+
+from app.core.schemas import InputSchema, Schema
+from app.services.properties import money
+from app.services.unit_sales.models import BookingStatus, HoldStatus, Trigger
+
+Label = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+def _percent(value: Decimal) -> Decimal:
+    if not 0 < value <= 100:
+        raise ValueError("a percent is greater than 0 and at most 100")
+    return value
+
+
+Percent = Annotated[money.PercentText, AfterValidator(_percent)]
+
+
+class HoldCreate(InputSchema):
+    """Empty: the unit is in the path, the customer is the caller."""
+
+
+class HoldRead(Schema):
+    id: uuid.UUID
+    unit_id: uuid.UUID
+    project_id: uuid.UUID
+    customer_id: uuid.UUID
+    status: HoldStatus = Field(description="`expired` once `expires_at` has passed while active")
+    expires_at: datetime
+    created_at: datetime
+    updated_at: datetime
+
+
+class PlanInstalmentIn(InputSchema):
+    label: Label
+    percent: Percent
+    trigger: Trigger
+    due_on: Annotated[date | None, Field(description="With `trigger: date` only")] = None
+    milestone_id: Annotated[uuid.UUID | None, Field(description="With `trigger: milestone` only")] = None
+    offset_days: Annotated[int, Field(ge=0, le=3650)] = 0
+
+    @model_validator(mode="after")
+    def _trigger_fields(self) -> "PlanInstalmentIn":
+        if (self.trigger == Trigger.date) != (self.due_on is not None):
+            raise ValueError("`due_on` is given with `trigger: date`, and only then")
+        if (self.trigger == Trigger.milestone) != (self.milestone_id is not None):
+            raise ValueError("`milestone_id` is given with `trigger: milestone`, and only then")
+        return self
+
+
+class PaymentPlanCreate(InputSchema):
+    name: Label
+    instalments: Annotated[list[PlanInstalmentIn], Field(min_length=1, max_length=24)]
+
+
+class PaymentPlanUpdate(InputSchema):
+    name: Label | None = None
+    active: bool | None = None
+
+
+class PlanInstalmentRead(Schema):
+    position: int
+    label: str
+    percent: str
+    trigger: Trigger
+    due_on: date | None
+    milestone_id: uuid.UUID | None
+    offset_days: int
+
+
+class PaymentPlanRead(Schema):
+    id: uuid.UUID
+    project_id: uuid.UUID
+    name: str
+    active: bool
+    instalments: list[PlanInstalmentRead]
+    created_at: datetime
+    updated_at: datetime
+
+
+class BookingCreate(InputSchema):
+    hold_id: uuid.UUID
+    payment_plan_id: uuid.UUID
+
+
+class BookingCancel(InputSchema):
+    reason: Annotated[str, StringConstraints(max_length=1000)] | None = None
+
+
+class BookingRead(Schema):
+    id: uuid.UUID
+    reference: str
+    unit_id: uuid.UUID
+    project_id: uuid.UUID
+    organization_id: uuid.UUID
+    customer_id: uuid.UUID
+    payment_plan_id: uuid.UUID
+    status: BookingStatus
+    price: str
+    currency: str
+    total: str = Field(description="price + accepted quotes = the sum of the instalments = paid + balance")
+    paid: str
+    balance: str
+    overdue_amount: str
+    delay_days: int
+    sold_at: datetime | None
+    cancelled_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class HistoryEntry(Schema):
+    from_status: BookingStatus | None
+    to_status: BookingStatus
+    actor_id: uuid.UUID | None
+    note: str | None
+    at: datetime
+
+
+class InstalmentRead(Schema):
+    id: uuid.UUID
+    position: int
+    label: str
+    kind: Literal["plan", "change_request"]
+    change_request_id: uuid.UUID | None
+    trigger: Trigger
+    due_on: date | None = Field(description="Null while its milestone or the handover is to come")
+    amount: str
+    paid: str
+    outstanding: str
+    status: Literal["unpaid", "partial", "paid"]
+    overdue: bool
+
+
+class ScheduleRead(Schema):
+    booking_id: uuid.UUID
+    currency: str
+    total: str
+    paid: str
+    balance: str
+    overdue_amount: str
+    instalments: list[InstalmentRead]
+
+
+class InstalmentUpdate(InputSchema):
+    due_on: date
