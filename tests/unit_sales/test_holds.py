@@ -22,7 +22,8 @@ async def _claims_of(session: AsyncSession, unit_id: str, now: datetime | None =
     row = (
         await session.execute(
             text(
-                "SELECT (SELECT count(*) FROM holds WHERE unit_id = :u AND state = 'active' AND expires_at > coalesce(:now, now())),"
+                "SELECT (SELECT count(*) FROM holds"
+                "  WHERE unit_id = :u AND state = 'active' AND expires_at > coalesce(:now, now())),"
                 " (SELECT count(*) FROM bookings WHERE unit_id = :u AND status IN ('reserved', 'sold'))"
             ),
             {"u": unit_id, "now": now},
@@ -56,7 +57,16 @@ async def test_hold_body_and_own_second_hold_is_unavailable(
     response = await hold(client, buyer, unit["id"])
     assert response.status_code == 201, response.text
     body = response.json()
-    assert set(body) == {"id", "unit_id", "project_id", "customer_id", "status", "expires_at", "created_at", "updated_at"}
+    assert set(body) == {
+        "id",
+        "unit_id",
+        "project_id",
+        "customer_id",
+        "status",
+        "expires_at",
+        "created_at",
+        "updated_at",
+    }
     assert body["status"] == "active"
     assert body["customer_id"] == str(buyer.id)
     assert_problem(await hold(client, buyer, unit["id"]), 409, "unit_unavailable")
