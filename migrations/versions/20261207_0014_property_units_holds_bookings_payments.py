@@ -158,6 +158,13 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_units_organization_id"), "units", ["organization_id"], unique=False)
     op.create_index(
+        "ix_units_project_id_covering",
+        "units",
+        ["project_id"],
+        unique=False,
+        postgresql_include=["price", "sale_status", "held_until"],
+    )
+    op.create_index(
         "ix_units_project_id_bedrooms_price_unsold",
         "units",
         ["project_id", "bedrooms", "price"],
@@ -398,6 +405,7 @@ def downgrade() -> None:
         "ix_units_project_id_bedrooms_price_unsold", table_name="units", postgresql_where=sa.text("sale_status IS NULL")
     )
     op.drop_index(op.f("ix_units_organization_id"), table_name="units")
+    op.drop_index("ix_units_project_id_covering", table_name="units")
     op.drop_table("units")
     op.drop_index(op.f("ix_payment_plans_project_id"), table_name="payment_plans")
     op.drop_table("payment_plans")

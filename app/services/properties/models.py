@@ -120,6 +120,12 @@ class Unit(TimestampMixin, Base):
         CheckConstraint("(sale_status IS NULL) = (booking_id IS NULL)", name="booking"),
         CheckConstraint("(hold_id IS NULL) = (held_until IS NULL)", name="hold"),
         Index("ix_units_project_id_code", "project_id", func.lower(text("code")), unique=True),
+        # A project's figures (units, available, lowest price) by an index-only scan.
+        Index(
+            "ix_units_project_id_covering",
+            "project_id",
+            postgresql_include=["price", "sale_status", "held_until"],
+        ),
         # The public search: does a project have an available unit of this size and price?
         Index(
             "ix_units_project_id_bedrooms_price_unsold",

@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, exists, func, literal, or_, select, true
+from sqlalchemy.orm import aliased
 from sqlalchemy.sql import Select
 
 from app.services.organizations.models import Membership
@@ -53,19 +54,44 @@ def visible_projects(viewer: User | None) -> ColumnElement[bool]:
     return or_(Project.published, Project.organization_id.in_(member_of))
 
 
-def with_stats(query: Select[Any], now: datetime) -> Select[Any]:
-    """`query` (of `Project`) with `units_total`, `units_available` and `price_from` per project."""
+def _stats(project_id: Any, now: datetime) -> Any:
     is_available = available(now)
-    stats = (
+    return (
         select(
             func.count().label("units_total"),
             func.count().filter(is_available).label("units_available"),
             func.min(Unit.price).filter(is_available).label("price_from"),
         )
-        .where(Unit.project_id == Project.id)
+        .where(Unit.project_id == project_id)
         .lateral("stats")
     )
+
+
+def with_stats(query: Select[Any], now: datetime) -> Select[Any]:
+    """`query` (of `Project`) with `units_total`, `units_available` and `price_from` per project."""
+    stats = _stats(Project.id, now)
     return query.join(stats, true()).add_columns(stats.c.units_total, stats.c.units_available, stats.c.price_from)
+
+
+def page_with_stats(query: Select[Any], *, now: datetime, offset: int, limit: int) -> Select[Any]:
+    """One page of `query` (of `Project`), newest first, in one statement: each project with its
+    figures and the total that `query` matches (a window count over the projects, before the
+    page's figures are computed, so the figures are computed for the page's projects only)."""
+    newest_first: list[ColumnElement[Any]] = [Project.created_at.desc(), Project.id.desc()]
+    page = (
+        query.add_columns(func.count().over().label("total"))
+        .order_by(*newest_first)
+        .offset(offset)
+        .limit(limit)
+        .subquery("page")
+    )
+    project = aliased(Project, page)
+    stats = _stats(page.c.id, now)
+    return (
+        select(project, page.c.total, stats.c.units_total, stats.c.units_available, stats.c.price_from)
+        .join(stats, true())
+        .order_by(page.c.created_at.desc(), page.c.id.desc())
+    )
 
 
 def has_available_unit(now: datetime, filters: list[ColumnElement[bool]]) -> ColumnElement[bool]:

@@ -1,11 +1,11 @@
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Response, status
 
 from app.core.database import SessionDep
 from app.core.dependencies import PageDep
-from app.core.schemas import Page
+from app.core.schemas import Page, json_response
 from app.services.properties import money
 from app.services.properties import service as properties_service
 from app.services.properties.dependencies import (
@@ -56,7 +56,7 @@ async def create_project(data: ProjectCreate, access: PropertyWriter, session: S
     return await properties_service.to_project_read(session, project, now=now)
 
 
-@router.get("/projects")
+@router.get("/projects", response_model=Page[ProjectRead])
 async def list_projects(
     session: SessionDep,
     page: PageDep,
@@ -69,7 +69,7 @@ async def list_projects(
     min_price: PriceQuery = None,
     max_price: PriceQuery = None,
     bedrooms: Annotated[int | None, Query(ge=0, le=20)] = None,
-) -> Page[ProjectRead]:
+) -> Response:
     """Public: published projects, newest first (an organization's members also see its drafts).
 
     `min_price`, `max_price` and `bedrooms` match projects with an available unit of that price
@@ -87,7 +87,7 @@ async def list_projects(
     items, total = await properties_service.search_projects(
         session, viewer=viewer, filters=filters, now=now, offset=page.offset, limit=page.size
     )
-    return Page.build(items, total=total, page=page.page, size=page.size)
+    return json_response(Page.build(items, total=total, page=page.page, size=page.size))
 
 
 @router.get("/projects/{project_id}", responses={404: {"description": "`not_found`"}})
@@ -120,7 +120,9 @@ async def create_unit(data: UnitCreate, access: ProjectStaff, session: SessionDe
     return properties_service.unit_read(unit, access.project, now=now)
 
 
-@router.get("/projects/{project_id}/units", responses={404: {"description": "`not_found`"}})
+@router.get(
+    "/projects/{project_id}/units", response_model=Page[UnitRead], responses={404: {"description": "`not_found`"}}
+)
 async def list_units(
     project_id: uuid.UUID,
     session: SessionDep,
@@ -132,7 +134,7 @@ async def list_units(
     bedrooms: Annotated[int | None, Query(ge=0, le=20)] = None,
     min_price: PriceQuery = None,
     max_price: PriceQuery = None,
-) -> Page[UnitRead]:
+) -> Response:
     """Public: a published project's units by code, with their status now."""
     project = await properties_service.get_visible_project(session, project_id=project_id, viewer=viewer)
     filters = properties_service.UnitFilters(
@@ -141,7 +143,7 @@ async def list_units(
     items, total = await properties_service.list_units(
         session, project=project, filters=filters, now=now, offset=page.offset, limit=page.size
     )
-    return Page.build(items, total=total, page=page.page, size=page.size)
+    return json_response(Page.build(items, total=total, page=page.page, size=page.size))
 
 
 @router.get("/units/{unit_id}", responses={404: {"description": "`not_found`"}})

@@ -167,14 +167,9 @@ async def search_projects(
     )
     if unit_filters:
         query = query.where(queries.has_available_unit(now, unit_filters))
-    total = await paging.count(session, query)
-    rows = await session.execute(
-        queries.with_stats(query, now)
-        .order_by(Project.created_at.desc(), Project.id.desc())
-        .offset(offset)
-        .limit(limit)
-    )
-    return [project_read(row[0], *row[1:]) for row in rows], total
+    rows = (await session.execute(queries.page_with_stats(query, now=now, offset=offset, limit=limit))).all()
+    total = rows[0].total if rows else (0 if offset == 0 else await paging.count(session, query))
+    return [project_read(row[0], row.units_total, row.units_available, row.price_from) for row in rows], total
 
 
 def project_read(project: Project, units_total: int, units_available: int, price_from: Decimal | None) -> ProjectRead:
@@ -262,8 +257,10 @@ async def list_units(
         query = query.where(Unit.type == filters.type)
     if filters.status is not None:
         query = query.where(queries.unit_status(now) == filters.status.value)
-    units, total = await paging.page_of(session, query, order_by=[Unit.code, Unit.id], offset=offset, limit=limit)
-    return [unit_read(unit, project, now=now) for unit in units], total
+    page = query.add_columns(func.count().over().label("total")).order_by(Unit.code, Unit.id)
+    rows = (await session.execute(page.offset(offset).limit(limit))).all()
+    total = rows[0].total if rows else (0 if offset == 0 else await paging.count(session, query))
+    return [unit_read(row[0], project, now=now) for row in rows], total
 
 
 def unit_status(unit: Unit, now: datetime) -> UnitStatus:
