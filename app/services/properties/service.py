@@ -39,6 +39,13 @@ async def is_staff(session: AsyncSession, *, user: User | None, organization_id:
     return await organizations_service.is_staff(session, user=user, organization_id=organization_id)
 
 
+async def is_customer_or_staff(
+    session: AsyncSession, *, user: User, customer_id: uuid.UUID, organization_id: uuid.UUID
+) -> bool:
+    """Who may see a customer's hold, booking or payment: that customer, or the builder's staff."""
+    return customer_id == user.id or await is_staff(session, user=user, organization_id=organization_id)
+
+
 def zone_today(timezone: str, now: datetime) -> date:
     """The calendar day `now` falls on in an IANA zone (an organization's days)."""
     return now.astimezone(ZoneInfo(timezone)).date()

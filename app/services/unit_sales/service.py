@@ -136,9 +136,8 @@ async def book(
 async def get_visible(session: AsyncSession, *, booking_id: uuid.UUID, user: User, for_update: bool = False) -> Booking:
     """The buyer's, or their builder's staff's; 404 to everyone else."""
     booking = await session.get(Booking, booking_id, with_for_update=for_update)
-    if booking is None or (
-        booking.customer_id != user.id
-        and not await properties_service.is_staff(session, user=user, organization_id=booking.organization_id)
+    if booking is None or not await properties_service.is_customer_or_staff(
+        session, user=user, customer_id=booking.customer_id, organization_id=booking.organization_id
     ):
         raise BookingNotFound()
     return booking
