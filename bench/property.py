@@ -65,7 +65,8 @@ INSERT INTO units (id, project_id, organization_id, code, type, floor, bedrooms,
 SELECT gen_random_uuid(), p.id, p.organization_id, 'U-' || lpad(u::text, 4, '0'),
        (ARRAY['apartment', 'apartment', 'villa', 'house', 'office', 'parking'])[1 + u % 6],
        u / 8, u % 6, 40 + (u % 6) * 25, 100000 + floor(random() * 900000)::int
-FROM projects AS p, generate_series(1, {units}) AS u;
+FROM projects AS p, generate_series(1, {units}) AS u
+ORDER BY p.id, u;  -- a project's units side by side, as a builder adds them
 """
 
 WRK_SCRIPT = """

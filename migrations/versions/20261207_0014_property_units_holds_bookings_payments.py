@@ -169,6 +169,7 @@ def upgrade() -> None:
         "units",
         ["project_id", "bedrooms", "price"],
         unique=False,
+        postgresql_include=["held_until"],
         postgresql_where=sa.text("sale_status IS NULL"),
     )
     op.create_index("ix_units_project_id_code", "units", ["project_id", sa.literal_column("lower(code)")], unique=True)
