@@ -148,6 +148,8 @@ def start_server(url: str, port: int, data_dir: str, workers: int) -> subprocess
         "SECRET_KEY": SECRET,
         "LOG_LEVEL": "WARNING",
         "ENVIRONMENT": "production",
+        # The PostgreSQL server is shared: 16 connections per process are plenty on 2 cores.
+        "DB_POOL_SIZE": "16",
     }
     command = [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(port)]
     return subprocess.Popen([*command, "--workers", str(workers), "--no-access-log"], cwd=ROOT, env=env)

@@ -232,13 +232,16 @@ async def _flush_code(session: AsyncSession) -> None:
 async def get_visible_unit(
     session: AsyncSession, *, unit_id: uuid.UUID, viewer: User | None, for_update: bool = False
 ) -> tuple[Unit, Project]:
-    unit = await session.get(Unit, unit_id, with_for_update=for_update)
-    if unit is None:
+    """The unit and its project (one read), if the project is published or the viewer its staff."""
+    query = select(Unit, Project).join(Project, Project.id == Unit.project_id).where(Unit.id == unit_id)
+    if for_update:
+        query = query.with_for_update(of=Unit)
+    row = (await session.execute(query)).first()
+    if row is None:
         raise UnitNotFound()
-    try:
-        project = await get_visible_project(session, project_id=unit.project_id, viewer=viewer)
-    except ProjectNotFound as exc:
-        raise UnitNotFound() from exc
+    unit, project = row
+    if not project.published and not await is_staff(session, user=viewer, organization_id=project.organization_id):
+        raise UnitNotFound()
     return unit, project
 
 
