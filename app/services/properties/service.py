@@ -176,14 +176,17 @@ async def search_projects(
         query = query.where(queries.has_available_unit(now, unit_filters))
     rows = (await session.execute(queries.page_with_stats(query, now=now, offset=offset, limit=limit))).all()
     total = rows[0].total if rows else (0 if offset == 0 else await paging.count(session, query))
-    return [project_read(row[0], row.units_total, row.units_available, row.price_from) for row in rows], total
+    reads = [project_read(row[0], row.units_total, row.units_available, row.price_from, row.progress) for row in rows]
+    return reads, total
 
 
-def project_read(project: Project, units_total: int, units_available: int, price_from: Decimal | None) -> ProjectRead:
+def project_read(
+    project: Project, units_total: int, units_available: int, price_from: Decimal | None, progress: int | None
+) -> ProjectRead:
     return ProjectRead.model_validate(
         {
             **{column: getattr(project, column) for column in _PROJECT_COLUMNS},
-            "progress_percent": None,
+            "progress_percent": progress,
             "units_total": units_total,
             "units_available": units_available,
             "price_from": None if price_from is None else money.fmt(price_from, project.currency),
@@ -196,7 +199,7 @@ _PROJECT_COLUMNS = [c.key for c in Project.__table__.columns]
 
 async def to_project_read(session: AsyncSession, project: Project, *, now: datetime) -> ProjectRead:
     row = (await session.execute(queries.stats_of(project.id, now))).one()
-    return project_read(project, row.units_total, row.units_available, row.price_from)
+    return project_read(project, row.units_total, row.units_available, row.price_from, row.progress)
 
 
 # --- units --------------------------------------------------------------------------------------
