@@ -276,6 +276,16 @@ async def list_units(
     return [unit_read(row[0], project, now=now) for row in rows], total
 
 
+async def unit_counts(session: AsyncSession, *, project: Project, now: datetime) -> dict[UnitStatus, int]:
+    """How many of the project's units are in each status at `now`."""
+    status = queries.unit_status(now)
+    rows = await session.execute(select(status, func.count()).where(Unit.project_id == project.id).group_by(status))
+    counts = dict.fromkeys(UnitStatus, 0)
+    for value, count in rows:
+        counts[UnitStatus(value)] = count
+    return counts
+
+
 def unit_status(unit: Unit, now: datetime) -> UnitStatus:
     if unit.sale_status is not None:
         return UnitStatus(unit.sale_status)

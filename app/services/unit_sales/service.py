@@ -244,8 +244,9 @@ class Context:
     milestones: schedule.Milestones
 
 
-async def contexts(session: AsyncSession, bookings: Sequence[Booking], *, now: datetime) -> dict[uuid.UUID, Context]:
-    project_ids = {booking.project_id for booking in bookings}
+async def project_contexts(
+    session: AsyncSession, project_ids: set[uuid.UUID], *, now: datetime
+) -> dict[uuid.UUID, Context]:
     rows = await session.execute(
         select(Project.id, Project.completed_on, Organization.timezone)
         .join(Organization, Organization.id == Project.organization_id)
@@ -265,6 +266,16 @@ async def contexts(session: AsyncSession, bookings: Sequence[Booking], *, now: d
         )
         for row in rows
     }
+    return by_project
+
+
+async def project_context(session: AsyncSession, *, project: Project, now: datetime) -> Context:
+    return (await project_contexts(session, {project.id}, now=now))[project.id]
+
+
+async def contexts(session: AsyncSession, bookings: Sequence[Booking], *, now: datetime) -> dict[uuid.UUID, Context]:
+    """Each booking's context, by booking id."""
+    by_project = await project_contexts(session, {booking.project_id for booking in bookings}, now=now)
     return {booking.id: by_project[booking.project_id] for booking in bookings}
 
 
