@@ -9,6 +9,7 @@ from app.core.settings import get_settings
 from app.services.appointments.routes import router as appointments_router
 from app.services.auth.routes import router as auth_router
 from app.services.catalog.routes import router as catalog_router
+from app.services.change_requests.routes import router as change_requests_router
 from app.services.chat.routes import router as chat_router
 from app.services.checkins.routes import router as checkins_router
 from app.services.documents.dependencies import document_storage
@@ -48,6 +49,7 @@ ROUTERS = [
     properties_router,
     unit_sales_router,
     payments_router,
+    change_requests_router,
 ]
 
 

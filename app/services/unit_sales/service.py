@@ -13,7 +13,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from functools import partial
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import paging
@@ -394,3 +394,37 @@ async def apply_allocations(session: AsyncSession, shares: Sequence[tuple[Instal
     for line, part in shares:
         line.paid = line.paid + part
     await session.flush()
+
+
+async def add_change(
+    session: AsyncSession,
+    *,
+    booking: Booking,
+    label: str,
+    amount: Decimal,
+    days: int,
+    change_request_id: uuid.UUID,
+    now: datetime,
+) -> Instalment | None:
+    """An accepted change: `days` more delay and, for a positive amount, an instalment due that
+    day (in the builder's zone). The booking's row is locked by the caller."""
+    booking.delay_days = booking.delay_days + days
+    instalment = None
+    if amount > 0:
+        context = (await contexts(session, [booking], now=now))[booking.id]
+        last = await session.scalar(select(func.max(Instalment.position)).where(Instalment.booking_id == booking.id))
+        instalment = Instalment(
+            booking_id=booking.id,
+            position=(last or 0) + 1,
+            label=label,
+            kind="change_request",
+            change_request_id=change_request_id,
+            trigger=Trigger.date,
+            offset_days=0,
+            due_on=context.today,
+            amount=amount,
+            paid=Decimal(0),
+        )
+        session.add(instalment)
+    await session.flush()
+    return instalment
