@@ -8,8 +8,10 @@ from app.services.change_requests import models as change_requests_models
 from app.services.chat import models as chat_models
 from app.services.documents import models as documents_models
 from app.services.insights import models as insights_models
+from app.services.medical_records import models as medical_records_models
 from app.services.notifications import models as notifications_models
 from app.services.organizations import models as organizations_models
+from app.services.patients import models as patients_models
 from app.services.payments import models as payments_models
 from app.services.properties import models as properties_models
 from app.services.ratings import models as ratings_models
@@ -24,8 +26,10 @@ __all__ = [
     "chat_models",
     "documents_models",
     "insights_models",
+    "medical_records_models",
     "notifications_models",
     "organizations_models",
+    "patients_models",
     "payments_models",
     "properties_models",
     "ratings_models",

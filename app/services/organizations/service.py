@@ -9,39 +9,21 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import paging
-from app.core.errors import AppError, Conflict, InvalidInput, NotFound, PermissionDenied
-from app.services.organizations.models import Department, MemberRole, Membership, Organization
+from app.core.errors import AppError, Conflict, NotFound, PermissionDenied
+from app.services.organizations.errors import (
+    DepartmentExists,
+    DepartmentNotFound,
+    InviteeNotFound,
+    LastOwner,
+    NotAClinic,
+    OrganizationNotFound,
+    OwnClinicalRole,
+    RoleTooHigh,
+)
+from app.services.organizations.models import Department, MemberRole, Membership, Organization, OrganizationKind
 from app.services.organizations.schemas import MemberCreate, OrganizationCreate, OrganizationUpdate
 from app.services.users import service as users_service
 from app.services.users.models import Role, User
-
-
-class OrganizationNotFound(NotFound):
-    default_detail = "No such organization."
-
-
-class DepartmentNotFound(InvalidInput):
-    code = "department_not_found"
-    default_detail = "The department does not belong to this organization."
-
-
-class UserNotFound(InvalidInput):
-    code = "user_not_found"
-    default_detail = "No account has this e-mail; the person must register first."
-
-
-class RoleTooHigh(PermissionDenied):
-    default_detail = "You cannot give or change a role above your own."
-
-
-class LastOwner(Conflict):
-    code = "last_owner"
-    default_detail = "An organization keeps at least one owner."
-
-
-class DepartmentExists(Conflict):
-    code = "department_exists"
-    default_detail = "The organization already has a department with this name."
 
 
 async def create(session: AsyncSession, *, data: OrganizationCreate) -> Organization:
@@ -161,16 +143,23 @@ def _check_rank(actor_role: MemberRole | None, role: MemberRole) -> None:
 
 
 async def add_member(
-    session: AsyncSession, *, organization: Organization, actor_role: MemberRole | None, data: MemberCreate
+    session: AsyncSession,
+    *,
+    organization: Organization,
+    actor: User,
+    actor_role: MemberRole | None,
+    data: MemberCreate,
 ) -> tuple[dict[str, Any], bool]:
-    """Add a member, or change an existing member's role, title and department.
+    """Add a member, or change an existing member's role, title, department and clinical role.
 
     Returns the member row and whether it was created.
     """
     _check_rank(actor_role, data.role)
+    if data.clinical_role is not None and organization.kind != OrganizationKind.clinic:
+        raise NotAClinic()
     user = await users_service.get_by_email(session, data.email)
     if user is None:
-        raise UserNotFound()
+        raise InviteeNotFound()
     if data.department_id is not None:
         await check_department(session, organization_id=organization.id, department_id=data.department_id)
     # Insert unless the membership exists; a concurrent insert of the same one is waited for, and
@@ -183,6 +172,7 @@ async def add_member(
             role=data.role,
             title=data.title,
             department_id=data.department_id,
+            clinical_role=data.clinical_role,
         )
         .on_conflict_do_nothing(index_elements=[Membership.organization_id, Membership.user_id])
         .returning(Membership.user_id)
@@ -195,9 +185,12 @@ async def add_member(
         if existing is None:  # removed between the two statements
             raise Conflict("The membership changed meanwhile; try again.")
         _check_rank(actor_role, MemberRole(existing.role))
+        if user.id == actor.id and existing.clinical_role != data.clinical_role:
+            raise OwnClinicalRole()
         if existing.role == MemberRole.owner and data.role != MemberRole.owner:
             await _keep_an_owner(session, organization_id=organization.id, leaving=user.id)
         existing.role, existing.title, existing.department_id = data.role, data.title, data.department_id
+        existing.clinical_role = data.clinical_role
         await session.flush()
     member = await get_member(session, organization_id=organization.id, user_id=user.id)
     assert member is not None
@@ -224,6 +217,7 @@ def _member_columns() -> tuple[Any, ...]:
         Membership.role,
         Membership.title,
         Membership.department_id,
+        Membership.clinical_role,
         Membership.created_at,
     )
 
@@ -263,3 +257,11 @@ async def remove_member(
         await _keep_an_owner(session, organization_id=organization.id, leaving=user_id)
     await session.delete(membership)
     await session.flush()
+
+
+async def get_membership(session: AsyncSession, *, organization_id: uuid.UUID, user_id: uuid.UUID) -> Membership | None:
+    """The user's membership (role and, in a clinic, clinical role), read fresh on every request so
+    that a change acts at once on tokens already issued."""
+    return await session.scalar(
+        select(Membership).where(Membership.organization_id == organization_id, Membership.user_id == user_id)
+    )
