@@ -11,6 +11,7 @@ from app.services.appointments.routes import router as appointments_router
 from app.services.auth.routes import router as auth_router
 from app.services.auth.users_routes import router as users_router
 from app.services.catalog.routes import router as catalog_router
+from app.services.change_requests.routes import router as change_requests_router
 from app.services.chat.routes import router as chat_router
 from app.services.checkins.routes import router as checkins_router
 from app.services.documents.dependencies import document_storage
@@ -21,8 +22,11 @@ from app.services.notifications.routes import router as notifications_router
 from app.services.notifications.workers import notification_workers
 from app.services.organizations.routes import router as organizations_router
 from app.services.patients.routes import router as patients_router
+from app.services.payments.routes import router as payments_router
+from app.services.properties.routes import router as properties_router
 from app.services.qr.routes import router as qr_router
 from app.services.ratings.routes import router as ratings_router
+from app.services.unit_sales.routes import router as unit_sales_router
 
 # Long-running parts of features, started with the app (see create_app).
 BACKGROUND: list[BackgroundService] = [
@@ -48,6 +52,10 @@ ROUTERS = [
     insights_router,
     patients_router,
     medical_records_router,
+    properties_router,
+    unit_sales_router,
+    payments_router,
+    change_requests_router,
 ]
 
 

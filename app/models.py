@@ -4,6 +4,7 @@ from app.core import realtime as realtime_models
 from app.services.appointments import models as appointments_models
 from app.services.auth import models as auth_models
 from app.services.catalog import models as catalog_models
+from app.services.change_requests import models as change_requests_models
 from app.services.chat import models as chat_models
 from app.services.documents import models as documents_models
 from app.services.insights import models as insights_models
@@ -11,13 +12,17 @@ from app.services.medical_records import models as medical_records_models
 from app.services.notifications import models as notifications_models
 from app.services.organizations import models as organizations_models
 from app.services.patients import models as patients_models
+from app.services.payments import models as payments_models
+from app.services.properties import models as properties_models
 from app.services.ratings import models as ratings_models
+from app.services.unit_sales import models as unit_sales_models
 from app.services.users import models as users_models
 
 __all__ = [
     "appointments_models",
     "auth_models",
     "catalog_models",
+    "change_requests_models",
     "chat_models",
     "documents_models",
     "insights_models",
@@ -25,7 +30,10 @@ __all__ = [
     "notifications_models",
     "organizations_models",
     "patients_models",
+    "payments_models",
+    "properties_models",
     "ratings_models",
     "realtime_models",
+    "unit_sales_models",
     "users_models",
 ]
