@@ -1,6 +1,7 @@
 """The SLA clock's pure functions: business hours, daylight saving, holidays, pauses, stops."""
 
 from datetime import UTC, date, datetime, timedelta
+from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 from hypothesis import given, settings
@@ -203,7 +204,7 @@ def test_counted_time_never_decreases_and_intervals_cover_created_to_now(
     if now > changes[0].at:
         assert spans[0].starts_at == changes[0].at
         assert spans[-1].ends_at == now
-    for left, right in zip(spans, spans[1:], strict=False):
+    for left, right in pairwise(spans):
         assert left.ends_at == right.starts_at
         assert (left.status, left.hours) != (right.status, right.hours)
     total = sla.counted(spans)

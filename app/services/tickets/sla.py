@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from functools import lru_cache
+from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 DAY_SECONDS = 24 * 60 * 60
@@ -263,7 +264,7 @@ def intervals(
     )
     result: list[Interval] = []
     change_index = 0
-    for start, end in zip(cuts, cuts[1:], strict=False):
+    for start, end in pairwise(cuts):
         while change_index + 1 < len(changes) and changes[change_index + 1].at <= start:
             change_index += 1
         status = changes[change_index].status
