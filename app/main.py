@@ -19,6 +19,7 @@ from app.services.notifications.workers import notification_workers
 from app.services.organizations.routes import router as organizations_router
 from app.services.qr.routes import router as qr_router
 from app.services.ratings.routes import router as ratings_router
+from app.services.tickets.routes import router as tickets_router
 from app.services.users.routes import router as users_router
 
 # Long-running parts of features, started with the app (see create_app).
@@ -42,6 +43,7 @@ ROUTERS = [
     organizations_router,
     ratings_router,
     insights_router,
+    tickets_router,
 ]
 
 

@@ -10,6 +10,7 @@ from app.services.insights import models as insights_models
 from app.services.notifications import models as notifications_models
 from app.services.organizations import models as organizations_models
 from app.services.ratings import models as ratings_models
+from app.services.tickets import models as tickets_models
 from app.services.users import models as users_models
 
 __all__ = [
@@ -23,5 +24,6 @@ __all__ = [
     "organizations_models",
     "ratings_models",
     "realtime_models",
+    "tickets_models",
     "users_models",
 ]

@@ -1,0 +1,253 @@
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response, status
+
+from app.core.database import SessionDep
+from app.core.dependencies import PageDep
+from app.core.errors import InvalidInput
+from app.core.schemas import Page, json_response
+from app.services.tickets import service as tickets_service
+from app.services.tickets.dependencies import HelpdeskManager, Now, TicketReader, TicketUser
+from app.services.tickets.models import TicketPriority, TicketStatus
+from app.services.tickets.schemas import (
+    CategoryCreate,
+    CategoryRead,
+    CategoryUpdate,
+    SlaExplanation,
+    SlaIn,
+    SlaRead,
+    TicketAssign,
+    TicketCreate,
+    TicketEventRead,
+    TicketRead,
+    TicketRequesterRead,
+    TicketStatusChange,
+    TicketUpdate,
+)
+
+router = APIRouter(tags=["helpdesk"])
+
+_TICKET: dict[int | str, dict[str, Any]] = {404: {"description": "`not_found`: no such ticket, or not yours to see"}}
+_MEMBERS: dict[int | str, dict[str, Any]] = {
+    403: {"description": "`forbidden`: the requester may not do this"},
+    **_TICKET,
+}
+_CHANGE: dict[int | str, dict[str, Any]] = {
+    **_MEMBERS,
+    409: {"description": "`ticket_closed`"},
+    422: {"description": "`invalid_category`, `invalid_department`, `invalid_assignee`, `validation_error`"},
+}
+
+
+@router.post(
+    "/tickets",
+    status_code=status.HTTP_201_CREATED,
+    response_model=TicketRead | TicketRequesterRead,
+    responses={
+        403: {"description": "`forbidden`: a field only members may set"},
+        404: {"description": "`not_found`: no such organization"},
+        422: {"description": "`invalid_category`, `invalid_department`, `invalid_assignee`, `invalid_document`"},
+    },
+)
+async def create_ticket(data: TicketCreate, user: TicketUser, session: SessionDep, now: Now) -> Response:
+    """Open a ticket with an organization; the caller is the requester and `description` the
+    thread's first message. Members may also set priority, department, assignee, tags, or open it
+    for someone else by `requester_email`. Starts `new` (`open` when given an assignee)."""
+    access = await tickets_service.create(session, user=user, data=data, now=now)
+    return json_response(access.view(), status_code=201)
+
+
+@router.get("/tickets", response_model=Page[TicketRequesterRead])
+async def list_my_tickets(
+    user: TicketUser,
+    session: SessionDep,
+    page: PageDep,
+    status_: Annotated[TicketStatus | None, Query(alias="status")] = None,
+) -> Any:
+    """The caller's own tickets (as requester), newest first."""
+    rows, total = await tickets_service.get_own(session, user=user, status=status_, offset=page.offset, limit=page.size)
+    items = [TicketRequesterRead.model_validate(row) for row in rows]
+    return Page.build(items, total=total, page=page.page, size=page.size)
+
+
+@router.get(
+    "/organizations/{organization_id}/tickets",
+    response_model=Page[TicketRead],
+    responses={403: {"description": "`forbidden`: not a member"}},
+)
+async def list_organization_tickets(
+    access: TicketReader,
+    session: SessionDep,
+    page: PageDep,
+    now: Now,
+    status_: Annotated[TicketStatus | None, Query(alias="status")] = None,
+    priority: TicketPriority | None = None,
+    assignee_id: Annotated[str | None, Query(description="A member's id, or `none` for unassigned")] = None,
+    category_id: uuid.UUID | None = None,
+    tag: Annotated[str | None, Query(max_length=40)] = None,
+    breached: Annotated[bool | None, Query(description="Either target breached (true) or neither (false)")] = None,
+    due_within_minutes: Annotated[
+        int | None, Query(ge=0, le=525_600, description="A target not yet breached falls due within this many minutes")
+    ] = None,
+    q: Annotated[
+        str | None, Query(max_length=200, description="Reference, words of the subject, requester e-mail")
+    ] = None,
+) -> Any:
+    """Members: the organization's queue, newest first."""
+    assignee: uuid.UUID | None = None
+    if assignee_id is not None and assignee_id != "none":
+        try:
+            assignee = uuid.UUID(assignee_id)
+        except ValueError:
+            raise InvalidInput("`assignee_id` is a member's id or `none`.") from None
+    filters = tickets_service.TicketFilters(
+        status=status_,
+        priority=priority,
+        assignee_id=assignee,
+        unassigned=assignee_id == "none",
+        category_id=category_id,
+        tag=tag,
+        breached=breached,
+        due_within_minutes=due_within_minutes,
+        q=q,
+    )
+    rows, total = await tickets_service.get_all(
+        session, organization=access.organization, filters=filters, now=now, offset=page.offset, limit=page.size
+    )
+    items = [TicketRead.model_validate(row) for row in rows]
+    return Page.build(items, total=total, page=page.page, size=page.size)
+
+
+@router.get("/tickets/{ticket_id}", response_model=TicketRead | TicketRequesterRead, responses=_TICKET)
+async def get_ticket(ticket_id: uuid.UUID, user: TicketUser, session: SessionDep) -> Response:
+    """The requester (their view: no tags, due times or breach flags), members and admins."""
+    access = await tickets_service.load(session, user=user, ticket_id=ticket_id)
+    return json_response(access.view())
+
+
+@router.patch("/tickets/{ticket_id}", responses=_CHANGE)
+async def update_ticket(
+    ticket_id: uuid.UUID, data: TicketUpdate, user: TicketUser, session: SessionDep, now: Now
+) -> TicketRead:
+    """Members: change subject, priority, category, department or tags (each change is in the
+    history; a priority change keeps the business time counted and moves the due times)."""
+    ticket = await tickets_service.load_for_member(session, user=user, ticket_id=ticket_id, lock=True)
+    ticket = await tickets_service.update(session, user=user, ticket=ticket, data=data, now=now)
+    return TicketRead.model_validate(ticket)
+
+
+@router.post("/tickets/{ticket_id}/assign", responses=_CHANGE)
+async def assign_ticket(
+    ticket_id: uuid.UUID, data: TicketAssign, user: TicketUser, session: SessionDep, now: Now
+) -> TicketRead:
+    """Members: give the ticket to a member of its organization (null unassigns); a new ticket
+    becomes open. The assignee is notified."""
+    ticket = await tickets_service.load_for_member(session, user=user, ticket_id=ticket_id, lock=True)
+    ticket = await tickets_service.assign(session, user=user, ticket=ticket, assignee_id=data.assignee_id, now=now)
+    return TicketRead.model_validate(ticket)
+
+
+@router.post(
+    "/tickets/{ticket_id}/status",
+    response_model=TicketRead | TicketRequesterRead,
+    responses={**_MEMBERS, 409: {"description": "`invalid_transition`"}},
+)
+async def change_ticket_status(
+    ticket_id: uuid.UUID, data: TicketStatusChange, user: TicketUser, session: SessionDep, now: Now
+) -> Response:
+    """Members move the ticket: new, open, pending, on_hold → another of open, pending, on_hold,
+    solved; solved → open or closed; closed is final. The requester may only solve."""
+    access = await tickets_service.load(session, user=user, ticket_id=ticket_id, lock=True)
+    await tickets_service.change_status(session, user=user, access=access, status=data.status, note=data.note, now=now)
+    return json_response(access.view())
+
+
+@router.get("/tickets/{ticket_id}/history", responses=_MEMBERS)
+async def get_ticket_history(
+    ticket_id: uuid.UUID, user: TicketUser, session: SessionDep, page: PageDep
+) -> Page[TicketEventRead]:
+    """Members: every change of the ticket, oldest first."""
+    ticket = await tickets_service.load_for_member(session, user=user, ticket_id=ticket_id)
+    rows, total = await tickets_service.get_history(session, ticket=ticket, offset=page.offset, limit=page.size)
+    items = [TicketEventRead.model_validate(row) for row in rows]
+    return Page.build(items, total=total, page=page.page, size=page.size)
+
+
+@router.get("/tickets/{ticket_id}/sla", responses=_MEMBERS)
+async def get_ticket_sla(ticket_id: uuid.UUID, user: TicketUser, session: SessionDep, now: Now) -> SlaExplanation:
+    """Members: the SLA clock explained, from creation to now: contiguous intervals cut at status
+    changes and at the edges of business hours, each with its status, whether the clock ran, the
+    kind of hours and the business minutes it counted; and each target's due time, met time and
+    breach."""
+    ticket = await tickets_service.load_for_member(session, user=user, ticket_id=ticket_id)
+    return await tickets_service.explain_sla(session, ticket=ticket, now=now)
+
+
+# --- categories ---------------------------------------------------------------------------------
+
+_CATEGORY: dict[int | str, dict[str, Any]] = {
+    403: {"description": "`forbidden`: not an owner or manager"},
+    404: {"description": "`not_found`"},
+    409: {"description": "`category_exists` (names are unique in any case)"},
+    422: {"description": "`invalid_department`"},
+}
+
+
+@router.post("/organizations/{organization_id}/ticket-categories", status_code=201, responses=_CATEGORY)
+async def create_ticket_category(data: CategoryCreate, access: HelpdeskManager, session: SessionDep) -> CategoryRead:
+    """Owners and managers: a category tickets can be filed under."""
+    category = await tickets_service.create_category(session, organization=access.organization, data=data)
+    return CategoryRead.model_validate(category)
+
+
+@router.get("/organizations/{organization_id}/ticket-categories")
+async def list_ticket_categories(organization_id: uuid.UUID, session: SessionDep) -> list[CategoryRead]:
+    """Public: the organization's ticket categories, by name."""
+    rows = await tickets_service.get_categories(session, organization_id=organization_id)
+    return [CategoryRead.model_validate(row) for row in rows]
+
+
+@router.patch("/ticket-categories/{category_id}", responses=_CATEGORY)
+async def update_ticket_category(
+    category_id: uuid.UUID, data: CategoryUpdate, user: TicketUser, session: SessionDep
+) -> CategoryRead:
+    """Owners and managers: rename a category or move it to another department."""
+    category = await tickets_service.get_managed_category(session, user=user, category_id=category_id)
+    category = await tickets_service.update_category(session, category=category, data=data)
+    return CategoryRead.model_validate(category)
+
+
+@router.delete(
+    "/ticket-categories/{category_id}",
+    status_code=204,
+    responses={**_CATEGORY, 409: {"description": "`category_in_use`"}},
+)
+async def delete_ticket_category(category_id: uuid.UUID, user: TicketUser, session: SessionDep) -> None:
+    """Owners and managers: delete a category no ticket uses."""
+    category = await tickets_service.get_managed_category(session, user=user, category_id=category_id)
+    await tickets_service.delete_category(session, category=category)
+
+
+# --- SLA settings -------------------------------------------------------------------------------
+
+
+@router.put(
+    "/organizations/{organization_id}/sla",
+    responses={
+        403: {"description": "`forbidden`: not an owner or manager"},
+        422: {"description": "overlaps, repeated priority"},
+    },
+)
+async def put_sla(data: SlaIn, access: HelpdeskManager, session: SessionDep, now: Now) -> SlaRead:
+    """Owners and managers: the business hours (weekly ranges in the organization's zone, `closes`
+    up to `24:00`; none: round the clock), holidays and the targets per priority. A priority
+    without a policy has no targets. The new calendar applies from now: time counted under the
+    previous one stays counted."""
+    return await tickets_service.put_sla(session, organization=access.organization, data=data, now=now)
+
+
+@router.get("/organizations/{organization_id}/sla", responses={403: {"description": "`forbidden`: not a member"}})
+async def get_sla(access: TicketReader, session: SessionDep) -> SlaRead:
+    """Members: the SLA calendar in force and the policies."""
+    return await tickets_service.get_sla(session, organization=access.organization)
