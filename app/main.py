@@ -20,6 +20,7 @@ from app.services.organizations.routes import router as organizations_router
 from app.services.qr.routes import router as qr_router
 from app.services.ratings.routes import router as ratings_router
 from app.services.tickets.routes import router as tickets_router
+from app.services.tickets.workers import sla_workers
 from app.services.users.routes import router as users_router
 
 # Long-running parts of features, started with the app (see create_app).
@@ -27,6 +28,7 @@ BACKGROUND: list[BackgroundService] = [
     realtime.live_service,
     notification_workers,
     document_storage,
+    sla_workers,
 ]
 
 # Starlette tries routers in this order on every request: the busiest come first.
