@@ -7,17 +7,14 @@ makes a query per row and a read by id is a single round trip after the token ch
 
 import uuid
 from collections.abc import Callable
-from itertools import chain
 from typing import Any
 
 from sqlalchemy import (
     CTE,
     JSON,
-    DateTime,
     Select,
     Text,
     and_,
-    case,
     cast,
     exists,
     false,
@@ -31,6 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.sql.elements import ColumnElement
 
+from app.core.json_sql import json_object
 from app.services.appointments.models import Appointment
 from app.services.appointments.schemas import AppointmentRead
 from app.services.auth import service as auth_service
@@ -89,27 +87,12 @@ def new_requirements(service_id: Any) -> Any:
 BODY_COLUMNS = (*Appointment.__table__.c, _requirements())
 
 
-def _iso(moment: Any) -> Any:
-    """A timestamp written as pydantic writes the `datetime` asyncpg returns (UTC): `Z`, and six
-    digits of fraction only when there is one. NULL stays NULL."""
-    whole = func.date_trunc("second", moment) == moment
-    form = case((whole, 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), else_='YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
-    return func.to_char(func.timezone("UTC", moment), form)
-
-
-def _json_field(name: str) -> Any:
-    if name == "requirements":
-        return _requirements()
-    column = Appointment.__table__.c[name]
-    return _iso(column) if isinstance(column.type, DateTime) else column
-
-
 # The body as JSON text, written by PostgreSQL with the values `AppointmentRead.model_dump_json()`
 # writes (same fields, same order, timestamps in the same form; only the spacing differs, and a
 # test holds them equal), for the hot reads: no row decoding, validation or serialization per
 # appointment in Python.
 BODY_JSON = cast(
-    func.json_build_object(*chain.from_iterable((name, _json_field(name)) for name in AppointmentRead.model_fields)),
+    json_object(AppointmentRead, {**dict(Appointment.__table__.c.items()), "requirements": _requirements()}),
     Text,
 ).label("body")
 

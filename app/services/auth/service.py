@@ -275,7 +275,8 @@ async def change_password(
 
 
 def _open_login(user_id: Any, session_id: Any) -> list[ColumnElement[bool]]:
-    """The conditions under which an access token's login still works."""
+    """The conditions under which an access token's login still works (over `users` joined with
+    `login_sessions`)."""
     return [
         LoginSession.id == session_id,
         User.id == user_id,
@@ -302,6 +303,17 @@ def open_login() -> CTE:
         .join(LoginSession, LoginSession.user_id == User.id)
         .where(*_open_login(bindparam("user_id"), bindparam("session_id")))
         .cte("login")
+    )
+
+
+def role_while_logged_in(user_id: Any, session_id: Any) -> ColumnElement[Any]:
+    """The role of `user_id` while the login `session_id` is open, NULL once it has ended or the
+    account is inactive: a scalar subquery for statements that check the login as they work."""
+    return (
+        select(User.role)
+        .join(LoginSession, LoginSession.user_id == User.id)
+        .where(*_open_login(user_id, session_id))
+        .scalar_subquery()
     )
 
 

@@ -14,7 +14,6 @@ connection (reconnect and `resume`).
 
 import asyncio
 import contextlib
-import functools
 import json
 import logging
 import time
@@ -238,21 +237,16 @@ class Connection:
             return
         # One statement in autocommit mode (see chat_service.post); it also re-checks the login, so a
         # frame sent after logout or deactivation closes the socket.
-        post = functools.partial(
-            chat_service.post,
-            sender=self.user,
-            conversation_id=frame.conversation_id,
-            body=body,
-            client_id=frame.client_id,
-            login_session_id=self.claims.session_id,
-        )
-        try:
-            async with self.sessionmaker() as session:
-                await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-                message, _ = await post(session)
-        except chat_service.NeedsTransaction:
-            async with unit_of_work(self.sessionmaker) as session:
-                message, _ = await post(session)
+        async with self.sessionmaker() as session:
+            await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+            message, _ = await chat_service.post(
+                session,
+                sender=self.user,
+                login_session_id=self.claims.session_id,
+                conversation_id=frame.conversation_id,
+                body=body,
+                client_id=frame.client_id,
+            )
         ack = chat_service.message_frame(message)
         self.reply(_dumps({"type": "ack", "client_id": frame.client_id, "message": ack["message"]}))
 

@@ -17,7 +17,22 @@ from string import Template
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import CTE, DateTime, Select, String, Uuid, bindparam, exists, func, insert, literal, select, update
+from sqlalchemy import (
+    CTE,
+    ColumnElement,
+    DateTime,
+    Select,
+    String,
+    Uuid,
+    bindparam,
+    case,
+    exists,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -189,6 +204,11 @@ def announcement_values(message: Message, *, recipient: Recipient) -> dict[str, 
 def clip(text: str, limit: int) -> str:
     """`text` cut to `limit` characters, an ellipsis marking the cut."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def clipped(text: ColumnElement[str], limit: int) -> ColumnElement[str]:
+    """`clip` in SQL."""
+    return case((func.char_length(text) <= limit, text), else_=func.left(text, limit - 1) + literal("…"))
 
 
 @lru_cache(maxsize=64)
