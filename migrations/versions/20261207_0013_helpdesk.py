@@ -21,6 +21,11 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    # The ticket thread on chat: internal notes, the channel a message came by, its documents.
+    op.add_column('chat_messages', sa.Column('internal', sa.Boolean(), server_default='false', nullable=False))
+    op.add_column('chat_messages', sa.Column('via', sa.String(length=8), server_default='web', nullable=False))
+    op.add_column('chat_messages', sa.Column('author_email', sa.String(length=254), nullable=True))
+    op.add_column('chat_messages', sa.Column('document_ids', postgresql.ARRAY(sa.Uuid()), server_default='{}', nullable=False))
     op.create_table('sla_calendars',
     sa.Column('id', sa.Uuid(), nullable=False),
     sa.Column('organization_id', sa.Uuid(), nullable=False),
@@ -103,6 +108,7 @@ def upgrade() -> None:
     op.create_index('ix_tickets_organization_id_status_assignee_id_created_at', 'tickets', ['organization_id', 'status', 'assignee_id', 'created_at', 'id'], unique=False)
     op.create_index('ix_tickets_requester_id_created_at', 'tickets', ['requester_id', 'created_at'], unique=False)
     op.create_index('ix_tickets_resolution_due_at', 'tickets', ['resolution_due_at'], unique=False, postgresql_where=sa.text('NOT resolution_breached AND resolution_due_at IS NOT NULL'))
+    op.create_index('ix_tickets_solved_at', 'tickets', ['solved_at'], unique=False, postgresql_where=sa.text("status = 'solved'"))
     op.create_index('ix_tickets_tags', 'tickets', ['tags'], unique=False, postgresql_using='gin')
     op.create_table('ticket_events',
     sa.Column('id', sa.BigInteger(), sa.Identity(always=False), nullable=False),
@@ -122,6 +128,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index('ix_ticket_events_ticket_id_id', table_name='ticket_events')
     op.drop_table('ticket_events')
+    op.drop_index('ix_tickets_solved_at', table_name='tickets', postgresql_where=sa.text("status = 'solved'"))
     op.drop_index('ix_tickets_tags', table_name='tickets', postgresql_using='gin')
     op.drop_index('ix_tickets_resolution_due_at', table_name='tickets', postgresql_where=sa.text('NOT resolution_breached AND resolution_due_at IS NOT NULL'))
     op.drop_index('ix_tickets_requester_id_created_at', table_name='tickets')
@@ -135,3 +142,7 @@ def downgrade() -> None:
     op.drop_table('sla_policies')
     op.drop_index('ix_sla_calendars_organization_id_effective_from', table_name='sla_calendars')
     op.drop_table('sla_calendars')
+    op.drop_column('chat_messages', 'document_ids')
+    op.drop_column('chat_messages', 'author_email')
+    op.drop_column('chat_messages', 'via')
+    op.drop_column('chat_messages', 'internal')

@@ -229,6 +229,7 @@ async def test_queue_filters(client: httpx.AsyncClient, session: AsyncSession, c
     desk = await create_desk(client, session)
     staff, owner = desk.org.staff, desk.org.owner
     mine = await open_ticket(client, desk, by=owner, assignee_id=str(staff.id), tags=["vip"], priority="high")
+    clock.advance(seconds=1)
     unassigned = await open_ticket(client, desk, subject="Lost wallet")
     url = f"/organizations/{desk.org.id}/tickets"
 

@@ -11,7 +11,7 @@ from typing import Annotated
 
 from fastapi import Depends
 
-from app.services.auth.dependencies import CurrentUser
+from app.services.auth.dependencies import CurrentLogin, CurrentUser
 from app.services.organizations.dependencies import OrgAccess, require_org_role
 from app.services.organizations.models import MemberRole
 
@@ -21,6 +21,8 @@ TicketReader = Annotated[OrgAccess, require_org_role(MemberRole.staff)]
 HelpdeskManager = Annotated[OrgAccess, require_org_role(MemberRole.manager)]
 # Anyone signed in, on routes reached by a ticket's id (requester, members, admins: the service checks).
 TicketUser = CurrentUser
+# The same, with the login (sending a message checks the login in the send statement).
+TicketLogin = CurrentLogin
 
 
 async def get_now() -> datetime:

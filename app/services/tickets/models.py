@@ -82,6 +82,8 @@ class Ticket(Base):
         Index("ix_tickets_organization_id_created_at", "organization_id", "created_at", "id"),
         Index("ix_tickets_requester_id_created_at", "requester_id", "created_at"),
         Index("ix_tickets_tags", "tags", postgresql_using="gin"),
+        # Solved tickets whose reopen window has passed (the close pass).
+        Index("ix_tickets_solved_at", "solved_at", postgresql_where=text("status = 'solved'")),
         # What the breach pass and "due within an hour" scan: only targets still open to a breach.
         Index(
             "ix_tickets_first_response_due_at",

@@ -4,16 +4,18 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response, status
 
 from app.core.database import SessionDep
-from app.core.dependencies import PageDep
+from app.core.dependencies import PageDep, SettingsDep
 from app.core.errors import InvalidInput
 from app.core.schemas import Page, json_response
+from app.services.chat.schemas import MessagePage, MessageRead
 from app.services.tickets import service as tickets_service
-from app.services.tickets.dependencies import HelpdeskManager, Now, TicketReader, TicketUser
+from app.services.tickets.dependencies import HelpdeskManager, Now, TicketLogin, TicketReader, TicketUser
 from app.services.tickets.models import TicketPriority, TicketStatus
 from app.services.tickets.schemas import (
     CategoryCreate,
     CategoryRead,
     CategoryUpdate,
+    MessageCreate,
     SlaExplanation,
     SlaIn,
     SlaRead,
@@ -50,11 +52,13 @@ _CHANGE: dict[int | str, dict[str, Any]] = {
         422: {"description": "`invalid_category`, `invalid_department`, `invalid_assignee`, `invalid_document`"},
     },
 )
-async def create_ticket(data: TicketCreate, user: TicketUser, session: SessionDep, now: Now) -> Response:
+async def create_ticket(data: TicketCreate, login: TicketLogin, session: SessionDep, now: Now) -> Response:
     """Open a ticket with an organization; the caller is the requester and `description` the
     thread's first message. Members may also set priority, department, assignee, tags, or open it
     for someone else by `requester_email`. Starts `new` (`open` when given an assignee)."""
-    access = await tickets_service.create(session, user=user, data=data, now=now)
+    access = await tickets_service.create(
+        session, user=login.user, login_session_id=login.session_id, data=data, now=now
+    )
     return json_response(access.view(), status_code=201)
 
 
@@ -182,6 +186,66 @@ async def get_ticket_sla(ticket_id: uuid.UUID, user: TicketUser, session: Sessio
     breach."""
     ticket = await tickets_service.load_for_member(session, user=user, ticket_id=ticket_id)
     return await tickets_service.explain_sla(session, ticket=ticket, now=now)
+
+
+# --- the thread ---------------------------------------------------------------------------------
+
+MessageId = Annotated[int, Query(ge=0, le=2**63 - 1)]
+
+
+@router.post(
+    "/tickets/{ticket_id}/messages",
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        200: {"description": "A message with this `client_id` was already stored: it is returned, nothing new"},
+        **_MEMBERS,
+        409: {"description": "`conversation_closed`: the ticket is closed (or solved past its reopen window)"},
+        422: {"description": "`invalid_document`"},
+    },
+)
+async def create_ticket_message(
+    ticket_id: uuid.UUID,
+    data: MessageCreate,
+    login: TicketLogin,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: Now,
+    response: Response,
+) -> MessageRead:
+    """Reply in the ticket's thread (a chat conversation: its sockets get the message live).
+    `internal` (members only) makes a note the requester never sees on any channel. A member's
+    public reply is the first response and opens a new ticket; the requester's reply reopens a
+    pending, on-hold or recently solved ticket."""
+    access = await tickets_service.load(session, user=login.user, ticket_id=ticket_id, lock=True)
+    message, created = await tickets_service.post_message(
+        session,
+        user=login.user,
+        login_session_id=login.session_id,
+        access=access,
+        data=data,
+        now=now,
+        reopen_days=settings.ticket_reopen_days,
+    )
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return message
+
+
+@router.get("/tickets/{ticket_id}/messages", responses=_TICKET)
+async def list_ticket_messages(
+    ticket_id: uuid.UUID,
+    user: TicketUser,
+    session: SessionDep,
+    before_id: MessageId | None = None,
+    after_id: MessageId | None = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+) -> MessagePage:
+    """The thread, as chat history (ascending ids, cursors); the requester's has no internal notes."""
+    access = await tickets_service.load(session, user=user, ticket_id=ticket_id)
+    rows, has_more = await tickets_service.get_messages(
+        session, user=user, ticket=access.ticket, before_id=before_id, after_id=after_id, limit=limit
+    )
+    return MessagePage(items=[MessageRead.model_validate(row) for row in rows], has_more=has_more)
 
 
 # --- categories ---------------------------------------------------------------------------------

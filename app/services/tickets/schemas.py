@@ -8,6 +8,7 @@ from pydantic import EmailStr, Field, StringConstraints, field_validator, model_
 
 from app.core.schemas import InputSchema, Schema
 from app.services.chat.models import MAX_BODY_CHARS
+from app.services.chat.schemas import ClientId
 from app.services.tickets.models import MAX_SUBJECT_CHARS, MAX_TAG_CHARS, MAX_TAGS, TicketPriority, TicketStatus
 from app.services.tickets.sla import Clock, Hours
 
@@ -105,6 +106,15 @@ class TicketRead(TicketRequesterRead):
     first_response_breached: bool
     resolution_breached: bool
     sla_paused: bool
+
+
+class MessageCreate(InputSchema):
+    body: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_BODY_CHARS)]
+    client_id: ClientId | None = Field(
+        default=None, description="Your id for this message: sending it again stores nothing new (200)"
+    )
+    internal: bool = Field(default=False, description="Members only: a note the requester never sees")
+    document_ids: DocumentIds = Field(default_factory=list)
 
 
 class TicketEventRead(Schema):

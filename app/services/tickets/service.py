@@ -21,8 +21,8 @@ from app.core import paging
 from app.core.errors import PermissionDenied
 from app.services.appointments.service import new_reference
 from app.services.chat import service as chat_service
-from app.services.chat.models import Conversation, ConversationStatus
-from app.services.chat.schemas import ConversationCreate
+from app.services.chat.models import ChatMessage, Conversation, ConversationStatus
+from app.services.chat.schemas import ConversationCreate, MessageRead
 from app.services.notifications import service as notifications_service
 from app.services.organizations import service as organizations_service
 from app.services.organizations.models import Department, MemberRole, Membership, Organization
@@ -36,6 +36,7 @@ from app.services.tickets.errors import (
     TicketCategoryInUse,
     TicketCategoryNotFound,
     TicketClosed,
+    TicketConversationClosed,
     TicketNotFound,
     TicketTransitionInvalid,
 )
@@ -53,6 +54,7 @@ from app.services.tickets.schemas import (
     BusinessRangeRead,
     CategoryCreate,
     CategoryUpdate,
+    MessageCreate,
     SlaExplanation,
     SlaIn,
     SlaInterval,
@@ -188,7 +190,9 @@ async def get_history(
 # --- creating -----------------------------------------------------------------------------------
 
 
-async def create(session: AsyncSession, *, user: User, data: TicketCreate, now: datetime) -> Access:
+async def create(
+    session: AsyncSession, *, user: User, login_session_id: uuid.UUID, data: TicketCreate, now: datetime
+) -> Access:
     """Open a ticket: its thread is a new chat conversation whose first message is the description."""
     organization = await organizations_service.get_or_raise(session, data.organization_id)
     is_member = await organizations_service.is_staff(session, user=user, organization_id=organization.id)
@@ -209,13 +213,25 @@ async def create(session: AsyncSession, *, user: User, data: TicketCreate, now: 
         requester_email = str(data.requester_email).lower()
         requester = await session.scalar(select(User).where(func.lower(User.email) == requester_email))
     # The conversation needs an account on the requester's side: without one, the member who
-    # opened the ticket stands in (the requester is then reached by e-mail).
-    citizen = requester if requester is not None else user
-    conversation = await chat_service.create(
-        session,
-        citizen=citizen,
-        data=ConversationCreate(organization_id=organization.id, subject=data.subject, body=data.description),
-    )
+    # opened the ticket stands in (the requester is then reached by e-mail, part 2).
+    conversation_id: uuid.UUID
+    if requester is not None and requester.id == user.id:
+        started = await chat_service.create(
+            session,
+            citizen=user,
+            login_session_id=login_session_id,
+            data=ConversationCreate(organization_id=organization.id, subject=data.subject, body=data.description),
+        )
+        conversation_id = started.id
+    else:
+        conversation = await chat_service.create_on_behalf(
+            session,
+            organization_id=organization.id,
+            citizen_id=requester.id if requester is not None else user.id,
+            subject=data.subject,
+            body=data.description,
+        )
+        conversation_id = conversation.id
     status = S.open if data.assignee_id is not None else S.new
     ticket = Ticket(
         id=uuid.uuid4(),
@@ -232,7 +248,7 @@ async def create(session: AsyncSession, *, user: User, data: TicketCreate, now: 
         requester_email=requester_email,
         tags=data.tags or [],
         channel=TicketChannel.web,
-        conversation_id=conversation.id,
+        conversation_id=conversation_id,
         created_at=now,
         updated_at=now,
     )
@@ -469,6 +485,93 @@ async def responded(session: AsyncSession, *, ticket: Ticket, now: datetime) -> 
     ticket.updated_at = now
     await session.flush()
     await refresh_sla(session, ticket, now=now)
+
+
+# --- the thread ---------------------------------------------------------------------------------
+
+
+async def post_message(
+    session: AsyncSession,
+    *,
+    user: User,
+    login_session_id: uuid.UUID,
+    access: Access,
+    data: MessageCreate,
+    now: datetime,
+    reopen_days: int,
+) -> tuple[MessageRead, bool]:
+    """A reply (or a members' internal note) in the ticket's thread, with its effects: a member's
+    public reply is the first response and moves new to open; the requester's reply moves pending
+    and on_hold to open, and solved to open within `reopen_days` of `solved_at` (after that the
+    ticket is as good as closed). A note changes no status and meets no target. Returns the message
+    and whether it is new (a resend of `client_id` has no effect)."""
+    ticket = access.ticket
+    if data.internal and not access.is_member:
+        raise PermissionDenied("Only the organization's members may write internal notes.")
+    if data.document_ids:
+        raise InvalidTicketDocument("Attaching documents to tickets is not available yet.")
+    if ticket.status == S.closed:
+        raise TicketConversationClosed()
+    from_requester = not access.is_member
+    if from_requester and ticket.status == S.solved:
+        assert ticket.solved_at is not None
+        if now >= ticket.solved_at + timedelta(days=reopen_days):
+            raise TicketConversationClosed("The ticket was solved too long ago to reopen; open a new one.")
+    message, created = await chat_service.post(
+        session,
+        sender=user,
+        login_session_id=login_session_id,
+        conversation_id=ticket.conversation_id,
+        body=data.body,
+        client_id=data.client_id,
+        internal=data.internal,
+    )
+    if not created:
+        return message, False
+    record(
+        session,
+        ticket,
+        "note_added" if data.internal else "replied",
+        actor_id=user.id,
+        at=now,
+        data={"message_id": message.id},
+    )
+    ticket.updated_at = now
+    if data.internal:
+        await session.flush()
+        return message, True
+    if from_requester:
+        if ticket.status in (S.pending, S.on_hold, S.solved):
+            _move(session, ticket, S.open, actor_id=user.id, now=now)
+            await session.flush()
+            await refresh_sla(session, ticket, now=now)
+    else:
+        if ticket.status == S.new:
+            _move(session, ticket, S.open, actor_id=user.id, now=now)
+        await session.flush()
+        if ticket.first_responded_at is None:
+            await responded(session, ticket=ticket, now=now)
+        else:
+            await refresh_sla(session, ticket, now=now)
+        if ticket.requester_id is not None and ticket.requester_id != user.id:
+            await _announce_requester(session, ticket, kind="ticket_reply", title="New reply", what="has a new reply")
+    await session.flush()
+    return message, True
+
+
+async def get_messages(
+    session: AsyncSession,
+    *,
+    user: User,
+    ticket: Ticket,
+    before_id: int | None,
+    after_id: int | None,
+    limit: int,
+) -> tuple[Sequence[ChatMessage], bool]:
+    """The thread as chat history: the requester never gets the internal notes."""
+    return await chat_service.get_messages(
+        session, user=user, conversation_id=ticket.conversation_id, before_id=before_id, after_id=after_id, limit=limit
+    )
 
 
 # --- SLA ----------------------------------------------------------------------------------------
