@@ -1,13 +1,19 @@
 import uuid
+from collections.abc import Sequence
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
+from pydantic import BaseModel
 
 from app.core.database import SessionDep
 from app.core.dependencies import PageDep, SettingsDep
 from app.core.errors import InvalidInput
 from app.core.schemas import Page, json_response
+from app.core.tabular import OutputFormat, csv_response
 from app.services.chat.schemas import MessagePage, MessageRead
+from app.services.organizations.dependencies import OrgAccess
+from app.services.tickets import reports as tickets_reports
 from app.services.tickets import service as tickets_service
 from app.services.tickets.dependencies import HelpdeskManager, Now, TicketLogin, TicketReader, TicketUser
 from app.services.tickets.models import TicketPriority, TicketStatus
@@ -20,11 +26,15 @@ from app.services.tickets.schemas import (
     SlaIn,
     SlaRead,
     TicketAssign,
+    TicketAssigneeReportRead,
+    TicketCategoryReportRead,
     TicketCreate,
+    TicketDailyRead,
     TicketEventRead,
     TicketRead,
     TicketRequesterRead,
     TicketStatusChange,
+    TicketSummaryRead,
     TicketUpdate,
 )
 
@@ -315,3 +325,103 @@ async def put_sla(data: SlaIn, access: HelpdeskManager, session: SessionDep, now
 async def get_sla(access: TicketReader, session: SessionDep) -> SlaRead:
     """Members: the SLA calendar in force and the policies."""
     return await tickets_service.get_sla(session, organization=access.organization)
+
+
+# --- reports ------------------------------------------------------------------------------------
+
+FromDate = Annotated[
+    date | None, Query(alias="from", description="First local day (inclusive); default: 29 days before `to`")
+]
+ToDate = Annotated[date | None, Query(alias="to", description="Last local day (inclusive); default: today")]
+Format = Annotated[OutputFormat, Query(alias="format", description="`csv`: one header row of the JSON field names")]
+_REPORT: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/csv": {"schema": {"type": "string"}}}},
+    403: {"description": "`forbidden`: not a member of this organization"},
+    422: {"description": "`range_too_long` (more than 366 days), `invalid_range` (`from` after `to`)"},
+}
+
+
+def _report(
+    name: str, period: tickets_reports.Period, rows: Sequence[BaseModel], model: type[BaseModel], output: OutputFormat
+) -> Any:
+    if output is OutputFormat.csv:
+        return csv_response(f"tickets-{name}-{period.from_}-{period.to}.csv", rows, model)
+    return rows
+
+
+def _period(access: OrgAccess, from_: date | None, to: date | None) -> tickets_reports.Period:
+    organization = access.organization
+    return tickets_reports.period_for(
+        organization_id=organization.id, timezone=organization.timezone, from_=from_, to=to
+    )
+
+
+@router.get("/organizations/{organization_id}/insights/tickets", response_model=TicketSummaryRead, responses=_REPORT)
+async def get_ticket_summary(
+    access: TicketReader,
+    session: SessionDep,
+    from_: FromDate = None,
+    to: ToDate = None,
+    output: Format = OutputFormat.json,
+) -> Any:
+    """Members and admins: tickets created, solved and breached over a range of local days, the
+    breach rate and the median business minutes to first response and to resolution."""
+    period = _period(access, from_, to)
+    row = TicketSummaryRead.model_validate(await tickets_reports.summary(session, period=period))
+    return _report("summary", period, [row], TicketSummaryRead, output) if output is OutputFormat.csv else row
+
+
+@router.get(
+    "/organizations/{organization_id}/insights/tickets/daily", response_model=list[TicketDailyRead], responses=_REPORT
+)
+async def get_ticket_daily(
+    access: TicketReader,
+    session: SessionDep,
+    from_: FromDate = None,
+    to: ToDate = None,
+    output: Format = OutputFormat.json,
+) -> Any:
+    """One entry per local day of the range (zeros included): tickets created and solved."""
+    period = _period(access, from_, to)
+    rows = [TicketDailyRead.model_validate(r) for r in await tickets_reports.daily(session, period=period)]
+    return _report("daily", period, rows, TicketDailyRead, output)
+
+
+@router.get(
+    "/organizations/{organization_id}/insights/tickets/categories",
+    response_model=list[TicketCategoryReportRead],
+    responses=_REPORT,
+)
+async def get_ticket_categories_report(
+    access: TicketReader,
+    session: SessionDep,
+    from_: FromDate = None,
+    to: ToDate = None,
+    output: Format = OutputFormat.json,
+) -> Any:
+    """The summary's figures per category (null: uncategorised), busiest first."""
+    period = _period(access, from_, to)
+    rows = [
+        TicketCategoryReportRead.model_validate(r) for r in await tickets_reports.by_category(session, period=period)
+    ]
+    return _report("categories", period, rows, TicketCategoryReportRead, output)
+
+
+@router.get(
+    "/organizations/{organization_id}/insights/tickets/assignees",
+    response_model=list[TicketAssigneeReportRead],
+    responses=_REPORT,
+)
+async def get_ticket_assignees_report(
+    access: TicketReader,
+    session: SessionDep,
+    from_: FromDate = None,
+    to: ToDate = None,
+    output: Format = OutputFormat.json,
+) -> Any:
+    """The summary's figures per assignee (null: unassigned), busiest first."""
+    period = _period(access, from_, to)
+    rows = [
+        TicketAssigneeReportRead.model_validate(r) for r in await tickets_reports.by_assignee(session, period=period)
+    ]
+    return _report("assignees", period, rows, TicketAssigneeReportRead, output)
