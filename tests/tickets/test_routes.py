@@ -239,6 +239,11 @@ async def test_queue_filters(client: httpx.AsyncClient, session: AsyncSession, c
         return [item["id"] for item in response.json()["items"]]
 
     assert await ids() == [unassigned["id"], mine["id"]]
+    # The queue's bodies (written by PostgreSQL) are the ticket's member view, field for field.
+    page = (await client.get(url, headers=staff.headers, params={"size": 1, "page": 2})).json()
+    assert (page["total"], page["pages"], page["size"]) == (2, 2, 1)
+    assert page["items"] == [(await client.get(f"/tickets/{mine['id']}", headers=staff.headers)).json()]
+    assert (await client.get(url, headers=staff.headers, params={"page": 3, "size": 1})).json()["items"] == []
     assert await ids(status="open", assignee_id=str(staff.id)) == [mine["id"]]
     assert await ids(assignee_id="none") == [unassigned["id"]]
     assert await ids(tag="VIP") == [mine["id"]]

@@ -9,7 +9,7 @@ from pydantic import BaseModel
 from app.core.database import SessionDep
 from app.core.dependencies import PageDep, SettingsDep
 from app.core.errors import InvalidInput
-from app.core.schemas import Page, json_response
+from app.core.schemas import Page, json_response, page_response
 from app.core.tabular import OutputFormat, csv_response
 from app.services.chat.schemas import MessagePage, MessageRead
 from app.services.organizations.dependencies import OrgAccess
@@ -126,11 +126,10 @@ async def list_organization_tickets(
         due_within_minutes=due_within_minutes,
         q=q,
     )
-    rows, total = await tickets_service.get_all(
+    items, total = await tickets_service.get_all(
         session, organization=access.organization, filters=filters, now=now, offset=page.offset, limit=page.size
     )
-    items = [TicketRead.model_validate(row) for row in rows]
-    return json_response(Page.build(items, total=total, page=page.page, size=page.size))
+    return page_response(items, total=total, page=page.page, size=page.size)
 
 
 @router.get("/tickets/{ticket_id}", response_model=TicketRead | TicketRequesterRead, responses=_TICKET)

@@ -26,6 +26,7 @@ from app.services.chat.schemas import ConversationCreate, MessageRead
 from app.services.notifications import service as notifications_service
 from app.services.organizations import service as organizations_service
 from app.services.organizations.models import Department, MemberRole, Membership, Organization
+from app.services.tickets import queries as tickets_queries
 from app.services.tickets import sla
 from app.services.tickets.errors import (
     InvalidAssignee,
@@ -339,11 +340,11 @@ async def get_all(
     now: datetime,
     offset: int,
     limit: int,
-) -> tuple[Sequence[Ticket], int]:
-    query = _filtered(organization.id, filters, now)
-    return await paging.page_of(
-        session, query, order_by=[Ticket.created_at.desc(), Ticket.id.desc()], offset=offset, limit=limit
-    )
+) -> tuple[str, int]:
+    """The queue's page, newest first, as JSON text of `TicketRead` bodies, and the total."""
+    query = tickets_queries.page_json(_filtered(organization.id, filters, now), offset=offset, limit=limit)
+    row = (await session.execute(query)).one()
+    return row.items, row.total
 
 
 # --- changing -----------------------------------------------------------------------------------
