@@ -251,6 +251,7 @@ async def test_queue_filters(client: httpx.AsyncClient, session: AsyncSession, c
     assert await ids(q="wallet") == [unassigned["id"]]
     assert await ids(q=mine["reference"].lower()) == [mine["id"]]
     assert await ids(breached="true") == []
+    assert await ids(breached="false", status="open") == [mine["id"]]
     assert_problem(await client.get(url, headers=staff.headers, params={"assignee_id": "bob"}), 422, "validation_error")
     assert_problem(await client.get(url, headers=desk.requester.headers), 403, "forbidden")
 

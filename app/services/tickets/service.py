@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import ColumnElement, Select, delete, false, func, or_, select, true
+from sqlalchemy import delete, false, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import paging
@@ -292,46 +292,6 @@ class TicketFilters:
     q: str | None = None
 
 
-def _filtered(organization_id: uuid.UUID, filters: TicketFilters, now: datetime) -> Select[Ticket]:
-    conditions: list[ColumnElement[bool]] = [Ticket.organization_id == organization_id]
-    if filters.status is not None:
-        conditions.append(Ticket.status == filters.status)
-    if filters.priority is not None:
-        conditions.append(Ticket.priority == filters.priority)
-    if filters.unassigned:
-        conditions.append(Ticket.assignee_id.is_(None))
-    elif filters.assignee_id is not None:
-        conditions.append(Ticket.assignee_id == filters.assignee_id)
-    if filters.category_id is not None:
-        conditions.append(Ticket.category_id == filters.category_id)
-    if filters.tag is not None:
-        conditions.append(Ticket.tags.contains([filters.tag.lower()]))
-    breached = or_(Ticket.first_response_breached, Ticket.resolution_breached)
-    if filters.breached is True:
-        conditions.append(breached)
-    elif filters.breached is False:
-        conditions.append(~breached)
-    if filters.due_within_minutes is not None:
-        # The partial due-time indexes answer this: targets not breached yet, due before the horizon.
-        horizon = now + timedelta(minutes=filters.due_within_minutes)
-        conditions.append(
-            or_(
-                (~Ticket.first_response_breached) & (Ticket.first_response_due_at <= horizon),
-                (~Ticket.resolution_breached) & (Ticket.resolution_due_at <= horizon),
-            )
-        )
-    if filters.q:
-        pattern = paging.contains(filters.q)
-        conditions.append(
-            or_(
-                Ticket.reference == filters.q.upper(),
-                Ticket.subject.ilike(pattern),
-                Ticket.requester_email.ilike(pattern),
-            )
-        )
-    return select(Ticket).where(*conditions)
-
-
 async def get_all(
     session: AsyncSession,
     *,
@@ -342,8 +302,34 @@ async def get_all(
     limit: int,
 ) -> tuple[str, int]:
     """The queue's page, newest first, as JSON text of `TicketRead` bodies, and the total."""
-    query = tickets_queries.page_json(_filtered(organization.id, filters, now), offset=offset, limit=limit)
-    row = (await session.execute(query)).one()
+    shape = tickets_queries.Shape(
+        status=filters.status is not None,
+        priority=filters.priority is not None,
+        assignee=filters.assignee_id is not None,
+        unassigned=filters.unassigned,
+        category=filters.category_id is not None,
+        tag=filters.tag is not None,
+        breached=filters.breached,
+        due_within=filters.due_within_minutes is not None,
+        q=bool(filters.q),
+    )
+    params: dict[str, Any] = {
+        "organization_id": organization.id,
+        "status": filters.status.value if filters.status else None,
+        "priority": filters.priority.value if filters.priority else None,
+        "assignee_id": filters.assignee_id,
+        "category_id": filters.category_id,
+        "tags": [filters.tag.lower()] if filters.tag else None,
+        "horizon": now + timedelta(minutes=filters.due_within_minutes or 0),
+        "pattern": paging.contains(filters.q) if filters.q else None,
+        "reference": filters.q.upper() if filters.q else None,
+        "offset": offset,
+        "limit": limit,
+    }
+    statement = tickets_queries.page_statement(shape)
+    connection = await session.connection()
+    result = await connection.exec_driver_sql(statement.sql, tuple(statement.arguments(params)))
+    row = result.one()
     return row.items, row.total
 
 
