@@ -24,6 +24,7 @@ from app.services.chat import service as chat_service
 from app.services.chat.models import ChatMessage, Conversation, ConversationStatus
 from app.services.chat.schemas import ConversationCreate, MessageRead
 from app.services.notifications import service as notifications_service
+from app.services.notifications.models import OutboxEmail
 from app.services.organizations import service as organizations_service
 from app.services.organizations.models import Department, MemberRole, Membership, Organization
 from app.services.tickets import queries as tickets_queries
@@ -837,8 +838,9 @@ async def _announce_assigned(session: AsyncSession, ticket: Ticket) -> None:
 
 
 async def _announce_requester(session: AsyncSession, ticket: Ticket, *, kind: str, title: str, what: str) -> None:
+    """Notify and e-mail the requester; the e-mail, when one is queued, is in the history."""
     assert ticket.requester_id is not None
-    await notifications_service.notify(
+    notification = await notifications_service.notify(
         session,
         user_id=ticket.requester_id,
         kind=kind,
@@ -847,6 +849,9 @@ async def _announce_requester(session: AsyncSession, ticket: Ticket, *, kind: st
         data={"ticket_id": str(ticket.id), "reference": ticket.reference},
         email=True,
     )
+    to = await session.scalar(select(OutboxEmail.to_address).where(OutboxEmail.notification_id == notification.id))
+    if to is not None:
+        record(session, ticket, "email_queued", actor_id=None, at=ticket.updated_at, data={"template": kind, "to": to})
 
 
 async def _announce_breach(session: AsyncSession, *, row: Any, target: str) -> None:
