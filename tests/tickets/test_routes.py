@@ -277,8 +277,9 @@ async def test_categories(client: httpx.AsyncClient, session: AsyncSession) -> N
     )
     assert (await client.delete(f"/ticket-categories/{second['id']}", headers=owner)).status_code == 204
     other = await create_desk(client, session, name="Clinic")
-    assert_problem(
-        await client.delete(f"/ticket-categories/{created.json()['id']}", headers=other.org.owner.headers),
-        404,
-        "not_found",
-    )
+    category_url = f"/ticket-categories/{created.json()['id']}"
+    for account in (other.org.owner, desk.requester):
+        assert_problem(await client.delete(category_url, headers=account.headers), 404, "not_found")
+        assert_problem(await client.patch(category_url, headers=account.headers, json={"name": "x"}), 404, "not_found")
+    staff_patch = await client.patch(category_url, headers=desk.org.staff.headers, json={"name": "x"})
+    assert_problem(staff_patch, 403, "forbidden")
