@@ -39,8 +39,13 @@ async def test_requester_opens_a_new_ticket_and_sees_the_requester_view(
     assert ticket["channel"] == "web"
     assert len(ticket["reference"]) == 8
     assert not REQUESTER_HIDDEN & ticket.keys()
+    # The read (JSON written by PostgreSQL) is the same body as the create's (written by pydantic).
+    assert (await client.get(f"/tickets/{ticket['id']}", headers=desk.requester.headers)).json() == ticket
     member_view = (await client.get(f"/tickets/{ticket['id']}", headers=desk.org.staff.headers)).json()
     assert REQUESTER_HIDDEN <= member_view.keys()
+    assert {k: v for k, v in member_view.items() if k not in REQUESTER_HIDDEN} == ticket
+    staff_created = await open_ticket(client, desk, by=desk.org.staff, tags=["x"])
+    assert (await client.get(f"/tickets/{staff_created['id']}", headers=desk.org.owner.headers)).json() == staff_created
     own = (await client.get("/tickets", headers=desk.requester.headers)).json()
     assert [item["id"] for item in own["items"]] == [ticket["id"]]
     # The description is the thread's first message, in the requester's name.

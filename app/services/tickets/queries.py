@@ -10,17 +10,34 @@ and cache-keying the JSON body on every request cost more CPU than PostgreSQL sp
 from dataclasses import dataclass
 from functools import lru_cache
 
-from sqlalchemy import ARRAY, ColumnElement, Integer, String, Text, Uuid, bindparam, cast, func, or_, select
+from sqlalchemy import (
+    ARRAY,
+    Boolean,
+    ColumnElement,
+    Integer,
+    String,
+    Text,
+    Uuid,
+    bindparam,
+    case,
+    cast,
+    exists,
+    func,
+    or_,
+    select,
+)
 from sqlalchemy import DateTime as SADateTime
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.sql.expression import literal_column
 
 from app.core.json_sql import json_object
 from app.core.prepared import Prepared
+from app.services.organizations.models import Membership
 from app.services.tickets.models import Ticket
-from app.services.tickets.schemas import TicketRead
+from app.services.tickets.schemas import TicketRead, TicketRequesterRead
 
 BODY_JSON = cast(json_object(TicketRead, dict(Ticket.__table__.c.items())), Text)
+REQUESTER_JSON = cast(json_object(TicketRequesterRead, dict(Ticket.__table__.c.items())), Text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,3 +113,26 @@ def page_statement(shape: Shape) -> Prepared:
         rows.c.body, aggregate_order_by(literal_column("','"), rows.c.created_at.desc(), rows.c.id.desc())
     )
     return Prepared(select(total.label("total"), func.coalesce(items, "").label("items")).select_from(rows))
+
+
+def _read_statement() -> Prepared:
+    """A ticket's body as the caller may see it: the member view for the organization's members
+    and admins, the requester view otherwise (the caller checks that the requester is the user).
+    Parameters: `ticket_id`, `user_id`, `is_admin`."""
+    member = or_(
+        bindparam("is_admin", type_=Boolean),
+        exists().where(
+            Membership.organization_id == Ticket.organization_id,
+            Membership.user_id == bindparam("user_id", type_=Uuid),
+        ),
+    )
+    return Prepared(
+        select(
+            case((member, BODY_JSON), else_=REQUESTER_JSON).label("body"),
+            member.label("member"),
+            Ticket.requester_id,
+        ).where(Ticket.id == bindparam("ticket_id", type_=Uuid))
+    )
+
+
+READ = _read_statement()

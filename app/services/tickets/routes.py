@@ -135,8 +135,8 @@ async def list_organization_tickets(
 @router.get("/tickets/{ticket_id}", response_model=TicketRead | TicketRequesterRead, responses=_TICKET)
 async def get_ticket(ticket_id: uuid.UUID, user: TicketUser, session: SessionDep) -> Response:
     """The requester (their view: no tags, due times or breach flags), members and admins."""
-    access = await tickets_service.load(session, user=user, ticket_id=ticket_id)
-    return json_response(access.view())
+    body = await tickets_service.read_json(session, user=user, ticket_id=ticket_id)
+    return Response(body, media_type="application/json")
 
 
 @router.patch("/tickets/{ticket_id}", responses=_CHANGE)

@@ -128,6 +128,19 @@ async def load(session: AsyncSession, *, user: User, ticket_id: uuid.UUID, lock:
     return Access(ticket=ticket, is_member=is_member)
 
 
+async def read_json(session: AsyncSession, *, user: User, ticket_id: uuid.UUID) -> str:
+    """The ticket's body as `user` may see it, written by PostgreSQL (the hot read); the same
+    rule as `load`: TicketNotFound for anyone but its requester, members and admins."""
+    connection = await session.connection()
+    params = {"ticket_id": ticket_id, "user_id": user.id, "is_admin": user.role == Role.admin}
+    statement = tickets_queries.READ
+    row = (await connection.exec_driver_sql(statement.sql, tuple(statement.arguments(params)))).first()
+    if row is None or (not row.member and row.requester_id != user.id):
+        raise TicketNotFound()
+    body: str = row.body
+    return body
+
+
 async def load_for_member(session: AsyncSession, *, user: User, ticket_id: uuid.UUID, lock: bool = False) -> Ticket:
     """Members' actions: the requester gets 403 (the ticket exists for them), others 404."""
     access = await load(session, user=user, ticket_id=ticket_id, lock=lock)
