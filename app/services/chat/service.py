@@ -37,16 +37,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from app.core import realtime
-from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.json_sql import json_object
 from app.core.prepared import Prepared
 from app.services.appointments.models import Appointment
 from app.services.auth import service as auth_service
 from app.services.auth.errors import LoginEnded
+from app.services.chat.errors import ConversationAppointmentNotFound, ConversationClosed, ConversationNotFound
 from app.services.chat.models import ChatMessage, Conversation, ConversationStatus, ReadMarker
 from app.services.chat.schemas import ConversationCreate, ConversationRead, MessageRead
 from app.services.notifications import service as notifications_service
-from app.services.notifications.models import Notification
 from app.services.organizations import service as organizations_service
 from app.services.organizations.models import Membership
 from app.services.users.models import Role, User
@@ -54,20 +53,6 @@ from app.services.users.models import Role, User
 MAX_PAGE = 100
 CHAT_KIND = "chat_message"
 PREVIEW_CHARS = 200
-
-
-class ConversationNotFound(NotFound):
-    default_detail = "No such conversation."
-
-
-class ConversationClosed(Conflict):
-    code = "conversation_closed"
-    default_detail = "This conversation is closed; start a new one."
-
-
-class AppointmentNotFound(InvalidInput):
-    code = "appointment_not_found"
-    default_detail = "The appointment is not one of yours with this organization."
 
 
 @dataclass(slots=True)
@@ -119,7 +104,7 @@ async def create(
             )
         )
         if found is None:
-            raise AppointmentNotFound()
+            raise ConversationAppointmentNotFound()
     conversation = Conversation(
         organization_id=organization.id,
         citizen_id=citizen.id,
@@ -273,18 +258,19 @@ def _send_statement() -> Any:
     recipient = (
         select(func.unnest(participants).label("user_id")).distinct().correlate(conversation).lateral("recipient")
     )
-    offline = insert(Notification).from_select(
-        ["id", "user_id", "kind", "title", "body", "data"],
+    offline, offline_mail = notifications_service.stored(
         select(
-            func.gen_random_uuid(),
-            recipient.c.user_id,
-            literal(CHAT_KIND),
-            notifications_service.clipped(literal("New message: ") + conversation.c.subject, 200),
-            bindparam("preview", type_=String),
-            func.jsonb_build_object("conversation_id", inserted.c.conversation_id, "message_id", inserted.c.id),
+            recipient.c.user_id.label("user_id"),
+            literal(CHAT_KIND).label("kind"),
+            (literal("New message: ") + conversation.c.subject).label("title"),
+            bindparam("preview", type_=String).label("body"),
+            func.jsonb_build_object("conversation_id", inserted.c.conversation_id, "message_id", inserted.c.id).label(
+                "data"
+            ),
         )
         .select_from(inserted.join(conversation, true()).join(recipient, true()))
         .where(recipient.c.user_id != _SENDER_ID, ~realtime.online(recipient.c.user_id)),
+        name="offline",
     )
     return (
         select(
@@ -299,7 +285,7 @@ def _send_statement() -> Any:
         .select_from(sender.outerjoin(conversation, true()).outerjoin(inserted, true()))
         .add_cte(touched.cte("touched"))
         .add_cte(marked.cte("marked"))
-        .add_cte(offline.cte("offline"))
+        .add_cte(offline, *offline_mail)
     )
 
 

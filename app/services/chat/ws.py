@@ -22,7 +22,6 @@ from urllib.parse import urlsplit
 
 from fastapi import WebSocket
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.websockets import WebSocketDisconnect
 
@@ -54,10 +53,6 @@ CLOSE_POLICY = 1008
 CLOSE_TOO_BIG = 1009
 
 _frames: TypeAdapter[ClientFrame] = TypeAdapter(ClientFrame)
-_LOGINS = text(
-    "SELECT s.id, s.user_id, s.revoked_at IS NULL AS open, u.is_active "
-    "FROM login_sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ANY(:ids)"
-)
 
 
 def _dumps(frame: dict[str, Any]) -> str:
@@ -304,13 +299,12 @@ async def audit_logins(hub: realtime.Hub) -> None:
     if not sockets:
         return
     async with hub.engine.connect() as conn:
-        rows = await conn.execute(_LOGINS, {"ids": list({s.claims.session_id for s in sockets})})
-        state = {row.id: (row.user_id, row.open, row.is_active) for row in rows}
+        states = await auth_service.login_states(conn, (s.claims for s in sockets))
     for socket in sockets:
-        user_id, still_open, is_active = state.get(socket.claims.session_id, (None, False, True))
-        if user_id != socket.claims.user_id or not still_open:
+        state = states[socket.claims]
+        if state == auth_service.LoginState.ended:
             socket.close_soon(CLOSE_UNAUTHENTICATED, "sign in again")
-        elif not is_active:
+        elif state == auth_service.LoginState.disabled:
             socket.close_soon(CLOSE_DISABLED, "account disabled")
 
 

@@ -1,16 +1,14 @@
-"""Work that must follow the request's commit, the document storage, and its start-up sweep.
+"""The document storage and its start-up sweep.
 
-`AfterCommit` must be the *first* parameter of a route that uses it, before anything that depends
-on `SessionDep`: function-scoped dependencies are closed in reverse order, so it is then closed
-after the session's commit. Its `on_commit` callbacks run only when the commit succeeded; its
-`on_rollback` callbacks run when the handler or the commit failed. That is how an uploaded file
-is moved into place only after its row exists, and how a failed request leaves no file.
+Files follow their rows through `app.core.database.after_commit`: an uploaded file is moved into
+place only once its row has committed, a failed request leaves no file, and a deleted or
+replaced document's file goes once that change has committed.
 """
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Annotated
@@ -29,36 +27,6 @@ logger = logging.getLogger(__name__)
 # A staged file younger than this may belong to a request in flight (in any process sharing DATA_DIR).
 STAGING_GRACE_SECONDS = 3600
 SWEEP_BATCH = 500
-
-Callback = Callable[[], Awaitable[None]]
-
-
-@dataclass
-class AfterCommit:
-    on_commit: list[Callback] = field(default_factory=list)
-    on_rollback: list[Callback] = field(default_factory=list)
-
-
-async def _run(callbacks: list[Callback], what: str) -> None:
-    with anyio.CancelScope(shield=True):
-        for callback in callbacks:
-            try:
-                await callback()
-            except Exception:  # the next start-up sweep finishes or undoes what failed here
-                logger.exception("document %s step failed", what)
-
-
-async def get_after_commit() -> AsyncIterator[AfterCommit]:
-    hooks = AfterCommit()
-    try:
-        yield hooks
-    except BaseException:
-        await _run(hooks.on_rollback, "rollback")
-        raise
-    await _run(hooks.on_commit, "commit")
-
-
-AfterCommitDep = Annotated[AfterCommit, Depends(get_after_commit, scope="function")]
 
 
 @dataclass(frozen=True, slots=True)

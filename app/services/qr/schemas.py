@@ -21,7 +21,3 @@ class DecodedCode(Schema):
 
 class DecodeResult(Schema):
     codes: list[DecodedCode]
-
-
-class CheckinCode(InputSchema):
-    code: Annotated[str, Field(min_length=1, max_length=200, description="The text a scanner read from the QR code")]
