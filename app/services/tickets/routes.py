@@ -21,7 +21,6 @@ from app.services.tickets.schemas import (
     CategoryCreate,
     CategoryRead,
     CategoryUpdate,
-    MessageCreate,
     SlaExplanation,
     SlaIn,
     SlaRead,
@@ -31,6 +30,7 @@ from app.services.tickets.schemas import (
     TicketCreate,
     TicketDailyRead,
     TicketEventRead,
+    TicketMessageCreate,
     TicketRead,
     TicketRequesterRead,
     TicketStatusChange,
@@ -214,7 +214,7 @@ MessageId = Annotated[int, Query(ge=0, le=2**63 - 1)]
 )
 async def create_ticket_message(
     ticket_id: uuid.UUID,
-    data: MessageCreate,
+    data: TicketMessageCreate,
     login: TicketLogin,
     session: SessionDep,
     settings: SettingsDep,

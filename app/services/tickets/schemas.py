@@ -108,7 +108,7 @@ class TicketRead(TicketRequesterRead):
     sla_paused: bool
 
 
-class MessageCreate(InputSchema):
+class TicketMessageCreate(InputSchema):
     body: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_BODY_CHARS)]
     client_id: ClientId | None = Field(
         default=None, description="Your id for this message: sending it again stores nothing new (200)"
