@@ -26,6 +26,8 @@ from app.services.payments.routes import router as payments_router
 from app.services.properties.routes import router as properties_router
 from app.services.qr.routes import router as qr_router
 from app.services.ratings.routes import router as ratings_router
+from app.services.tickets.routes import router as tickets_router
+from app.services.tickets.workers import sla_workers
 from app.services.unit_sales.routes import router as unit_sales_router
 
 # Long-running parts of features, started with the app (see create_app).
@@ -34,6 +36,7 @@ BACKGROUND: list[BackgroundService] = [
     notification_workers,
     reminder_worker,
     document_storage,
+    sla_workers,
 ]
 
 # Starlette tries routers in this order on every request: the busiest come first.
@@ -56,6 +59,7 @@ ROUTERS = [
     unit_sales_router,
     payments_router,
     change_requests_router,
+    tickets_router,
 ]
 
 

@@ -15,6 +15,7 @@ from app.services.patients import models as patients_models
 from app.services.payments import models as payments_models
 from app.services.properties import models as properties_models
 from app.services.ratings import models as ratings_models
+from app.services.tickets import models as tickets_models
 from app.services.unit_sales import models as unit_sales_models
 from app.services.users import models as users_models
 
@@ -34,6 +35,7 @@ __all__ = [
     "properties_models",
     "ratings_models",
     "realtime_models",
+    "tickets_models",
     "unit_sales_models",
     "users_models",
 ]

@@ -89,6 +89,10 @@ class Settings(BaseSettings):
     outbox_max_attempts: int = Field(default=6, ge=1, le=50)
     outbox_retry_base_seconds: float = Field(default=30, ge=0, le=86400)
 
+    # Helpdesk (app/services/tickets; README "Helpdesk").
+    ticket_reopen_days: int = Field(default=7, ge=0, le=365)
+    sla_breach_poll_seconds: float = Field(default=10, gt=0, le=15)
+
     @field_validator("database_url")
     @classmethod
     def _normalise_database_url(cls, value: str | None) -> str | None:

@@ -249,7 +249,7 @@ async def test_range_is_bounded_and_ordered(client: httpx.AsyncClient, session: 
 
 
 def test_csv_cells_cannot_start_a_formula() -> None:
-    from app.services.insights.routes import _cell
+    from app.core.tabular import cell as _cell
 
     assert _cell('=HYPERLINK("x")') == '\'=HYPERLINK("x")'
     assert _cell("@SUM(A1)") == "'@SUM(A1)"

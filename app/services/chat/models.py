@@ -4,6 +4,7 @@ from enum import StrEnum
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     DateTime,
     ForeignKey,
@@ -11,8 +12,10 @@ from sqlalchemy import (
     Index,
     String,
     UniqueConstraint,
+    Uuid,
     func,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.database import Base, TimestampMixin
@@ -67,6 +70,11 @@ class ChatMessage(Base):
     body: Mapped[str] = mapped_column(String(MAX_BODY_CHARS))
     client_id: Mapped[str | None] = mapped_column(String(MAX_CLIENT_ID_CHARS))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # An internal note: seen by the organization's members only (never the citizen, on any channel).
+    internal: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    via: Mapped[str] = mapped_column(String(8), server_default="web")
+    author_email: Mapped[str | None] = mapped_column(String(254))
+    document_ids: Mapped[list[uuid.UUID]] = mapped_column(ARRAY(Uuid), server_default="{}")
 
 
 class ReadMarker(Base):

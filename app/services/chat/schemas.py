@@ -54,6 +54,10 @@ class MessageRead(Schema):
     body: str
     client_id: str | None
     created_at: datetime
+    internal: bool = Field(default=False, description="A note for the organization's members only")
+    via: str = Field(default="web", description="web, email or api")
+    author_email: str | None = Field(default=None, description="The sender, when they have no account")
+    document_ids: list[uuid.UUID] = Field(default_factory=list)
 
 
 class ConversationRead(Schema):

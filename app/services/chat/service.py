@@ -15,13 +15,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     ColumnElement,
     String,
     Text,
     Uuid,
     and_,
     bindparam,
+    case,
     cast,
+    false,
     func,
     literal,
     or_,
@@ -29,7 +32,7 @@ from sqlalchemy import (
     true,
     update,
 )
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -58,6 +61,7 @@ class Locked:
 
     conversation: Conversation
     participant_ids: list[uuid.UUID]
+    sees_internal: bool = False  # a member of the organization or an admin
 
 
 def message_frame(message: MessageRead) -> dict[str, Any]:
@@ -83,7 +87,8 @@ async def _load(session: AsyncSession, *, user: User, conversation_id: uuid.UUID
     participants = _participant_ids(conversation.citizen_id, staff_ids)
     if user.id not in participants and user.role != Role.admin:
         raise ConversationNotFound()
-    return Locked(conversation=conversation, participant_ids=participants)
+    sees_internal = user.role == Role.admin or user.id in (staff_ids or ())
+    return Locked(conversation=conversation, participant_ids=participants, sees_internal=sees_internal)
 
 
 async def create(
@@ -117,6 +122,25 @@ async def create(
         client_id=data.client_id,
     )
     return await get_view(session, user=citizen, conversation_id=conversation.id)
+
+
+async def create_on_behalf(
+    session: AsyncSession, *, organization_id: uuid.UUID, citizen_id: uuid.UUID, subject: str, body: str
+) -> Conversation:
+    """A conversation a member opens for a citizen (a helpdesk ticket opened on their behalf),
+    its first message in the citizen's name. Not a send: nobody follows a conversation that does
+    not exist yet, so no live frame or notification goes out."""
+    conversation = Conversation(organization_id=organization_id, citizen_id=citizen_id, subject=subject)
+    session.add(conversation)
+    await session.flush()
+    message = ChatMessage(conversation_id=conversation.id, sender_id=citizen_id, body=body)
+    session.add(message)
+    await session.flush()
+    await session.refresh(message, ["id", "created_at"])
+    conversation.last_message_id = message.id
+    conversation.last_activity_at = message.created_at
+    await session.flush()
+    return conversation
 
 
 # The send path runs at chat speed, so its statements are Core built once and compiled once
@@ -165,7 +189,13 @@ def _send_statement() -> Any:
     sender = select(
         auth_service.role_while_logged_in(_SENDER_ID, bindparam("session_id", type_=Uuid)).label("role")
     ).cte("sender")
-    participants = func.array_append(conversation.c.staff_ids, conversation.c.citizen_id)
+    internal = bindparam("internal", type_=Boolean)
+    # An internal note reaches the organization's members only: never the citizen's sockets,
+    # notifications or the conversation's last message.
+    participants = case(
+        (internal, conversation.c.staff_ids),
+        else_=func.array_append(conversation.c.staff_ids, conversation.c.citizen_id),
+    )
     ready = (
         select(conversation.c.id)
         .select_from(conversation.join(sender, true()))
@@ -177,10 +207,15 @@ def _send_statement() -> Any:
                 conversation.c.citizen_id == _SENDER_ID,
                 _SENDER_ID == func.any(conversation.c.staff_ids),
             ),
+            or_(
+                internal.is_(false()),
+                sender.c.role == Role.admin.value,
+                _SENDER_ID == func.any(conversation.c.staff_ids),
+            ),
         )
         .cte("ready")
     )
-    message_columns = ["conversation_id", "sender_id", "body", "client_id"]
+    message_columns = ["conversation_id", "sender_id", "body", "client_id", "internal", "via", "document_ids"]
     inserted = (
         insert(ChatMessage)
         .from_select(
@@ -190,6 +225,9 @@ def _send_statement() -> Any:
                 _SENDER_ID,
                 bindparam("body", type_=String),
                 bindparam("client_id", type_=String),
+                internal,
+                bindparam("via", type_=String),
+                bindparam("document_ids", type_=ARRAY(Uuid)),
             ),
         )
         .on_conflict_do_nothing(
@@ -200,7 +238,7 @@ def _send_statement() -> Any:
     )
     touched = (
         update(Conversation)
-        .where(Conversation.id == inserted.c.conversation_id)
+        .where(Conversation.id == inserted.c.conversation_id, inserted.c.internal.is_(false()))
         .values(last_message_id=inserted.c.id, last_activity_at=inserted.c.created_at)
     )
     marker = insert(ReadMarker).from_select(
@@ -312,10 +350,14 @@ async def post(
     conversation_id: uuid.UUID,
     body: str,
     client_id: str | None,
+    internal: bool = False,
+    via: str = "web",
+    document_ids: Sequence[uuid.UUID] = (),
 ) -> tuple[MessageRead, bool]:
     """Store a message (or find the one already stored under `client_id`) and push it live.
 
-    Returns the message and whether it is new. `body` is already trimmed and bounded. The sender's
+    Returns the message and whether it is new. `body` is already trimmed and bounded. An
+    `internal` note (members and admins only) reaches the members alone. The sender's
     login (`login_session_id`) is checked in the same statement: LoginEnded when it has ended.
 
     One statement does it all (`_SEND`), so a session in autocommit mode stores a message, with
@@ -330,6 +372,9 @@ async def post(
         session_id=login_session_id,
         body=body,
         client_id=client_id,
+        internal=internal,
+        via=via,
+        document_ids=list(document_ids),
         preview=notifications_service.clip(body, PREVIEW_CHARS),
     )
     row = rows[0]
@@ -354,6 +399,9 @@ async def post(
         body=body,
         client_id=client_id,
         created_at=row["created_at"],
+        internal=internal,
+        via=via,
+        document_ids=list(document_ids),
     )
     return message, True
 
@@ -422,8 +470,10 @@ async def get_messages(
 ) -> tuple[Sequence[ChatMessage], bool]:
     """A page in ascending id order: the latest `limit`, the `limit` before `before_id`, or the
     `limit` after `after_id`; and whether more exist in the direction of paging."""
-    await _load(session, user=user, conversation_id=conversation_id)
+    locked = await _load(session, user=user, conversation_id=conversation_id)
     query = select(ChatMessage).where(ChatMessage.conversation_id == conversation_id)
+    if not locked.sees_internal:
+        query = query.where(ChatMessage.internal.is_(False))
     if before_id is not None:
         query = query.where(ChatMessage.id < before_id)
     if after_id is not None:
@@ -456,6 +506,8 @@ async def _views(
             unread_message.conversation_id == Conversation.id,
             unread_message.id > func.coalesce(marker.last_read_message_id, 0),
             unread_message.sender_id != user.id,
+            # The citizen never counts the members' internal notes.
+            or_(unread_message.internal.is_(False), Conversation.citizen_id != user.id),
         )
         .correlate(Conversation, marker)
         .scalar_subquery()

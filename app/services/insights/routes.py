@@ -1,14 +1,12 @@
-import csv
-import io
 from collections.abc import Sequence
 from datetime import date
-from enum import StrEnum
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel
 
 from app.core.database import SessionDep
+from app.core.tabular import OutputFormat, csv_response
 from app.services.auth.dependencies import AdminUser
 from app.services.insights import service as insights_service
 from app.services.insights.schemas import (
@@ -21,11 +19,6 @@ from app.services.insights.schemas import (
 from app.services.organizations.dependencies import OrgStaff
 
 router = APIRouter(tags=["insights"])
-
-
-class OutputFormat(StrEnum):
-    json = "json"
-    csv = "csv"
 
 
 FromDate = Annotated[
@@ -42,28 +35,8 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _cell(value: object) -> object:
-    """A cell as text a spreadsheet will not run: names starting with = + - @ get a quote."""
-    if value is None:
-        return ""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
-        return "'" + value
-    return value
-
-
 def _csv(name: str, period: insights_service.Period, rows: Sequence[BaseModel], model: type[BaseModel]) -> Response:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow([field.alias or key for key, field in model.model_fields.items()])
-    for row in rows:
-        values = row.model_dump(mode="json", by_alias=True).values()
-        writer.writerow([_cell(value) for value in values])
-    filename = f"insights-{name}-{period.from_}-{period.to}.csv"
-    return Response(
-        buffer.getvalue(),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
+    return csv_response(f"insights-{name}-{period.from_}-{period.to}.csv", rows, model)
 
 
 def _period(access_timezone: str, organization_id: Any, from_: date | None, to: date | None) -> insights_service.Period:

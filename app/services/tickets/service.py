@@ -1,0 +1,958 @@
+"""Tickets: creation, the members' and requester's reads, changes with their history, the status
+machine, categories and the SLA settings, and the SLA clock's stored due times.
+
+Who sees a ticket: its requester (the requester's view), the organization's members and platform
+admins (the full view); anyone else is told it does not exist. Every change writes a history event
+in the same transaction; every change that moves the SLA clock or its targets recomputes the stored
+due times (`refresh_sla`) from the pure clock in `sla.py`.
+"""
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import delete, false, func, select, true
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core import paging
+from app.core.errors import PermissionDenied
+from app.services.appointments.service import new_reference
+from app.services.chat import service as chat_service
+from app.services.chat.models import ChatMessage, Conversation, ConversationStatus
+from app.services.chat.schemas import ConversationCreate, MessageRead
+from app.services.notifications import service as notifications_service
+from app.services.notifications.models import OutboxEmail
+from app.services.organizations import service as organizations_service
+from app.services.organizations.models import Department, MemberRole, Membership, Organization
+from app.services.tickets import queries as tickets_queries
+from app.services.tickets import sla
+from app.services.tickets.errors import (
+    InvalidAssignee,
+    InvalidCategory,
+    InvalidTicketDepartment,
+    InvalidTicketDocument,
+    TicketCategoryExists,
+    TicketCategoryInUse,
+    TicketCategoryNotFound,
+    TicketClosed,
+    TicketConversationClosed,
+    TicketNotFound,
+    TicketTransitionInvalid,
+)
+from app.services.tickets.models import (
+    SlaCalendar,
+    SlaPolicy,
+    Ticket,
+    TicketCategory,
+    TicketChannel,
+    TicketEvent,
+    TicketPriority,
+    TicketStatus,
+)
+from app.services.tickets.schemas import (
+    BusinessRangeRead,
+    CategoryCreate,
+    CategoryUpdate,
+    SlaExplanation,
+    SlaIn,
+    SlaInterval,
+    SlaPolicyRead,
+    SlaRead,
+    SlaTarget,
+    TicketCreate,
+    TicketMessageCreate,
+    TicketRead,
+    TicketRequesterRead,
+    TicketUpdate,
+    to_clock,
+    to_seconds,
+)
+from app.services.users.models import Role, User
+
+S = TicketStatus
+# The status machine of the contract: closed is final.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    S.new: frozenset({S.open, S.pending, S.on_hold, S.solved}),
+    S.open: frozenset({S.pending, S.on_hold, S.solved}),
+    S.pending: frozenset({S.open, S.on_hold, S.solved}),
+    S.on_hold: frozenset({S.open, S.pending, S.solved}),
+    S.solved: frozenset({S.open, S.closed}),
+    S.closed: frozenset(),
+}
+FIRST_RESPONSE, RESOLUTION = "first_response", "resolution"
+
+
+@dataclass(slots=True)
+class Access:
+    """A ticket and how the caller sees it."""
+
+    ticket: Ticket
+    is_member: bool
+
+    def view(self) -> TicketRead | TicketRequesterRead:
+        return to_view(self.ticket, member=self.is_member)
+
+
+def to_view(ticket: Ticket, *, member: bool) -> TicketRead | TicketRequesterRead:
+    if member:
+        return TicketRead.model_validate(ticket)
+    return TicketRequesterRead.model_validate(ticket)
+
+
+# --- access -------------------------------------------------------------------------------------
+
+
+def _member_of(organization_id: Any, user_id: uuid.UUID) -> Any:
+    return (
+        select(Membership.role)
+        .where(Membership.organization_id == organization_id, Membership.user_id == user_id)
+        .scalar_subquery()
+    )
+
+
+async def load(session: AsyncSession, *, user: User, ticket_id: uuid.UUID, lock: bool = False) -> Access:
+    """The ticket as `user` may see it; TicketNotFound for anyone who may not."""
+    query = select(Ticket, _member_of(Ticket.organization_id, user.id)).where(Ticket.id == ticket_id)
+    if lock:
+        query = query.with_for_update(of=Ticket)
+    row = (await session.execute(query.execution_options(populate_existing=True))).one_or_none()
+    if row is None:
+        raise TicketNotFound()
+    ticket, role = row
+    is_member = role is not None or user.role == Role.admin
+    if not is_member and ticket.requester_id != user.id:
+        raise TicketNotFound()
+    return Access(ticket=ticket, is_member=is_member)
+
+
+async def read_json(session: AsyncSession, *, user: User, ticket_id: uuid.UUID) -> str:
+    """The ticket's body as `user` may see it, written by PostgreSQL (the hot read); the same
+    rule as `load`: TicketNotFound for anyone but its requester, members and admins."""
+    connection = await session.connection()
+    params = {"ticket_id": ticket_id, "user_id": user.id, "is_admin": user.role == Role.admin}
+    statement = tickets_queries.READ
+    row = (await connection.exec_driver_sql(statement.sql, tuple(statement.arguments(params)))).first()
+    if row is None or (not row.member and row.requester_id != user.id):
+        raise TicketNotFound()
+    body: str = row.body
+    return body
+
+
+async def load_for_member(session: AsyncSession, *, user: User, ticket_id: uuid.UUID, lock: bool = False) -> Ticket:
+    """Members' actions: the requester gets 403 (the ticket exists for them), others 404."""
+    access = await load(session, user=user, ticket_id=ticket_id, lock=lock)
+    if not access.is_member:
+        raise PermissionDenied("Only the organization's members may do this.")
+    return access.ticket
+
+
+# --- checks of references -----------------------------------------------------------------------
+
+
+async def _check_category(session: AsyncSession, *, organization_id: uuid.UUID, category_id: uuid.UUID) -> None:
+    found = await session.scalar(
+        select(TicketCategory.id).where(
+            TicketCategory.id == category_id, TicketCategory.organization_id == organization_id
+        )
+    )
+    if found is None:
+        raise InvalidCategory()
+
+
+async def _check_department(session: AsyncSession, *, organization_id: uuid.UUID, department_id: uuid.UUID) -> None:
+    found = await session.scalar(
+        select(Department.id).where(Department.id == department_id, Department.organization_id == organization_id)
+    )
+    if found is None:
+        raise InvalidTicketDepartment()
+
+
+async def _check_assignee(session: AsyncSession, *, organization_id: uuid.UUID, assignee_id: uuid.UUID) -> None:
+    role = await organizations_service.get_role(session, organization_id=organization_id, user_id=assignee_id)
+    if role is None:
+        raise InvalidAssignee()
+
+
+# --- history ------------------------------------------------------------------------------------
+
+
+def record(
+    session: AsyncSession,
+    ticket: Ticket,
+    type_: str,
+    *,
+    actor_id: uuid.UUID | None,
+    at: datetime,
+    data: dict[str, Any] | None = None,
+) -> None:
+    session.add(TicketEvent(ticket_id=ticket.id, type=type_, actor_id=actor_id, data=data or {}, at=at))
+
+
+def _json(value: Any) -> Any:
+    return str(value) if isinstance(value, uuid.UUID) else value
+
+
+async def get_history(
+    session: AsyncSession, *, ticket: Ticket, offset: int, limit: int
+) -> tuple[Sequence[TicketEvent], int]:
+    query = select(TicketEvent).where(TicketEvent.ticket_id == ticket.id)
+    return await paging.page_of(session, query, order_by=[TicketEvent.id], offset=offset, limit=limit)
+
+
+# --- creating -----------------------------------------------------------------------------------
+
+
+async def create(
+    session: AsyncSession, *, user: User, login_session_id: uuid.UUID, data: TicketCreate, now: datetime
+) -> Access:
+    """Open a ticket: its thread is a new chat conversation whose first message is the description."""
+    organization = await organizations_service.get_or_raise(session, data.organization_id)
+    is_member = await organizations_service.is_staff(session, user=user, organization_id=organization.id)
+    if data.member_fields() and not is_member:
+        raise PermissionDenied("Only the organization's members may set " + ", ".join(data.member_fields()) + ".")
+    if data.category_id is not None:
+        await _check_category(session, organization_id=organization.id, category_id=data.category_id)
+    if data.department_id is not None:
+        await _check_department(session, organization_id=organization.id, department_id=data.department_id)
+    if data.assignee_id is not None:
+        await _check_assignee(session, organization_id=organization.id, assignee_id=data.assignee_id)
+    if data.document_ids:
+        raise InvalidTicketDocument("Attaching documents to tickets is not available yet.")
+
+    requester: User | None = user
+    requester_email: str | None = user.email
+    if data.requester_email is not None:
+        requester_email = str(data.requester_email).lower()
+        requester = await session.scalar(select(User).where(func.lower(User.email) == requester_email))
+    # The conversation needs an account on the requester's side: without one, the member who
+    # opened the ticket stands in (the requester is then reached by e-mail, part 2).
+    conversation_id: uuid.UUID
+    if requester is not None and requester.id == user.id:
+        started = await chat_service.create(
+            session,
+            citizen=user,
+            login_session_id=login_session_id,
+            data=ConversationCreate(organization_id=organization.id, subject=data.subject, body=data.description),
+        )
+        conversation_id = started.id
+    else:
+        conversation = await chat_service.create_on_behalf(
+            session,
+            organization_id=organization.id,
+            citizen_id=requester.id if requester is not None else user.id,
+            subject=data.subject,
+            body=data.description,
+        )
+        conversation_id = conversation.id
+    status = S.open if data.assignee_id is not None else S.new
+    ticket = Ticket(
+        id=uuid.uuid4(),
+        reference=new_reference(),
+        organization_id=organization.id,
+        subject=data.subject,
+        description=data.description,
+        status=status,
+        priority=data.priority or TicketPriority.normal,
+        category_id=data.category_id,
+        department_id=data.department_id,
+        assignee_id=data.assignee_id,
+        requester_id=requester.id if requester is not None else None,
+        requester_email=requester_email,
+        tags=data.tags or [],
+        channel=TicketChannel.web,
+        conversation_id=conversation_id,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(ticket)
+    await session.flush()
+    record(session, ticket, "created", actor_id=user.id, at=now, data={"status": status, "priority": ticket.priority})
+    if data.assignee_id is not None:
+        record(session, ticket, "assigned", actor_id=user.id, at=now, data={"from": None, "to": str(data.assignee_id)})
+    await session.flush()
+    await refresh_sla(session, ticket, now=now)
+    if data.assignee_id is not None and data.assignee_id != user.id:
+        await _announce_assigned(session, ticket)
+    return Access(ticket=ticket, is_member=is_member)
+
+
+# --- reading ------------------------------------------------------------------------------------
+
+
+async def get_own(
+    session: AsyncSession, *, user: User, status: TicketStatus | None, offset: int, limit: int
+) -> tuple[Sequence[Ticket], int]:
+    query = select(Ticket).where(Ticket.requester_id == user.id)
+    if status is not None:
+        query = query.where(Ticket.status == status)
+    return await paging.page_of(
+        session, query, order_by=[Ticket.created_at.desc(), Ticket.id.desc()], offset=offset, limit=limit
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class TicketFilters:
+    status: TicketStatus | None = None
+    priority: TicketPriority | None = None
+    assignee_id: uuid.UUID | None = None
+    unassigned: bool = False
+    category_id: uuid.UUID | None = None
+    tag: str | None = None
+    breached: bool | None = None
+    due_within_minutes: int | None = None
+    q: str | None = None
+
+
+async def get_all(
+    session: AsyncSession,
+    *,
+    organization: Organization,
+    filters: TicketFilters,
+    now: datetime,
+    offset: int,
+    limit: int,
+) -> tuple[str, int]:
+    """The queue's page, newest first, as JSON text of `TicketRead` bodies, and the total."""
+    shape = tickets_queries.Shape(
+        status=filters.status is not None,
+        priority=filters.priority is not None,
+        assignee=filters.assignee_id is not None,
+        unassigned=filters.unassigned,
+        category=filters.category_id is not None,
+        tag=filters.tag is not None,
+        breached=filters.breached,
+        due_within=filters.due_within_minutes is not None,
+        q=bool(filters.q),
+    )
+    params: dict[str, Any] = {
+        "organization_id": organization.id,
+        "status": filters.status.value if filters.status else None,
+        "priority": filters.priority.value if filters.priority else None,
+        "assignee_id": filters.assignee_id,
+        "category_id": filters.category_id,
+        "tags": [filters.tag.lower()] if filters.tag else None,
+        "horizon": now + timedelta(minutes=filters.due_within_minutes or 0),
+        "pattern": paging.contains(filters.q) if filters.q else None,
+        "reference": filters.q.upper() if filters.q else None,
+        "offset": offset,
+        "limit": limit,
+    }
+    statement = tickets_queries.page_statement(shape)
+    connection = await session.connection()
+    result = await connection.exec_driver_sql(statement.sql, tuple(statement.arguments(params)))
+    row = result.one()
+    return row.items, row.total
+
+
+# --- changing -----------------------------------------------------------------------------------
+
+
+def _require_open(ticket: Ticket) -> None:
+    if ticket.status == S.closed:
+        raise TicketClosed()
+
+
+async def update(session: AsyncSession, *, user: User, ticket: Ticket, data: TicketUpdate, now: datetime) -> Ticket:
+    _require_open(ticket)
+    changes = data.model_dump(exclude_unset=True)
+    if changes.get("category_id") is not None:
+        await _check_category(session, organization_id=ticket.organization_id, category_id=changes["category_id"])
+    if changes.get("department_id") is not None:
+        await _check_department(session, organization_id=ticket.organization_id, department_id=changes["department_id"])
+    changed = False
+    for field, value in changes.items():
+        before = getattr(ticket, field)
+        if before == value:
+            continue
+        setattr(ticket, field, value)
+        record(
+            session,
+            ticket,
+            f"{field}_changed",
+            actor_id=user.id,
+            at=now,
+            data={"from": _json(before), "to": _json(value)},
+        )
+        changed = True
+    if changed:
+        ticket.updated_at = now
+        await session.flush()
+        if "priority" in changes:
+            await refresh_sla(session, ticket, now=now)
+    return ticket
+
+
+async def assign(
+    session: AsyncSession, *, user: User, ticket: Ticket, assignee_id: uuid.UUID | None, now: datetime
+) -> Ticket:
+    """Assign (or with None unassign); an assignment moves a new ticket to open."""
+    _require_open(ticket)
+    if assignee_id is not None:
+        await _check_assignee(session, organization_id=ticket.organization_id, assignee_id=assignee_id)
+    if ticket.assignee_id == assignee_id:
+        return ticket
+    before = ticket.assignee_id
+    ticket.assignee_id = assignee_id
+    ticket.updated_at = now
+    record(
+        session, ticket, "assigned", actor_id=user.id, at=now, data={"from": _json(before), "to": _json(assignee_id)}
+    )
+    if assignee_id is not None and ticket.status == S.new:
+        _move(session, ticket, S.open, actor_id=user.id, now=now)
+    await session.flush()
+    await refresh_sla(session, ticket, now=now)
+    if assignee_id is not None and assignee_id != user.id:
+        await _announce_assigned(session, ticket)
+    return ticket
+
+
+def _move(
+    session: AsyncSession,
+    ticket: Ticket,
+    to: str,
+    *,
+    actor_id: uuid.UUID | None,
+    now: datetime,
+    note: str | None = None,
+) -> None:
+    """Apply an allowed status move and record it (the caller refreshes the SLA)."""
+    before = ticket.status
+    ticket.status = to
+    ticket.updated_at = now
+    if to == S.solved:
+        ticket.solved_at = now
+    elif to == S.closed:
+        ticket.closed_at = now
+    elif before == S.solved:
+        ticket.solved_at = None  # reopened
+    data: dict[str, Any] = {"from": before, "to": to}
+    if note:
+        data["note"] = note
+    record(session, ticket, "status_changed", actor_id=actor_id, at=now, data=data)
+
+
+async def change_status(
+    session: AsyncSession, *, user: User, access: Access, status: TicketStatus, note: str | None, now: datetime
+) -> Ticket:
+    """Members move along the status machine; the requester may only solve."""
+    ticket = access.ticket
+    if not access.is_member and status != S.solved:
+        raise PermissionDenied("The requester may only mark the ticket solved.")
+    if status not in TRANSITIONS[ticket.status]:
+        raise TicketTransitionInvalid(f"A ticket cannot move from {ticket.status} to {status}.")
+    await _settle_targets(session, ticket, to=status, now=now)
+    _move(session, ticket, status, actor_id=user.id, now=now, note=note)
+    if status == S.closed:
+        await _close_conversation(session, ticket, now=now)
+    await session.flush()
+    await refresh_sla(session, ticket, now=now)
+    if status == S.solved and ticket.requester_id is not None and ticket.requester_id != user.id:
+        await _announce_requester(session, ticket, kind="ticket_solved", title="Ticket solved", what="was solved")
+    return ticket
+
+
+async def _close_conversation(session: AsyncSession, ticket: Ticket, *, now: datetime) -> None:
+    await session.execute(
+        sa.update(Conversation)
+        .where(Conversation.id == ticket.conversation_id, Conversation.status == ConversationStatus.open)
+        .values(status=ConversationStatus.closed, closed_at=now)
+    )
+
+
+async def _settle_targets(session: AsyncSession, ticket: Ticket, *, to: str, now: datetime) -> None:
+    """Before the clock stops (solve) or the first response is met: the resolution counted so far
+    is kept for the reports, and a target met after its due time is a breach (marked once)."""
+    if to == S.solved:
+        spans = await _intervals(session, ticket, now=now)
+        ticket.resolution_minutes = sla.minutes(sla.counted(spans))
+        if ticket.resolution_due_at is not None and ticket.resolution_due_at <= now:
+            await mark_breaches(session, now=now, ticket_id=ticket.id)
+            await session.refresh(ticket, ["first_response_breached", "resolution_breached"])
+
+
+async def responded(session: AsyncSession, *, ticket: Ticket, now: datetime) -> None:
+    """A member's first public reply: the first response is met (late: a breach)."""
+    if ticket.first_responded_at is not None:
+        return
+    if ticket.first_response_due_at is not None and ticket.first_response_due_at <= now:
+        await mark_breaches(session, now=now, ticket_id=ticket.id)
+        await session.refresh(ticket, ["first_response_breached", "resolution_breached"])
+    spans = await _intervals(session, ticket, now=now)
+    ticket.first_responded_at = now
+    ticket.first_response_minutes = sla.minutes(sla.counted(spans))
+    ticket.updated_at = now
+    await session.flush()
+    await refresh_sla(session, ticket, now=now)
+
+
+# --- the thread ---------------------------------------------------------------------------------
+
+
+async def post_message(
+    session: AsyncSession,
+    *,
+    user: User,
+    login_session_id: uuid.UUID,
+    access: Access,
+    data: TicketMessageCreate,
+    now: datetime,
+    reopen_days: int,
+) -> tuple[MessageRead, bool]:
+    """A reply (or a members' internal note) in the ticket's thread, with its effects: a member's
+    public reply is the first response and moves new to open; the requester's reply moves pending
+    and on_hold to open, and solved to open within `reopen_days` of `solved_at` (after that the
+    ticket is as good as closed). A note changes no status and meets no target. Returns the message
+    and whether it is new (a resend of `client_id` has no effect)."""
+    ticket = access.ticket
+    if data.internal and not access.is_member:
+        raise PermissionDenied("Only the organization's members may write internal notes.")
+    if data.document_ids:
+        raise InvalidTicketDocument("Attaching documents to tickets is not available yet.")
+    if ticket.status == S.closed:
+        raise TicketConversationClosed()
+    from_requester = not access.is_member
+    if from_requester and ticket.status == S.solved:
+        assert ticket.solved_at is not None
+        if now >= ticket.solved_at + timedelta(days=reopen_days):
+            raise TicketConversationClosed("The ticket was solved too long ago to reopen; open a new one.")
+    message, created = await chat_service.post(
+        session,
+        sender=user,
+        login_session_id=login_session_id,
+        conversation_id=ticket.conversation_id,
+        body=data.body,
+        client_id=data.client_id,
+        internal=data.internal,
+    )
+    if not created:
+        return message, False
+    record(
+        session,
+        ticket,
+        "note_added" if data.internal else "replied",
+        actor_id=user.id,
+        at=now,
+        data={"message_id": message.id},
+    )
+    ticket.updated_at = now
+    if data.internal:
+        await session.flush()
+        return message, True
+    if from_requester:
+        if ticket.status in (S.pending, S.on_hold, S.solved):
+            _move(session, ticket, S.open, actor_id=user.id, now=now)
+            await session.flush()
+            await refresh_sla(session, ticket, now=now)
+    else:
+        if ticket.status == S.new:
+            _move(session, ticket, S.open, actor_id=user.id, now=now)
+        await session.flush()
+        if ticket.first_responded_at is None:
+            await responded(session, ticket=ticket, now=now)
+        else:
+            await refresh_sla(session, ticket, now=now)
+        if ticket.requester_id is not None and ticket.requester_id != user.id:
+            await _announce_requester(session, ticket, kind="ticket_reply", title="New reply", what="has a new reply")
+    await session.flush()
+    return message, True
+
+
+async def get_messages(
+    session: AsyncSession,
+    *,
+    user: User,
+    ticket: Ticket,
+    before_id: int | None,
+    after_id: int | None,
+    limit: int,
+) -> tuple[Sequence[ChatMessage], bool]:
+    """The thread as chat history: the requester never gets the internal notes."""
+    return await chat_service.get_messages(
+        session, user=user, conversation_id=ticket.conversation_id, before_id=before_id, after_id=after_id, limit=limit
+    )
+
+
+# --- SLA ----------------------------------------------------------------------------------------
+
+
+def _calendar(row: SlaCalendar, timezone: str) -> sla.Calendar:
+    weekly = None
+    if row.weekly is not None:
+        weekly = tuple((r["weekday"], r["opens"], r["closes"]) for r in row.weekly)
+    return sla.Calendar(timezone, weekly, frozenset(row.holidays))
+
+
+async def _calendars(session: AsyncSession, organization_id: uuid.UUID) -> list[sla.CalendarVersion]:
+    rows = (
+        await session.execute(
+            select(SlaCalendar, Organization.timezone)
+            .join(Organization, Organization.id == SlaCalendar.organization_id)
+            .where(SlaCalendar.organization_id == organization_id)
+            .order_by(SlaCalendar.effective_from, SlaCalendar.id)
+        )
+    ).all()
+    return [sla.CalendarVersion(row.effective_from, _calendar(row, timezone)) for row, timezone in rows]
+
+
+async def _changes(session: AsyncSession, ticket: Ticket) -> list[sla.StatusChange]:
+    rows = (
+        await session.execute(
+            select(TicketEvent.type, TicketEvent.data, TicketEvent.at)
+            .where(TicketEvent.ticket_id == ticket.id, TicketEvent.type.in_(("created", "status_changed")))
+            .order_by(TicketEvent.id)
+        )
+    ).all()
+    changes = [sla.StatusChange(at, data["status"] if type_ == "created" else data["to"]) for type_, data, at in rows]
+    return changes or [sla.StatusChange(ticket.created_at, ticket.status)]
+
+
+async def _intervals(
+    session: AsyncSession, ticket: Ticket, *, now: datetime, calendars: list[sla.CalendarVersion] | None = None
+) -> list[sla.Interval]:
+    if calendars is None:
+        calendars = await _calendars(session, ticket.organization_id)
+    return sla.intervals(changes=await _changes(session, ticket), calendars=calendars, now=now)
+
+
+async def _policy(session: AsyncSession, ticket: Ticket) -> SlaPolicy | None:
+    return await session.get(SlaPolicy, (ticket.organization_id, ticket.priority))
+
+
+async def refresh_sla(
+    session: AsyncSession,
+    ticket: Ticket,
+    *,
+    now: datetime,
+    calendars: list[sla.CalendarVersion] | None = None,
+    policy: SlaPolicy | bool | None = True,
+) -> None:
+    """Recompute the ticket's stored due times from its whole history (events flushed)."""
+    if calendars is None:
+        calendars = await _calendars(session, ticket.organization_id)
+    if policy is True:
+        policy = await _policy(session, ticket)
+    clock = sla.clock_of(ticket.status)
+    ticket.sla_paused = clock is sla.Clock.paused
+    if not isinstance(policy, SlaPolicy):
+        ticket.first_response_due_at = ticket.resolution_due_at = None
+        return
+    spans = await _intervals(session, ticket, now=now, calendars=calendars)
+    current = calendars[-1].calendar if calendars else sla.ROUND_THE_CLOCK
+    due = _dues(spans, policy=policy, calendar=current, now=now, clock=clock)
+    ticket.first_response_due_at = None if ticket.first_responded_at is not None else due[FIRST_RESPONSE]
+    ticket.resolution_due_at = None if clock is sla.Clock.stopped else due[RESOLUTION]
+
+
+def _dues(
+    spans: Sequence[sla.Interval], *, policy: SlaPolicy, calendar: sla.Calendar, now: datetime, clock: sla.Clock
+) -> dict[str, datetime | None]:
+    targets = {FIRST_RESPONSE: policy.first_response_minutes, RESOLUTION: policy.resolution_minutes}
+    return {
+        name: sla.due_at(spans, target=timedelta(minutes=minutes), calendar=calendar, now=now, clock=clock)
+        for name, minutes in targets.items()
+    }
+
+
+async def explain_sla(session: AsyncSession, *, ticket: Ticket, now: datetime) -> SlaExplanation:
+    """The clock from creation to now, interval by interval, and where each target stands."""
+    calendars = await _calendars(session, ticket.organization_id)
+    spans = await _intervals(session, ticket, now=now, calendars=calendars)
+    policy = await _policy(session, ticket)
+    current = calendars[-1].calendar if calendars else sla.ROUND_THE_CLOCK
+    clock = sla.clock_of(ticket.status)
+    due: dict[str, datetime | None] = {FIRST_RESPONSE: None, RESOLUTION: None}
+    if policy is not None:
+        due = _dues(spans, policy=policy, calendar=current, now=now, clock=clock)
+    return SlaExplanation(
+        policy=SlaPolicyRead.model_validate(policy) if policy is not None else None,
+        counted_minutes=sla.minutes(sla.counted(spans)),
+        first_response=SlaTarget(
+            target_minutes=policy.first_response_minutes if policy else None,
+            due_at=due[FIRST_RESPONSE] if policy else None,
+            met_at=ticket.first_responded_at,
+            breached=ticket.first_response_breached,
+        ),
+        resolution=SlaTarget(
+            target_minutes=policy.resolution_minutes if policy else None,
+            due_at=due[RESOLUTION] if policy else None,
+            met_at=ticket.solved_at,
+            breached=ticket.resolution_breached,
+        ),
+        intervals=[
+            SlaInterval(
+                starts_at=span.starts_at,
+                ends_at=span.ends_at,
+                status=TicketStatus(span.status),
+                clock=span.clock,
+                hours=span.hours,
+                counted_minutes=sla.minutes(span.counted),
+            )
+            for span in spans
+        ],
+    )
+
+
+async def get_sla(session: AsyncSession, *, organization: Organization) -> SlaRead:
+    calendar = await session.scalar(
+        select(SlaCalendar)
+        .where(SlaCalendar.organization_id == organization.id)
+        .order_by(SlaCalendar.effective_from.desc(), SlaCalendar.id.desc())
+        .limit(1)
+    )
+    policies = await session.scalars(
+        select(SlaPolicy).where(SlaPolicy.organization_id == organization.id).order_by(SlaPolicy.priority)
+    )
+    weekly = None
+    if calendar is not None and calendar.weekly is not None:
+        weekly = [
+            BusinessRangeRead(weekday=r["weekday"], opens=to_clock(r["opens"]), closes=to_clock(r["closes"]))
+            for r in calendar.weekly
+        ]
+    return SlaRead(
+        organization_id=organization.id,
+        timezone=organization.timezone,
+        weekly=weekly,
+        holidays=sorted(calendar.holidays) if calendar is not None else [],
+        policies=[SlaPolicyRead.model_validate(policy) for policy in policies],
+        effective_from=calendar.effective_from if calendar is not None else None,
+    )
+
+
+async def put_sla(session: AsyncSession, *, organization: Organization, data: SlaIn, now: datetime) -> SlaRead:
+    """A new calendar version from `now` and the full set of policies; the due times of the
+    organization's unsolved tickets are recomputed (the time they counted stays counted)."""
+    # One writer at a time per organization: two PUTs must not interleave their versions.
+    await session.execute(select(Organization.id).where(Organization.id == organization.id).with_for_update())
+    weekly = None
+    if data.weekly:
+        weekly = sorted(
+            ({"weekday": r.weekday, "opens": to_seconds(r.opens), "closes": to_seconds(r.closes)} for r in data.weekly),
+            key=lambda r: (r["weekday"], r["opens"]),
+        )
+    session.add(
+        SlaCalendar(
+            organization_id=organization.id, weekly=weekly, holidays=sorted(set(data.holidays)), effective_from=now
+        )
+    )
+    await session.execute(delete(SlaPolicy).where(SlaPolicy.organization_id == organization.id))
+    for policy in data.policies:
+        session.add(
+            SlaPolicy(
+                organization_id=organization.id,
+                priority=policy.priority,
+                first_response_minutes=policy.first_response_minutes,
+                resolution_minutes=policy.resolution_minutes,
+            )
+        )
+    await session.flush()
+    await _refresh_organization(session, organization_id=organization.id, now=now)
+    return await get_sla(session, organization=organization)
+
+
+async def _refresh_organization(session: AsyncSession, *, organization_id: uuid.UUID, now: datetime) -> None:
+    calendars = await _calendars(session, organization_id)
+    policies = {
+        policy.priority: policy
+        for policy in await session.scalars(select(SlaPolicy).where(SlaPolicy.organization_id == organization_id))
+    }
+    tickets = await session.scalars(
+        select(Ticket)
+        .where(Ticket.organization_id == organization_id, Ticket.status.not_in((S.solved, S.closed)))
+        .with_for_update()
+    )
+    for ticket in tickets:
+        await refresh_sla(session, ticket, now=now, calendars=calendars, policy=policies.get(ticket.priority, False))
+
+
+# --- breaches -----------------------------------------------------------------------------------
+
+
+async def mark_breaches(
+    session: AsyncSession, *, now: datetime, ticket_id: uuid.UUID | None = None, limit: int = 200
+) -> int:
+    """Mark each target due by `now` and not yet breached, once: the conditional UPDATE re-checks
+    the flag on the row it locks, so of two concurrent passes only one marks (and announces) a
+    breach. Each breach gets its history event and a notification to the assignee, the owners and
+    the managers. Returns how many were marked."""
+    marked = 0
+    for target, flag, due in (
+        (FIRST_RESPONSE, Ticket.first_response_breached, Ticket.first_response_due_at),
+        (RESOLUTION, Ticket.resolution_breached, Ticket.resolution_due_at),
+    ):
+        candidates = select(Ticket.id).where(flag.is_(false()), due <= now)
+        if ticket_id is not None:
+            candidates = candidates.where(Ticket.id == ticket_id)
+        candidates = candidates.order_by(due).limit(limit)
+        rows = (
+            await session.execute(
+                sa.update(Ticket)
+                .where(Ticket.id.in_(candidates.scalar_subquery()), flag.is_(false()), due <= now)
+                .values({flag.key: true()})
+                .returning(Ticket.id, Ticket.organization_id, Ticket.assignee_id, Ticket.reference, Ticket.subject)
+                .execution_options(synchronize_session=False)
+            )
+        ).all()
+        for row in rows:
+            session.add(TicketEvent(ticket_id=row.id, type="sla_breached", data={"target": target}, at=now))
+            await _announce_breach(session, row=row, target=target)
+        marked += len(rows)
+    return marked
+
+
+async def close_expired(session: AsyncSession, *, now: datetime, reopen_days: int, limit: int = 200) -> int:
+    """Close the solved tickets whose reopen window has passed (and their conversations)."""
+    cutoff = now - timedelta(days=reopen_days)
+    expired = (
+        select(Ticket.id)
+        .where(Ticket.status == S.solved, Ticket.solved_at <= cutoff)
+        .order_by(Ticket.solved_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    rows = (
+        await session.execute(
+            sa.update(Ticket)
+            .where(Ticket.id.in_(expired), Ticket.status == S.solved)
+            .values(status=S.closed, closed_at=now, updated_at=now, sla_paused=False)
+            .returning(Ticket.id, Ticket.conversation_id)
+            .execution_options(synchronize_session=False)
+        )
+    ).all()
+    for row in rows:
+        session.add(
+            TicketEvent(ticket_id=row.id, type="status_changed", data={"from": S.solved, "to": S.closed}, at=now)
+        )
+    if rows:
+        await session.execute(
+            sa.update(Conversation)
+            .where(Conversation.id.in_([row.conversation_id for row in rows]))
+            .values(status=ConversationStatus.closed, closed_at=now)
+        )
+    return len(rows)
+
+
+# --- announcements ------------------------------------------------------------------------------
+
+
+async def _announce_assigned(session: AsyncSession, ticket: Ticket) -> None:
+    assert ticket.assignee_id is not None
+    await notifications_service.notify(
+        session,
+        user_id=ticket.assignee_id,
+        kind="ticket_assigned",
+        title=f"Ticket {ticket.reference} assigned to you",
+        body=ticket.subject,
+        data={"ticket_id": str(ticket.id), "reference": ticket.reference},
+    )
+
+
+async def _announce_requester(session: AsyncSession, ticket: Ticket, *, kind: str, title: str, what: str) -> None:
+    """Notify and e-mail the requester; the e-mail, when one is queued, is in the history."""
+    assert ticket.requester_id is not None
+    notification = await notifications_service.notify(
+        session,
+        user_id=ticket.requester_id,
+        kind=kind,
+        title=f"{title}: [#{ticket.reference}]",
+        body=f"Your ticket [#{ticket.reference}] {ticket.subject} {what}.",
+        data={"ticket_id": str(ticket.id), "reference": ticket.reference},
+        email=True,
+    )
+    to = await session.scalar(select(OutboxEmail.to_address).where(OutboxEmail.notification_id == notification.id))
+    if to is not None:
+        record(session, ticket, "email_queued", actor_id=None, at=ticket.updated_at, data={"template": kind, "to": to})
+
+
+async def _announce_breach(session: AsyncSession, *, row: Any, target: str) -> None:
+    managers = await session.scalars(
+        select(Membership.user_id).where(
+            Membership.organization_id == row.organization_id,
+            Membership.role.in_((MemberRole.owner, MemberRole.manager)),
+        )
+    )
+    recipients = list(dict.fromkeys([*([row.assignee_id] if row.assignee_id else []), *managers]))
+    words = "first response" if target == FIRST_RESPONSE else "resolution"
+    for user_id in recipients:
+        await notifications_service.notify(
+            session,
+            user_id=user_id,
+            kind="sla_breached",
+            title=f"SLA breached: [#{row.reference}]",
+            body=f"The {words} target of [#{row.reference}] {row.subject} was missed.",
+            data={"ticket_id": str(row.id), "reference": row.reference, "target": target},
+        )
+
+
+# --- categories ---------------------------------------------------------------------------------
+
+
+async def create_category(session: AsyncSession, *, organization: Organization, data: CategoryCreate) -> TicketCategory:
+    if data.department_id is not None:
+        await _check_department(session, organization_id=organization.id, department_id=data.department_id)
+    await _name_free(session, organization_id=organization.id, name=data.name)
+    category = TicketCategory(organization_id=organization.id, name=data.name, department_id=data.department_id)
+    session.add(category)
+    await session.flush()
+    await session.refresh(category)
+    return category
+
+
+async def _name_free(
+    session: AsyncSession, *, organization_id: uuid.UUID, name: str, other_than: uuid.UUID | None = None
+) -> None:
+    query = select(TicketCategory.id).where(
+        TicketCategory.organization_id == organization_id, func.lower(TicketCategory.name) == name.lower()
+    )
+    if other_than is not None:
+        query = query.where(TicketCategory.id != other_than)
+    if await session.scalar(query) is not None:
+        raise TicketCategoryExists()
+
+
+async def get_categories(session: AsyncSession, *, organization_id: uuid.UUID) -> Sequence[TicketCategory]:
+    rows = await session.scalars(
+        select(TicketCategory)
+        .where(TicketCategory.organization_id == organization_id)
+        .order_by(func.lower(TicketCategory.name), TicketCategory.id)
+    )
+    return rows.all()
+
+
+async def get_managed_category(session: AsyncSession, *, user: User, category_id: uuid.UUID) -> TicketCategory:
+    """The category, for its organization's owners and managers (others: 404 or 403)."""
+    category = await session.get(TicketCategory, category_id, with_for_update=True)
+    if category is None:
+        raise TicketCategoryNotFound()
+    await organizations_service.require_staff(session, user=user, organization_id=category.organization_id)
+    await organizations_service.require_member_role(
+        session, user=user, organization_id=category.organization_id, minimum=MemberRole.manager
+    )
+    return category
+
+
+async def update_category(session: AsyncSession, *, category: TicketCategory, data: CategoryUpdate) -> TicketCategory:
+    changes = data.model_dump(exclude_unset=True)
+    if changes.get("department_id") is not None:
+        await _check_department(
+            session, organization_id=category.organization_id, department_id=changes["department_id"]
+        )
+    if "name" in changes:
+        await _name_free(
+            session, organization_id=category.organization_id, name=changes["name"], other_than=category.id
+        )
+    for field, value in changes.items():
+        setattr(category, field, value)
+    await session.flush()
+    return category
+
+
+async def delete_category(session: AsyncSession, *, category: TicketCategory) -> None:
+    in_use = await session.scalar(select(Ticket.id).where(Ticket.category_id == category.id).limit(1))
+    if in_use is not None:
+        raise TicketCategoryInUse()
+    await session.delete(category)
+    await session.flush()

@@ -1,0 +1,63 @@
+"""The helpdesk's background pass: mark missed SLA targets and close solved tickets whose reopen
+window has passed. Safe with several server processes on one database: a breach is claimed by
+the conditional UPDATE of its flag (`tickets_service.mark_breaches`), a close by
+`FOR UPDATE SKIP LOCKED` and the status condition.
+"""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.core.database import unit_of_work
+from app.core.settings import Settings
+from app.services.tickets import service as tickets_service
+
+logger = logging.getLogger(__name__)
+
+BATCH = 200
+
+
+async def run_pass(
+    sessionmaker: async_sessionmaker[AsyncSession], *, settings: Settings, now: datetime | None = None
+) -> int:
+    """One pass in one transaction; returns how many breaches and closes it made."""
+    now = now or datetime.now(UTC)
+    async with unit_of_work(sessionmaker) as session:
+        marked = await tickets_service.mark_breaches(session, now=now, limit=BATCH)
+        closed = await tickets_service.close_expired(
+            session, now=now, reopen_days=settings.ticket_reopen_days, limit=BATCH
+        )
+    return marked + closed
+
+
+async def _forever(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings) -> None:
+    while True:
+        done = 0
+        try:
+            done = await run_pass(sessionmaker, settings=settings)
+        except Exception:
+            logger.exception("SLA pass failed")
+        if done < BATCH:  # a full batch means more is waiting: go again at once
+            await asyncio.sleep(settings.sla_breach_poll_seconds)
+
+
+@asynccontextmanager
+async def sla_workers(app: FastAPI) -> AsyncIterator[None]:
+    """The SLA pass of this process (on with the notification workers; see `create_app`)."""
+    settings: Settings = app.state.settings
+    if not settings.notification_workers_enabled:
+        yield
+        return
+    task = asyncio.create_task(_forever(app.state.sessionmaker, settings))
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
