@@ -272,6 +272,7 @@ async def test_categories(client: httpx.AsyncClient, session: AsyncSession) -> N
     second = (await client.post(url, headers=owner, json={"name": "Access"})).json()
     listed = await client.get(url)  # public
     assert [c["name"] for c in listed.json()] == ["Access", "Billing"]
+    assert_problem(await client.get(f"/organizations/{random_id()}/ticket-categories"), 404, "not_found")
     renamed = await client.patch(f"/ticket-categories/{second['id']}", headers=owner, json={"name": "billing"})
     assert_problem(renamed, 409, "category_exists")
     renamed = await client.patch(f"/ticket-categories/{second['id']}", headers=owner, json={"name": "Accounts"})

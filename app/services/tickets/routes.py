@@ -12,7 +12,7 @@ from app.core.errors import InvalidInput
 from app.core.schemas import Page, json_response, page_response
 from app.core.tabular import OutputFormat, csv_response
 from app.services.chat.schemas import MessagePage, MessageRead
-from app.services.organizations.dependencies import OrgAccess
+from app.services.organizations.dependencies import GATE_RESPONSES, OrgAccess
 from app.services.tickets import reports as tickets_reports
 from app.services.tickets import service as tickets_service
 from app.services.tickets.dependencies import HelpdeskManager, Now, TicketLogin, TicketReader, TicketUser
@@ -88,7 +88,7 @@ async def list_my_tickets(
 @router.get(
     "/organizations/{organization_id}/tickets",
     response_model=Page[TicketRead],
-    responses={403: {"description": "`forbidden`: not a member"}},
+    responses={**GATE_RESPONSES, 403: {"description": "`forbidden`: not a member"}},
 )
 async def list_organization_tickets(
     access: TicketReader,
@@ -259,9 +259,12 @@ async def list_ticket_messages(
 
 # --- categories ---------------------------------------------------------------------------------
 
-_CATEGORY: dict[int | str, dict[str, Any]] = {
+_CATEGORY_ACCESS: dict[int | str, dict[str, Any]] = {
     403: {"description": "`forbidden`: not an owner or manager"},
     404: {"description": "`not_found`"},
+}
+_CATEGORY: dict[int | str, dict[str, Any]] = {
+    **_CATEGORY_ACCESS,
     409: {"description": "`category_exists` (names are unique in any case)"},
     422: {"description": "`invalid_department`"},
 }
@@ -274,7 +277,10 @@ async def create_ticket_category(data: CategoryCreate, access: HelpdeskManager, 
     return CategoryRead.model_validate(category)
 
 
-@router.get("/organizations/{organization_id}/ticket-categories")
+@router.get(
+    "/organizations/{organization_id}/ticket-categories",
+    responses={404: {"description": "`not_found`: no such organization"}},
+)
 async def list_ticket_categories(organization_id: uuid.UUID, session: SessionDep) -> list[CategoryRead]:
     """Public: the organization's ticket categories, by name."""
     rows = await tickets_service.get_categories(session, organization_id=organization_id)
@@ -294,7 +300,7 @@ async def update_ticket_category(
 @router.delete(
     "/ticket-categories/{category_id}",
     status_code=204,
-    responses={**_CATEGORY, 409: {"description": "`category_in_use`"}},
+    responses={**_CATEGORY_ACCESS, 409: {"description": "`category_in_use`"}},
 )
 async def delete_ticket_category(category_id: uuid.UUID, user: TicketUser, session: SessionDep) -> None:
     """Owners and managers: delete a category no ticket uses."""
@@ -308,8 +314,9 @@ async def delete_ticket_category(category_id: uuid.UUID, user: TicketUser, sessi
 @router.put(
     "/organizations/{organization_id}/sla",
     responses={
+        **GATE_RESPONSES,
         403: {"description": "`forbidden`: not an owner or manager"},
-        422: {"description": "overlaps, repeated priority"},
+        422: {"description": "overlapping ranges or a repeated priority are a `validation_error`"},
     },
 )
 async def put_sla(data: SlaIn, access: HelpdeskManager, session: SessionDep, now: Now) -> SlaRead:
@@ -320,7 +327,10 @@ async def put_sla(data: SlaIn, access: HelpdeskManager, session: SessionDep, now
     return await tickets_service.put_sla(session, organization=access.organization, data=data, now=now)
 
 
-@router.get("/organizations/{organization_id}/sla", responses={403: {"description": "`forbidden`: not a member"}})
+@router.get(
+    "/organizations/{organization_id}/sla",
+    responses={**GATE_RESPONSES, 403: {"description": "`forbidden`: not a member"}},
+)
 async def get_sla(access: TicketReader, session: SessionDep) -> SlaRead:
     """Members: the SLA calendar in force and the policies."""
     return await tickets_service.get_sla(session, organization=access.organization)
@@ -335,6 +345,7 @@ ToDate = Annotated[date | None, Query(alias="to", description="Last local day (i
 Format = Annotated[OutputFormat, Query(alias="format", description="`csv`: one header row of the JSON field names")]
 _REPORT: dict[int | str, dict[str, Any]] = {
     200: {"content": {"text/csv": {"schema": {"type": "string"}}}},
+    **GATE_RESPONSES,
     403: {"description": "`forbidden`: not a member of this organization"},
     422: {"description": "`range_too_long` (more than 366 days), `invalid_range` (`from` after `to`)"},
 }

@@ -4,7 +4,7 @@ from datetime import date, datetime
 from itertools import pairwise
 from typing import Annotated, Any
 
-from pydantic import EmailStr, Field, StringConstraints, field_validator, model_validator
+from pydantic import ConfigDict, EmailStr, Field, StringConstraints, field_validator, model_validator
 
 from app.core.schemas import InputSchema, Schema
 from app.services.chat.models import MAX_BODY_CHARS
@@ -26,6 +26,28 @@ def _unique_tags(tags: list[str] | None) -> list[str] | None:
 
 
 class TicketCreate(InputSchema):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "organization_id": "00000000-0000-4000-a000-000000000001",
+                    "subject": "My residence permit card has not arrived",
+                    "description": "I applied on 2 November and was told four weeks; nothing has come yet.",
+                    "category_id": "4b6f1c2d-3e5a-4f70-8a9b-0c1d2e3f4a5b",
+                },
+                {
+                    "organization_id": "00000000-0000-4000-a000-000000000001",
+                    "subject": "Caller cannot log in to book",
+                    "description": "Phoned the front desk: the sign-in link in the e-mail has expired twice.",
+                    "priority": "high",
+                    "assignee_id": "5f0c2b1e-8d4a-4b7e-9c3f-1a2b3c4d5e6f",
+                    "tags": ["phone", "login"],
+                    "requester_email": "maria.rossi@example.org",
+                },
+            ]
+        }
+    )
+
     organization_id: uuid.UUID
     subject: Subject
     description: Body = Field(description="The thread's first message, in the requester's name")
@@ -47,6 +69,8 @@ class TicketCreate(InputSchema):
 
 
 class TicketUpdate(InputSchema):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"priority": "urgent", "tags": ["permit", "escalated"]}]})
+
     subject: Subject | None = None
     priority: TicketPriority | None = None
     category_id: uuid.UUID | None = None
@@ -64,10 +88,18 @@ class TicketUpdate(InputSchema):
 
 
 class TicketAssign(InputSchema):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"assignee_id": "5f0c2b1e-8d4a-4b7e-9c3f-1a2b3c4d5e6f"}, {"assignee_id": None}]}
+    )
+
     assignee_id: uuid.UUID | None = Field(description="A member of the ticket's organization; null unassigns")
 
 
 class TicketStatusChange(InputSchema):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"status": "pending", "note": "Waiting for the card from the printer"}]}
+    )
+
     status: TicketStatus
     note: Note | None = None
 
@@ -109,6 +141,15 @@ class TicketRead(TicketRequesterRead):
 
 
 class TicketMessageCreate(InputSchema):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"body": "Your card was posted today; it should arrive within three working days.", "client_id": "t-1"},
+                {"body": "Checked with the printer: batch 48 was delayed.", "internal": True},
+            ]
+        }
+    )
+
     body: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_BODY_CHARS)]
     client_id: ClientId | None = Field(
         default=None, description="Your id for this message: sending it again stores nothing new (200)"
@@ -132,11 +173,17 @@ CategoryName = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 
 
 class CategoryCreate(InputSchema):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"name": "Billing", "department_id": "6a1d2c3b-4e5f-4a6b-8c7d-9e0f1a2b3c4d"}]}
+    )
+
     name: CategoryName
     department_id: uuid.UUID | None = None
 
 
 class CategoryUpdate(InputSchema):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"name": "Payments and refunds"}]})
+
     name: CategoryName | None = None
     department_id: uuid.UUID | None = None
 
@@ -196,6 +243,22 @@ class SlaPolicyIn(InputSchema):
 
 
 class SlaIn(InputSchema):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "weekly": [{"weekday": day, "opens": "09:00", "closes": "17:30"} for day in range(5)],
+                    "holidays": ["2026-12-25", "2027-01-01"],
+                    "policies": [
+                        {"priority": "urgent", "first_response_minutes": 30, "resolution_minutes": 240},
+                        {"priority": "high", "first_response_minutes": 60, "resolution_minutes": 480},
+                        {"priority": "normal", "first_response_minutes": 240, "resolution_minutes": 1440},
+                    ],
+                }
+            ]
+        }
+    )
+
     weekly: Annotated[
         list[BusinessRange] | None, Field(max_length=70, description="Absent or null: open round the clock")
     ] = None

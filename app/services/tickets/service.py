@@ -914,6 +914,8 @@ async def _name_free(
 
 
 async def get_categories(session: AsyncSession, *, organization_id: uuid.UUID) -> Sequence[TicketCategory]:
+    """The organization's categories, by name (no such organization: 404, as for its departments)."""
+    await organizations_service.get_or_raise(session, organization_id)
     rows = await session.scalars(
         select(TicketCategory)
         .where(TicketCategory.organization_id == organization_id)
