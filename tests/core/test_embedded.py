@@ -59,6 +59,13 @@ def _wait_for(condition: Callable[[], bool], what: str, timeout: float = 90) -> 
         time.sleep(0.2)
 
 
+def _ready(port: int) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/health/ready", timeout=2).status_code == 200
+    except httpx.TransportError:  # not listening yet
+        return False
+
+
 def test_a_killed_holder_does_not_keep_the_server_running(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     killed = subprocess.Popen([sys.executable, "-c", HOLD + "; time.sleep(120)", str(data_dir)])
@@ -117,10 +124,7 @@ def test_serve_workers_hold_the_server_so_killing_serve_never_stops_it_under_the
             return len(workers) == 2 and {w.pid for w in workers} <= set(_holders(data_dir))
 
         _wait_for(workers_hold_it, "the workers did not join the embedded server", timeout=180)
-        _wait_for(
-            lambda: httpx.get(f"http://127.0.0.1:{port}/health/ready", timeout=2).status_code == 200,
-            "serve did not become ready",
-        )
+        _wait_for(lambda: _ready(port), "serve did not become ready")
         serve.send_signal(signal.SIGKILL)
         serve.wait(timeout=10)
         # Another command joins and leaves: the dead `serve` is forgotten, the live workers are not.

@@ -243,7 +243,8 @@ async def test_the_private_parts_prepared_leans_on_are_still_there(engine: Async
     pool = engine.pool
     assert isinstance(pool, QueuePool)
     assert pool._pre_ping is False
-    assert not pool.dispatch.checkout
+    assert list(pool.dispatch.checkout)  # iterable: `_checkout_needs_no_io` reads its listeners
+    assert prepared._checkout_needs_no_io(pool)  # only the engine's own closed-connection check
     assert callable(pool.checkedin)
     assert callable(pool.size)
 
