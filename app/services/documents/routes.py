@@ -17,7 +17,7 @@ from app.services.documents.dependencies import AfterCommitDep, StoresDep
 from app.services.documents.errors import ContentMissing, QuotaExceeded
 from app.services.documents.models import DocumentStatus
 from app.services.documents.schemas import DocumentRead, DocumentReview
-from app.services.organizations.dependencies import OrgStaff
+from app.services.organizations.dependencies import GATE_RESPONSES, OrgStaff
 
 router = APIRouter(tags=["documents"])
 
@@ -123,7 +123,7 @@ async def list_documents(
     return Page.build([DocumentRead.model_validate(r) for r in rows], total=total, page=page.page, size=page.size)
 
 
-@router.get("/organizations/{organization_id}/documents", responses={403: {"description": "`forbidden`"}})
+@router.get("/organizations/{organization_id}/documents", responses=GATE_RESPONSES)
 async def list_organization_documents(
     access: OrgStaff,
     session: SessionDep,
@@ -196,7 +196,11 @@ async def _prepended(first: bytes, rest: AsyncGenerator[bytes]) -> AsyncIterator
 @router.delete(
     "/documents/{document_id}",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses={403: {"description": "`forbidden`: not the owner"}, 409: {"description": "`document_not_pending`"}},
+    responses={
+        403: {"description": "`forbidden`: not the owner"},
+        404: {"description": "`not_found`"},
+        409: {"description": "`document_not_pending`"},
+    },
 )
 async def delete_document(
     after: AfterCommitDep, document_id: uuid.UUID, user: CurrentUser, session: SessionDep, stores: StoresDep
