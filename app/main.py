@@ -11,6 +11,7 @@ from app.services.auth.routes import router as auth_router
 from app.services.catalog.routes import router as catalog_router
 from app.services.chat.routes import router as chat_router
 from app.services.checkins.routes import router as checkins_router
+from app.services.construction.routes import router as construction_router
 from app.services.documents.dependencies import document_storage
 from app.services.documents.routes import router as documents_router
 from app.services.insights.routes import router as insights_router
@@ -19,6 +20,8 @@ from app.services.notifications.workers import notification_workers
 from app.services.organizations.routes import router as organizations_router
 from app.services.payments.routes import router as payments_router
 from app.services.properties.routes import router as properties_router
+from app.services.property_dashboard.routes import router as property_dashboard_router
+from app.services.property_media.routes import router as property_media_router
 from app.services.qr.routes import router as qr_router
 from app.services.ratings.routes import router as ratings_router
 from app.services.unit_sales.routes import router as unit_sales_router
@@ -48,6 +51,9 @@ ROUTERS = [
     properties_router,
     unit_sales_router,
     payments_router,
+    construction_router,
+    property_media_router,
+    property_dashboard_router,
 ]
 
 

@@ -5,12 +5,14 @@ from app.services.appointments import models as appointments_models
 from app.services.auth import models as auth_models
 from app.services.catalog import models as catalog_models
 from app.services.chat import models as chat_models
+from app.services.construction import models as construction_models
 from app.services.documents import models as documents_models
 from app.services.insights import models as insights_models
 from app.services.notifications import models as notifications_models
 from app.services.organizations import models as organizations_models
 from app.services.payments import models as payments_models
 from app.services.properties import models as properties_models
+from app.services.property_media import models as property_media_models
 from app.services.ratings import models as ratings_models
 from app.services.unit_sales import models as unit_sales_models
 from app.services.users import models as users_models
@@ -20,12 +22,14 @@ __all__ = [
     "auth_models",
     "catalog_models",
     "chat_models",
+    "construction_models",
     "documents_models",
     "insights_models",
     "notifications_models",
     "organizations_models",
     "payments_models",
     "properties_models",
+    "property_media_models",
     "ratings_models",
     "realtime_models",
     "unit_sales_models",

@@ -13,7 +13,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from functools import partial
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import paging
@@ -360,3 +360,61 @@ async def apply_allocations(session: AsyncSession, shares: Sequence[tuple[Instal
     for line, part in shares:
         line.paid = line.paid + part
     await session.flush()
+
+
+# --- what construction (part 2) needs of bookings ------------------------------------------------
+
+
+async def active_customer_ids(session: AsyncSession, *, project_id: uuid.UUID) -> list[uuid.UUID]:
+    """Each customer with an active booking in the project, once."""
+    rows = await session.scalars(
+        select(Booking.customer_id)
+        .where(Booking.project_id == project_id, Booking.status.in_(ACTIVE))
+        .distinct()
+        .order_by(Booking.customer_id)
+    )
+    return list(rows)
+
+
+async def is_active_buyer(session: AsyncSession, *, user: User, project_id: uuid.UUID) -> bool:
+    found = await session.scalar(
+        select(Booking.id)
+        .where(Booking.project_id == project_id, Booking.customer_id == user.id, Booking.status.in_(ACTIVE))
+        .limit(1)
+    )
+    return found is not None
+
+
+async def add_change(
+    session: AsyncSession,
+    *,
+    booking: Booking,
+    label: str,
+    amount: Decimal,
+    due_on: date,
+    days: int,
+    change_request_id: uuid.UUID,
+) -> Instalment | None:
+    """An accepted change request: a positive amount becomes the last instalment (due `due_on`),
+    `days` join the booking's delay. The booking's row is locked by the caller."""
+    booking.delay_days = booking.delay_days + days
+    line = None
+    if amount > 0:
+        last = await session.scalar(
+            select(func.coalesce(func.max(Instalment.position), 0)).where(Instalment.booking_id == booking.id)
+        )
+        line = Instalment(
+            booking_id=booking.id,
+            position=(last or 0) + 1,
+            label=label,
+            kind="change_request",
+            change_request_id=change_request_id,
+            trigger=Trigger.date,
+            offset_days=0,
+            due_on=due_on,
+            amount=amount,
+            paid=Decimal(0),
+        )
+        session.add(line)
+    await session.flush()
+    return line

@@ -1,0 +1,384 @@
+import uuid
+from functools import partial
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, status
+from fastapi.responses import StreamingResponse
+
+from app.core.database import SessionDep, release_connection
+from app.core.dependencies import PageDep, SettingsDep
+from app.core.errors import PayloadTooLarge, PermissionDenied
+from app.core.schemas import Page
+from app.core.uploads import FileSink, Limit, invalid_form, read_form_files
+from app.services.auth.dependencies import CurrentUser
+from app.services.construction import change_requests as change_requests_service
+from app.services.construction import service as construction_service
+from app.services.construction.models import ChangeRequestStatus
+from app.services.construction.schemas import (
+    ChangeRequestCreate,
+    ChangeRequestDecline,
+    ChangeRequestEventRead,
+    ChangeRequestQuote,
+    ChangeRequestRead,
+    ChangeRequestReason,
+    MilestoneCreate,
+    MilestoneRead,
+    MilestoneUpdate,
+    ProgressUpdateRead,
+)
+from app.services.documents.dependencies import AfterCommitDep
+from app.services.properties import service as properties_service
+from app.services.properties.dependencies import Now, ProjectStaff, Viewer
+from app.services.property_media import service as media_service
+from app.services.property_media.content import file_response
+from app.services.property_media.dependencies import MediaStoresDep
+from app.services.unit_sales import service as unit_sales_service
+
+router = APIRouter(tags=["property"])
+
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "`not_found`"}}
+_STAFF: dict[int | str, dict[str, Any]] = {**_NOT_FOUND, 403: {"description": "`forbidden`"}}
+_MOVE: dict[int | str, dict[str, Any]] = {**_STAFF, 409: {"description": "`invalid_transition`"}}
+MAX_PHOTOS = 10
+BODY_LENGTH = 5000
+PROGRESS_FORM = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["body"],
+                    "properties": {
+                        "body": {"type": "string", "maxLength": BODY_LENGTH},
+                        "milestone_id": {"type": "string", "format": "uuid"},
+                        "percent_complete": {"type": "integer", "minimum": 0, "maximum": 100},
+                        "files": {
+                            "type": "array",
+                            "maxItems": MAX_PHOTOS,
+                            "items": {"type": "string", "format": "binary"},
+                            "description": "0-10 photos: PNG, JPEG or WebP",
+                        },
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+# --- milestones -----------------------------------------------------------------------------------
+
+
+@router.post("/projects/{project_id}/milestones", status_code=status.HTTP_201_CREATED, responses=_STAFF)
+async def create_milestone(data: MilestoneCreate, access: ProjectStaff, session: SessionDep, now: Now) -> MilestoneRead:
+    """Members: a milestone after the project's last one; at 100 percent it is completed that day."""
+    milestone = await construction_service.create_milestone(session, project=access.project, data=data, now=now)
+    return MilestoneRead.model_validate(milestone)
+
+
+@router.get("/projects/{project_id}/milestones", responses=_NOT_FOUND)
+async def list_milestones(
+    project_id: uuid.UUID, session: SessionDep, page: PageDep, viewer: Viewer
+) -> Page[MilestoneRead]:
+    """Public once the project is published: its milestones by position."""
+    project = await properties_service.get_visible_project(session, project_id=project_id, viewer=viewer)
+    rows, total = await construction_service.get_milestones(
+        session, project=project, offset=page.offset, limit=page.size
+    )
+    return Page.build([MilestoneRead.model_validate(r) for r in rows], total=total, page=page.page, size=page.size)
+
+
+@router.patch("/milestones/{milestone_id}", responses=_STAFF)
+async def update_milestone(
+    milestone_id: uuid.UUID, data: MilestoneUpdate, user: CurrentUser, session: SessionDep, now: Now
+) -> MilestoneRead:
+    """Members: rename, re-plan or set the percent complete (the project's `progress_percent` follows)."""
+    milestone, project = await construction_service.get_milestone_visible(
+        session, milestone_id=milestone_id, viewer=user
+    )
+    if not await properties_service.is_staff(session, user=user, organization_id=project.organization_id):
+        raise PermissionDenied()
+    milestone = await construction_service.update_milestone(
+        session, milestone=milestone, project=project, data=data, now=now
+    )
+    return MilestoneRead.model_validate(milestone)
+
+
+# --- progress updates -----------------------------------------------------------------------------
+
+
+def _form_uuid(values: dict[str, str], name: str) -> uuid.UUID | None:
+    value = values.get(name)
+    if not value:
+        return None
+    try:
+        return uuid.UUID(value)
+    except ValueError as exc:
+        raise invalid_form(name, "not a valid UUID", "uuid_parsing") from exc
+
+
+def _form_percent(values: dict[str, str]) -> int | None:
+    value = values.get("percent_complete")
+    if not value:
+        return None
+    if not value.isdigit() or int(value) > 100:
+        raise invalid_form("percent_complete", "an integer from 0 to 100", "int_parsing")
+    return int(value)
+
+
+@router.post(
+    "/projects/{project_id}/progress-updates",
+    status_code=status.HTTP_201_CREATED,
+    openapi_extra=PROGRESS_FORM,
+    responses={
+        **_STAFF,
+        413: {"description": "`payload_too_large` (each photo at most `MAX_UPLOAD_BYTES`)"},
+        415: {"description": "`unsupported_media_type`: a photo is not PNG, JPEG or WebP (decided from the content)"},
+        422: {"description": "`validation_error`"},
+    },
+)
+async def create_progress_update(
+    after: AfterCommitDep,  # first: its callbacks run after the session's commit or rollback
+    request: Request,
+    access: ProjectStaff,
+    session: SessionDep,
+    stores: MediaStoresDep,
+    settings: SettingsDep,
+    now: Now,
+) -> ProgressUpdateRead:
+    """Members: news of the works (multipart `body`, `milestone_id?`, `percent_complete?` which sets
+    that milestone's percent, and 0-10 photos as `files`).
+
+    Each photo is checked while it arrives, like documents: past `MAX_UPLOAD_BYTES` the request ends
+    with 413, a file that is not PNG, JPEG or WebP with 415, and nothing is kept of a refused upload.
+    Every customer with an active booking in the project gets one `progress_update` notification.
+    """
+    await release_connection(session)
+    limit = Limit(
+        settings.max_upload_bytes, lambda: PayloadTooLarge(f"A photo may be at most {settings.max_upload_bytes} bytes.")
+    )
+    staged: list[tuple[str, FileSink]] = []
+
+    def new_sink() -> FileSink:
+        key, path = stores.staging.new_path()
+        sink = FileSink(path)
+        staged.append((key, sink))
+        return sink
+
+    async def discard() -> None:
+        for _, sink in staged:
+            sink.path.unlink(missing_ok=True)
+
+    after.on_rollback.append(discard)
+    received, values = await read_form_files(
+        request,
+        file_field="files",
+        fields=("body", "milestone_id", "percent_complete"),
+        limits=[limit],
+        new_sink=new_sink,
+        sniff=media_service.detect_image,
+        max_files=MAX_PHOTOS,
+        field_lengths={"body": BODY_LENGTH},
+    )
+    body = values.get("body", "")
+    if not body:
+        raise invalid_form("body", "a text is required", "missing")
+    photos = []
+    for (key, _), file in zip(staged, received, strict=True):
+        content_type = media_service.detect_image(file.head)
+        photos.append(
+            construction_service.PhotoIn(
+                filename=media_service.image_filename(file.filename, content_type),
+                content_type=content_type,
+                size=file.size,
+                sha256=file.sha256,
+                storage_key=key,
+            )
+        )
+    update = await construction_service.create_update(
+        session,
+        project=access.project,
+        author=access.user,
+        body=body,
+        milestone_id=_form_uuid(values, "milestone_id"),
+        percent_complete=_form_percent(values),
+        photos=photos,
+        now=now,
+    )
+    for key, sink in staged:
+        after.on_commit.append(partial(stores.storage.put, key, sink.path))
+    return (await construction_service.to_reads(session, [update]))[0]
+
+
+@router.get("/projects/{project_id}/progress-updates", responses=_STAFF)
+async def list_progress_updates(
+    project_id: uuid.UUID, user: CurrentUser, session: SessionDep, page: PageDep
+) -> Page[ProgressUpdateRead]:
+    """The builder's staff and the project's buyers (an active booking): its updates, newest first."""
+    project = await construction_service.require_progress_reader(session, project_id=project_id, user=user)
+    rows, total = await construction_service.get_updates(session, project=project, offset=page.offset, limit=page.size)
+    items = await construction_service.to_reads(session, rows)
+    return Page.build(items, total=total, page=page.page, size=page.size)
+
+
+@router.get(
+    "/progress-updates/{progress_update_id}/photos/{photo_id}",
+    response_class=StreamingResponse,
+    responses={
+        200: {"content": {"image/png": {}, "image/jpeg": {}, "image/webp": {}}},
+        403: {"description": "`forbidden`"},
+        404: {"description": "`not_found`, `content_missing`"},
+    },
+)
+async def download_progress_photo(
+    progress_update_id: uuid.UUID, photo_id: uuid.UUID, user: CurrentUser, session: SessionDep, stores: MediaStoresDep
+) -> StreamingResponse:
+    """The builder's staff and the project's buyers: the photo, with its type."""
+    photo = await construction_service.get_photo(
+        session, progress_update_id=progress_update_id, photo_id=photo_id, user=user
+    )
+    return await file_response(
+        stores.storage,
+        photo.storage_key,
+        content_type=photo.content_type,
+        size=photo.size,
+        sha256=photo.sha256,
+        filename=photo.filename,
+        cache="private, max-age=300",
+    )
+
+
+# --- change requests ------------------------------------------------------------------------------
+
+
+@router.post(
+    "/bookings/{booking_id}/change-requests",
+    status_code=status.HTTP_201_CREATED,
+    responses={**_STAFF, 409: {"description": "`booking_not_active`"}},
+)
+async def create_change_request(
+    booking_id: uuid.UUID, data: ChangeRequestCreate, user: CurrentUser, session: SessionDep
+) -> ChangeRequestRead:
+    """The buyer asks for a change to their unit; the builder quotes or declines it."""
+    booking = await unit_sales_service.get_visible(session, booking_id=booking_id, user=user)
+    request = await change_requests_service.create(session, booking=booking, customer=user, data=data)
+    return change_requests_service.to_read(request, currency=booking.currency)
+
+
+@router.get("/bookings/{booking_id}/change-requests", responses=_NOT_FOUND)
+async def list_booking_change_requests(
+    booking_id: uuid.UUID, user: CurrentUser, session: SessionDep, page: PageDep
+) -> Page[ChangeRequestRead]:
+    """The buyer, or the builder's staff: the booking's change requests, newest first."""
+    booking = await unit_sales_service.get_visible(session, booking_id=booking_id, user=user)
+    rows, total = await change_requests_service.get_all(session, booking=booking, offset=page.offset, limit=page.size)
+    items = [change_requests_service.to_read(r, currency=booking.currency) for r in rows]
+    return Page.build(items, total=total, page=page.page, size=page.size)
+
+
+@router.get("/projects/{project_id}/change-requests", responses=_STAFF)
+async def list_project_change_requests(
+    access: ProjectStaff,
+    session: SessionDep,
+    page: PageDep,
+    status_: Annotated[ChangeRequestStatus | None, Query(alias="status")] = None,
+) -> Page[ChangeRequestRead]:
+    """Members: the project's change requests, newest first (`?status=requested` is the queue)."""
+    rows, total = await change_requests_service.get_all(
+        session, project=access.project, status=status_, offset=page.offset, limit=page.size
+    )
+    items = [change_requests_service.to_read(r, currency=access.project.currency) for r in rows]
+    return Page.build(items, total=total, page=page.page, size=page.size)
+
+
+@router.get("/change-requests/{change_request_id}", responses=_NOT_FOUND)
+async def get_change_request(change_request_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> ChangeRequestRead:
+    """The buyer, or the builder's staff."""
+    request, booking = await change_requests_service.get_visible(
+        session, change_request_id=change_request_id, user=user
+    )
+    return change_requests_service.to_read(request, currency=booking.currency)
+
+
+@router.get("/change-requests/{change_request_id}/history", responses=_NOT_FOUND)
+async def get_change_request_history(
+    change_request_id: uuid.UUID, user: CurrentUser, session: SessionDep
+) -> list[ChangeRequestEventRead]:
+    """The buyer, or the builder's staff: every move, oldest first."""
+    request, _ = await change_requests_service.get_visible(session, change_request_id=change_request_id, user=user)
+    events = await change_requests_service.history(session, request=request)
+    return [ChangeRequestEventRead.model_validate(e) for e in events]
+
+
+@router.post(
+    "/change-requests/{change_request_id}/quote",
+    responses={**_MOVE, 409: {"description": "`invalid_transition`, `booking_not_active`"}},
+)
+async def quote_change_request(
+    change_request_id: uuid.UUID, data: ChangeRequestQuote, user: CurrentUser, session: SessionDep
+) -> ChangeRequestRead:
+    """Members: requested → quoted, with the price (≥ 0, the booking's currency) and the delay in days."""
+    request, booking = await change_requests_service.get_visible(
+        session, change_request_id=change_request_id, user=user
+    )
+    request = await change_requests_service.quote(session, request=request, booking=booking, actor=user, data=data)
+    return change_requests_service.to_read(request, currency=booking.currency)
+
+
+@router.post("/change-requests/{change_request_id}/decline", responses=_MOVE)
+async def decline_change_request(
+    change_request_id: uuid.UUID, data: ChangeRequestDecline, user: CurrentUser, session: SessionDep
+) -> ChangeRequestRead:
+    """Members: requested → declined, with the reason."""
+    request, booking = await change_requests_service.get_visible(
+        session, change_request_id=change_request_id, user=user
+    )
+    request = await change_requests_service.decline(
+        session, request=request, booking=booking, actor=user, reason=data.reason
+    )
+    return change_requests_service.to_read(request, currency=booking.currency)
+
+
+@router.post(
+    "/change-requests/{change_request_id}/accept",
+    responses={**_MOVE, 409: {"description": "`invalid_transition`, `booking_not_active`"}},
+)
+async def accept_change_request(
+    change_request_id: uuid.UUID, user: CurrentUser, session: SessionDep, now: Now
+) -> ChangeRequestRead:
+    """The buyer: quoted → accepted. A positive amount becomes an instalment of the schedule
+    (`kind: change_request`, due today) and `days` join the booking's `delay_days`."""
+    request, booking = await change_requests_service.get_visible(
+        session, change_request_id=change_request_id, user=user
+    )
+    request = await change_requests_service.accept(session, request=request, booking=booking, actor=user, now=now)
+    return change_requests_service.to_read(request, currency=booking.currency)
+
+
+@router.post("/change-requests/{change_request_id}/reject", responses=_MOVE)
+async def reject_change_request(
+    change_request_id: uuid.UUID, user: CurrentUser, session: SessionDep, data: ChangeRequestReason | None = None
+) -> ChangeRequestRead:
+    """The buyer: quoted → rejected, with an optional reason."""
+    request, booking = await change_requests_service.get_visible(
+        session, change_request_id=change_request_id, user=user
+    )
+    request = await change_requests_service.reject(
+        session, request=request, booking=booking, actor=user, reason=data.reason if data else None
+    )
+    return change_requests_service.to_read(request, currency=booking.currency)
+
+
+@router.post("/change-requests/{change_request_id}/withdraw", responses=_MOVE)
+async def withdraw_change_request(
+    change_request_id: uuid.UUID, user: CurrentUser, session: SessionDep, data: ChangeRequestReason | None = None
+) -> ChangeRequestRead:
+    """The buyer: requested or quoted → withdrawn."""
+    request, booking = await change_requests_service.get_visible(
+        session, change_request_id=change_request_id, user=user
+    )
+    request = await change_requests_service.withdraw(
+        session, request=request, booking=booking, actor=user, reason=data.reason if data else None
+    )
+    return change_requests_service.to_read(request, currency=booking.currency)

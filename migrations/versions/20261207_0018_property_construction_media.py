@@ -1,0 +1,230 @@
+"""Property, part 2: milestones, progress updates and their photos, change requests with their
+history, project media (models and images), and the projects' `progress_percent`.
+
+Change requests move by conditional updates of their row; an accepted quote's instalment is a
+row of `instalments` (part 1) with `kind = 'change_request'`. Existing projects have no milestones,
+so their `progress_percent` stays null.
+
+Revision ID: 0018
+Revises: 0014
+Create Date: 2026-12-07 16:56:16.420575
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0018"
+down_revision: str | None = "0014"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "milestones",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("project_id", sa.Uuid(), nullable=False),
+        sa.Column("organization_id", sa.Uuid(), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("position", sa.Integer(), nullable=False),
+        sa.Column("planned_on", sa.Date(), nullable=True),
+        sa.Column("percent_complete", sa.Integer(), nullable=False),
+        sa.Column("completed_on", sa.Date(), nullable=True),
+        sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.CheckConstraint(
+            "percent_complete < 100 OR completed_on IS NOT NULL", name=op.f("milestones_completed_on_check")
+        ),
+        sa.CheckConstraint("percent_complete BETWEEN 0 AND 100", name=op.f("milestones_percent_complete_check")),
+        sa.ForeignKeyConstraint(
+            ["organization_id"], ["organizations.id"], name=op.f("milestones_organization_id_fkey"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["project_id"], ["projects.id"], name=op.f("milestones_project_id_fkey"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("milestones_pkey")),
+        sa.UniqueConstraint("project_id", "position", name=op.f("milestones_project_id_position_key")),
+    )
+    op.create_table(
+        "progress_updates",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("project_id", sa.Uuid(), nullable=False),
+        sa.Column("organization_id", sa.Uuid(), nullable=False),
+        sa.Column("milestone_id", sa.Uuid(), nullable=True),
+        sa.Column("body", sa.String(length=5000), nullable=False),
+        sa.Column("author_id", sa.Uuid(), nullable=True),
+        sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["author_id"], ["users.id"], name=op.f("progress_updates_author_id_fkey"), ondelete="SET NULL"
+        ),
+        sa.ForeignKeyConstraint(
+            ["milestone_id"], ["milestones.id"], name=op.f("progress_updates_milestone_id_fkey"), ondelete="SET NULL"
+        ),
+        sa.ForeignKeyConstraint(
+            ["organization_id"],
+            ["organizations.id"],
+            name=op.f("progress_updates_organization_id_fkey"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["project_id"], ["projects.id"], name=op.f("progress_updates_project_id_fkey"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("progress_updates_pkey")),
+    )
+    op.create_index(
+        "ix_progress_updates_project_id_created_at", "progress_updates", ["project_id", "created_at"], unique=False
+    )
+    op.create_table(
+        "project_media",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("project_id", sa.Uuid(), nullable=False),
+        sa.Column("unit_id", sa.Uuid(), nullable=True),
+        sa.Column("organization_id", sa.Uuid(), nullable=False),
+        sa.Column("kind", sa.String(length=8), nullable=False),
+        sa.Column("title", sa.String(length=200), nullable=True),
+        sa.Column("filename", sa.String(length=255), nullable=False),
+        sa.Column("content_type", sa.String(length=100), nullable=False),
+        sa.Column("size", sa.BigInteger(), nullable=False),
+        sa.Column("sha256", sa.String(length=64), nullable=False),
+        sa.Column("storage_key", sa.String(length=64), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.CheckConstraint("kind IN ('model', 'image')", name=op.f("project_media_kind_check")),
+        sa.ForeignKeyConstraint(
+            ["organization_id"],
+            ["organizations.id"],
+            name=op.f("project_media_organization_id_fkey"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["project_id"], ["projects.id"], name=op.f("project_media_project_id_fkey"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(["unit_id"], ["units.id"], name=op.f("project_media_unit_id_fkey"), ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id", name=op.f("project_media_pkey")),
+        sa.UniqueConstraint("storage_key", name=op.f("project_media_storage_key_key")),
+    )
+    op.create_index(
+        "ix_project_media_project_id_created_at", "project_media", ["project_id", "created_at"], unique=False
+    )
+    op.create_index(op.f("ix_project_media_unit_id"), "project_media", ["unit_id"], unique=False)
+    op.create_table(
+        "progress_photos",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("progress_update_id", sa.Uuid(), nullable=False),
+        sa.Column("position", sa.Integer(), nullable=False),
+        sa.Column("filename", sa.String(length=255), nullable=False),
+        sa.Column("content_type", sa.String(length=100), nullable=False),
+        sa.Column("size", sa.BigInteger(), nullable=False),
+        sa.Column("sha256", sa.String(length=64), nullable=False),
+        sa.Column("storage_key", sa.String(length=64), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["progress_update_id"],
+            ["progress_updates.id"],
+            name=op.f("progress_photos_progress_update_id_fkey"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("progress_photos_pkey")),
+        sa.UniqueConstraint(
+            "progress_update_id", "position", name=op.f("progress_photos_progress_update_id_position_key")
+        ),
+        sa.UniqueConstraint("storage_key", name=op.f("progress_photos_storage_key_key")),
+    )
+    op.create_table(
+        "change_requests",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("booking_id", sa.Uuid(), nullable=False),
+        sa.Column("unit_id", sa.Uuid(), nullable=False),
+        sa.Column("project_id", sa.Uuid(), nullable=False),
+        sa.Column("organization_id", sa.Uuid(), nullable=False),
+        sa.Column("customer_id", sa.Uuid(), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("title", sa.String(length=200), nullable=False),
+        sa.Column("description", sa.String(length=5000), nullable=False),
+        sa.Column("amount", sa.Numeric(precision=19, scale=4), nullable=True),
+        sa.Column("days", sa.Integer(), nullable=True),
+        sa.Column("quote_note", sa.String(length=2000), nullable=True),
+        sa.Column("instalment_id", sa.Uuid(), nullable=True),
+        sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.CheckConstraint(
+            "status IN ('requested', 'declined', 'withdrawn') OR amount IS NOT NULL",
+            name=op.f("change_requests_quoted_check"),
+        ),
+        sa.CheckConstraint(
+            "status IN ('requested', 'quoted', 'declined', 'accepted', 'rejected', 'withdrawn')",
+            name=op.f("change_requests_status_check"),
+        ),
+        sa.CheckConstraint("amount >= 0", name=op.f("change_requests_amount_check")),
+        sa.CheckConstraint("days BETWEEN 0 AND 3650", name=op.f("change_requests_days_check")),
+        sa.ForeignKeyConstraint(
+            ["booking_id"], ["bookings.id"], name=op.f("change_requests_booking_id_fkey"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["customer_id"], ["users.id"], name=op.f("change_requests_customer_id_fkey"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["instalment_id"], ["instalments.id"], name=op.f("change_requests_instalment_id_fkey"), ondelete="SET NULL"
+        ),
+        sa.ForeignKeyConstraint(
+            ["organization_id"],
+            ["organizations.id"],
+            name=op.f("change_requests_organization_id_fkey"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["project_id"], ["projects.id"], name=op.f("change_requests_project_id_fkey"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["unit_id"], ["units.id"], name=op.f("change_requests_unit_id_fkey"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("change_requests_pkey")),
+    )
+    op.create_index(
+        "ix_change_requests_booking_id_created_at", "change_requests", ["booking_id", "created_at"], unique=False
+    )
+    op.create_index(
+        "ix_change_requests_project_id_created_at", "change_requests", ["project_id", "created_at"], unique=False
+    )
+    op.create_table(
+        "change_request_events",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("change_request_id", sa.Uuid(), nullable=False),
+        sa.Column("from_status", sa.String(length=16), nullable=True),
+        sa.Column("to_status", sa.String(length=16), nullable=False),
+        sa.Column("actor_id", sa.Uuid(), nullable=True),
+        sa.Column("note", sa.String(length=2000), nullable=True),
+        sa.Column("at", sa.DateTime(timezone=True), server_default=sa.text("clock_timestamp()"), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["actor_id"], ["users.id"], name=op.f("change_request_events_actor_id_fkey"), ondelete="SET NULL"
+        ),
+        sa.ForeignKeyConstraint(
+            ["change_request_id"],
+            ["change_requests.id"],
+            name=op.f("change_request_events_change_request_id_fkey"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("change_request_events_pkey")),
+    )
+    op.create_index(
+        op.f("ix_change_request_events_change_request_id"), "change_request_events", ["change_request_id"], unique=False
+    )
+    op.add_column("projects", sa.Column("progress_percent", sa.Integer(), nullable=True))
+
+
+def downgrade() -> None:
+    op.drop_column("projects", "progress_percent")
+    op.drop_index(op.f("ix_change_request_events_change_request_id"), table_name="change_request_events")
+    op.drop_table("change_request_events")
+    op.drop_index("ix_change_requests_project_id_created_at", table_name="change_requests")
+    op.drop_index("ix_change_requests_booking_id_created_at", table_name="change_requests")
+    op.drop_table("change_requests")
+    op.drop_table("progress_photos")
+    op.drop_index(op.f("ix_project_media_unit_id"), table_name="project_media")
+    op.drop_index("ix_project_media_project_id_created_at", table_name="project_media")
+    op.drop_table("project_media")
+    op.drop_index("ix_progress_updates_project_id_created_at", table_name="progress_updates")
+    op.drop_table("progress_updates")
+    op.drop_table("milestones")
