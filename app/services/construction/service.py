@@ -11,7 +11,7 @@ notifications service also pushes as a live frame through the realtime hub once 
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date, datetime
 
 from sqlalchemy import func, select
@@ -163,7 +163,7 @@ async def create_update(
     session.add(update)
     await session.flush()
     session.add_all(
-        ProgressPhoto(progress_update_id=update.id, position=position, **vars(photo))
+        ProgressPhoto(progress_update_id=update.id, position=position, **asdict(photo))
         for position, photo in enumerate(photos, start=1)
     )
     await session.flush()
