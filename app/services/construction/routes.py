@@ -2,7 +2,7 @@ import uuid
 from functools import partial
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, Body, Query, Request, status
 from fastapi.responses import StreamingResponse
 
 from app.core.database import SessionDep, release_connection
@@ -39,6 +39,7 @@ router = APIRouter(tags=["property"])
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "`not_found`"}}
 _STAFF: dict[int | str, dict[str, Any]] = {**_NOT_FOUND, 403: {"description": "`forbidden`"}}
 _MOVE: dict[int | str, dict[str, Any]] = {**_STAFF, 409: {"description": "`invalid_transition`"}}
+OptionalReason = Annotated[ChangeRequestReason | None, Body(examples=[{"reason": "Too expensive."}])]
 MAX_PHOTOS = 10
 BODY_LENGTH = 5000
 PROGRESS_FORM = {
@@ -358,7 +359,7 @@ async def accept_change_request(
 
 @router.post("/change-requests/{change_request_id}/reject", responses=_MOVE)
 async def reject_change_request(
-    change_request_id: uuid.UUID, user: CurrentUser, session: SessionDep, data: ChangeRequestReason | None = None
+    change_request_id: uuid.UUID, user: CurrentUser, session: SessionDep, data: OptionalReason = None
 ) -> ChangeRequestRead:
     """The buyer: quoted → rejected, with an optional reason."""
     request, booking = await change_requests_service.get_visible(
@@ -372,7 +373,7 @@ async def reject_change_request(
 
 @router.post("/change-requests/{change_request_id}/withdraw", responses=_MOVE)
 async def withdraw_change_request(
-    change_request_id: uuid.UUID, user: CurrentUser, session: SessionDep, data: ChangeRequestReason | None = None
+    change_request_id: uuid.UUID, user: CurrentUser, session: SessionDep, data: OptionalReason = None
 ) -> ChangeRequestRead:
     """The buyer: requested or quoted → withdrawn."""
     request, booking = await change_requests_service.get_visible(

@@ -50,7 +50,7 @@ def _optional_uuid(values: dict[str, str], name: str) -> uuid.UUID | None:
         403: {"description": "`forbidden`"},
         413: {"description": "`payload_too_large` (limit `MAX_UPLOAD_BYTES`)"},
         415: {"description": "`unsupported_media_type`: neither a glTF 2 binary nor a PNG, JPEG or WebP image"},
-        422: {"description": "`validation_error`: `unit_id` not a unit of the project"},
+        422: {"description": "`validation_error`: e.g. a unit_id that is not a unit of the project"},
     },
 )
 async def upload_media(
