@@ -20,7 +20,6 @@ from app.services.notifications.workers import notification_workers
 from app.services.organizations.routes import router as organizations_router
 from app.services.payments.routes import router as payments_router
 from app.services.properties.routes import router as properties_router
-from app.services.property_dashboard.routes import router as property_dashboard_router
 from app.services.property_media.routes import router as property_media_router
 from app.services.qr.routes import router as qr_router
 from app.services.ratings.routes import router as ratings_router
@@ -53,7 +52,6 @@ ROUTERS = [
     payments_router,
     construction_router,
     property_media_router,
-    property_dashboard_router,
 ]
 
 

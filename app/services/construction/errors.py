@@ -1,10 +1,6 @@
-"""Errors of milestones, progress updates and change requests."""
+"""Errors of progress updates and change requests."""
 
 from app.core.errors import Conflict, InvalidInput, NotFound, UnsupportedMediaType
-
-
-class MilestoneNotFound(NotFound):
-    default_detail = "No such milestone."
 
 
 class ProgressUpdateNotFound(NotFound):

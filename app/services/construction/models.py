@@ -1,19 +1,18 @@
-"""Construction after the sale: a project's milestones, its progress updates with their photos,
-and buyers' change requests with their history.
+"""Construction after the sale: a project's progress updates with their photos (about one of its
+milestones, `app/services/properties`), and buyers' change requests with their history.
 
 A change request moves only by conditional updates of its row (`status` in the states a verb may
 leave), so two moves racing (accept and withdraw) have one winner whatever the code above does.
 """
 
 import uuid
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
-    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -35,28 +34,6 @@ class ChangeRequestStatus(StrEnum):
     accepted = "accepted"
     rejected = "rejected"
     withdrawn = "withdrawn"
-
-
-class Milestone(TimestampMixin, Base):
-    __tablename__ = "milestones"
-    __table_args__ = (
-        CheckConstraint("percent_complete BETWEEN 0 AND 100", name="percent_complete"),
-        CheckConstraint("percent_complete < 100 OR completed_on IS NOT NULL", name="completed_on"),
-        UniqueConstraint("project_id", "position"),
-    )
-
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
-    project_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
-    organization_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
-    name: Mapped[str] = mapped_column(String(200))
-    position: Mapped[int] = mapped_column(Integer)
-    planned_on: Mapped[date | None] = mapped_column(Date)
-    percent_complete: Mapped[int] = mapped_column(Integer, default=0)
-    # The first day (in the organization's zone) it reached 100; kept if it is lowered again.
-    completed_on: Mapped[date | None] = mapped_column(Date)
-    updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
-    )
 
 
 class ProgressUpdate(TimestampMixin, Base):

@@ -1,5 +1,5 @@
 import uuid
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated
 
 from pydantic import ConfigDict, Field, StringConstraints
@@ -11,37 +11,6 @@ from app.services.properties import money
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=5000)]
 Note = Annotated[str, StringConstraints(max_length=2000)]
-Percent = Annotated[int, Field(ge=0, le=100)]
-
-
-class MilestoneCreate(InputSchema):
-    model_config = ConfigDict(
-        json_schema_extra={"examples": [{"name": "Foundations", "planned_on": "2027-03-31", "percent_complete": 0}]}
-    )
-
-    name: Name
-    planned_on: date | None = None
-    percent_complete: Percent = 0
-
-
-class MilestoneUpdate(InputSchema):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"percent_complete": 60}, {"name": "Roof"}]})
-
-    name: Name | None = None
-    planned_on: date | None = None
-    percent_complete: Percent | None = None
-
-
-class MilestoneRead(Schema):
-    id: uuid.UUID
-    project_id: uuid.UUID
-    name: str
-    position: int
-    planned_on: date | None
-    percent_complete: int
-    completed_on: date | None = Field(description="The first day (organization's zone) it was at 100")
-    created_at: datetime
-    updated_at: datetime
 
 
 class PhotoRead(Schema):

@@ -103,8 +103,6 @@ class Project(TimestampMixin, Base):
     amenities: Mapped[list[str]] = mapped_column(ARRAY(String(100)), default=list, server_default="{}")
     currency: Mapped[str] = mapped_column(String(3))
     published: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
-    # The mean of its milestones' percents rounded down, null without milestones (kept by construction).
-    progress_percent: Mapped[int | None] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )

@@ -176,6 +176,7 @@ def project_read(project: Project, units_total: int, units_available: int, price
     return ProjectRead.model_validate(
         {
             **{column: getattr(project, column) for column in _PROJECT_COLUMNS},
+            "progress_percent": None,
             "units_total": units_total,
             "units_available": units_available,
             "price_from": None if price_from is None else money.fmt(price_from, project.currency),
@@ -189,11 +190,6 @@ _PROJECT_COLUMNS = [c.key for c in Project.__table__.columns]
 async def to_project_read(session: AsyncSession, project: Project, *, now: datetime) -> ProjectRead:
     row = (await session.execute(queries.stats_of(project.id, now))).one()
     return project_read(project, row.units_total, row.units_available, row.price_from)
-
-
-async def set_progress(session: AsyncSession, *, project_id: uuid.UUID, percent: int | None) -> None:
-    """Record a project's progress (the mean of its milestones, kept by construction)."""
-    await session.execute(update(Project).where(Project.id == project_id).values(progress_percent=percent))
 
 
 # --- units --------------------------------------------------------------------------------------

@@ -1,3 +1,0 @@
-from tests.properties.factories import clock
-
-__all__ = ["clock"]
