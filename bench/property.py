@@ -7,7 +7,7 @@ What it does, on this machine and bounded:
 1. creates the database if needed and migrates it; seeds it in SQL (INSERT ... SELECT
    generate_series) unless it already holds the requested scale: one builder, --projects published
    projects over 20 cities, --units-per-project units each (random type, bedrooms, price);
-2. runs the app with uvicorn on 127.0.0.1 (one worker) and signs in --holders customers (session
+2. runs the app with uvicorn on 127.0.0.1 (--workers processes, 1 by default) and signs in --holders customers (session
    rows and access tokens signed with the server's key);
 3. reads: wrk, --connections connections for --duration seconds each, on
    `GET /projects?city=&min_price=&max_price=&bedrooms=` (random filters per request) and on
@@ -65,7 +65,8 @@ INSERT INTO units (id, project_id, organization_id, code, type, floor, bedrooms,
 SELECT gen_random_uuid(), p.id, p.organization_id, 'U-' || lpad(u::text, 4, '0'),
        (ARRAY['apartment', 'apartment', 'villa', 'house', 'office', 'parking'])[1 + u % 6],
        u / 8, u % 6, 40 + (u % 6) * 25, 100000 + floor(random() * 900000)::int
-FROM projects AS p, generate_series(1, {units}) AS u;
+FROM projects AS p, generate_series(1, {units}) AS u
+ORDER BY p.id, u;  -- a project's units side by side, as a builder adds them
 """
 
 WRK_SCRIPT = """
@@ -140,16 +141,18 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_server(url: str, port: int, data_dir: str) -> subprocess.Popen[bytes]:
+def start_server(url: str, port: int, data_dir: str, workers: int) -> subprocess.Popen[bytes]:
     env = os.environ | {
         "DATABASE_URL": url,
         "DATA_DIR": data_dir,
         "SECRET_KEY": SECRET,
         "LOG_LEVEL": "WARNING",
         "ENVIRONMENT": "production",
+        # The PostgreSQL server is shared: 16 connections per process are plenty on 2 cores.
+        "DB_POOL_SIZE": "16",
     }
     command = [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(port)]
-    return subprocess.Popen([*command, "--no-access-log"], cwd=ROOT, env=env)
+    return subprocess.Popen([*command, "--workers", str(workers), "--no-access-log"], cwd=ROOT, env=env)
 
 
 async def wait_live(base: str, process: subprocess.Popen[bytes]) -> None:
@@ -266,14 +269,17 @@ async def main() -> None:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--holders", type=int, default=300)
-    parser.add_argument("--race-units", type=int, default=2000)
+    parser.add_argument("--race-units", type=int, default=300)
+    parser.add_argument(
+        "--workers", type=int, default=1, help="uvicorn worker processes (2: holds race across processes)"
+    )
     args = parser.parse_args()
     await prepare(args.database_url, projects=args.projects, units=args.units_per_project)
     tokens = await sign_in(args.database_url, args.holders)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory() as data_dir:
-        process = start_server(args.database_url, port, data_dir)
+        process = start_server(args.database_url, port, data_dir, args.workers)
         try:
             await wait_live(base, process)
             search, units = await read_paths(args.database_url, random.Random(7))

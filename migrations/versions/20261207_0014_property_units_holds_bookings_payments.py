@@ -1,4 +1,4 @@
-"""Property, part 1: settings, projects, units, holds, payment plans, unit bookings, instalments, payments.
+"""Property, part 1: settings, projects, milestones, units, holds, payment plans, unit bookings, instalments, payments.
 
 A unit's sale state lives on its row (`hold_id`, `held_until`, `booking_id`, `sale_status`), changed
 only by conditional updates; `ix_bookings_unit_id_active` keeps one active booking per unit and
@@ -66,6 +66,25 @@ def upgrade() -> None:
         ["created_at"],
         unique=False,
         postgresql_where=sa.text("published"),
+    )
+    op.create_table(
+        "milestones",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("project_id", sa.Uuid(), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("position", sa.Integer(), nullable=False),
+        sa.Column("planned_on", sa.Date(), nullable=True),
+        sa.Column("percent_complete", sa.Integer(), nullable=False),
+        sa.Column("completed_on", sa.Date(), nullable=True),
+        sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.CheckConstraint("percent_complete BETWEEN 0 AND 100", name=op.f("milestones_percent_complete_check")),
+        sa.CheckConstraint("position > 0", name=op.f("milestones_position_check")),
+        sa.ForeignKeyConstraint(
+            ["project_id"], ["projects.id"], name=op.f("milestones_project_id_fkey"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("milestones_pkey")),
+        sa.UniqueConstraint("project_id", "position", name=op.f("milestones_project_id_position_key")),
     )
     op.create_table(
         "property_settings",
@@ -169,6 +188,7 @@ def upgrade() -> None:
         "units",
         ["project_id", "bedrooms", "price"],
         unique=False,
+        postgresql_include=["held_until"],
         postgresql_where=sa.text("sale_status IS NULL"),
     )
     op.create_index("ix_units_project_id_code", "units", ["project_id", sa.literal_column("lower(code)")], unique=True)
@@ -411,6 +431,7 @@ def downgrade() -> None:
     op.drop_table("payment_plans")
     op.drop_table("receipt_counters")
     op.drop_table("property_settings")
+    op.drop_table("milestones")
     op.drop_index("ix_projects_published_created_at", table_name="projects", postgresql_where=sa.text("published"))
     op.drop_index("ix_projects_organization_id_created_at", table_name="projects")
     op.drop_index("ix_projects_city_lower", table_name="projects", postgresql_where=sa.text("published"))

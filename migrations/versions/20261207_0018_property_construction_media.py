@@ -1,9 +1,8 @@
-"""Property, part 2: milestones, progress updates and their photos, change requests with their
-history, project media (models and images), and the projects' `progress_percent`.
+"""Property, part 2: progress updates and their photos, change requests with their history, project
+media (models and images). Milestones came with part 1 (0014).
 
 Change requests move by conditional updates of their row; an accepted quote's instalment is a
-row of `instalments` (part 1) with `kind = 'change_request'`. Existing projects have no milestones,
-so their `progress_percent` stays null.
+row of `instalments` (part 1) with `kind = 'change_request'`.
 
 Revision ID: 0018
 Revises: 0014
@@ -22,31 +21,6 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    op.create_table(
-        "milestones",
-        sa.Column("id", sa.Uuid(), nullable=False),
-        sa.Column("project_id", sa.Uuid(), nullable=False),
-        sa.Column("organization_id", sa.Uuid(), nullable=False),
-        sa.Column("name", sa.String(length=200), nullable=False),
-        sa.Column("position", sa.Integer(), nullable=False),
-        sa.Column("planned_on", sa.Date(), nullable=True),
-        sa.Column("percent_complete", sa.Integer(), nullable=False),
-        sa.Column("completed_on", sa.Date(), nullable=True),
-        sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
-        sa.CheckConstraint(
-            "percent_complete < 100 OR completed_on IS NOT NULL", name=op.f("milestones_completed_on_check")
-        ),
-        sa.CheckConstraint("percent_complete BETWEEN 0 AND 100", name=op.f("milestones_percent_complete_check")),
-        sa.ForeignKeyConstraint(
-            ["organization_id"], ["organizations.id"], name=op.f("milestones_organization_id_fkey"), ondelete="CASCADE"
-        ),
-        sa.ForeignKeyConstraint(
-            ["project_id"], ["projects.id"], name=op.f("milestones_project_id_fkey"), ondelete="CASCADE"
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("milestones_pkey")),
-        sa.UniqueConstraint("project_id", "position", name=op.f("milestones_project_id_position_key")),
-    )
     op.create_table(
         "progress_updates",
         sa.Column("id", sa.Uuid(), nullable=False),
@@ -211,11 +185,9 @@ def upgrade() -> None:
     op.create_index(
         op.f("ix_change_request_events_change_request_id"), "change_request_events", ["change_request_id"], unique=False
     )
-    op.add_column("projects", sa.Column("progress_percent", sa.Integer(), nullable=True))
 
 
 def downgrade() -> None:
-    op.drop_column("projects", "progress_percent")
     op.drop_index(op.f("ix_change_request_events_change_request_id"), table_name="change_request_events")
     op.drop_table("change_request_events")
     op.drop_index("ix_change_requests_project_id_created_at", table_name="change_requests")
@@ -227,4 +199,3 @@ def downgrade() -> None:
     op.drop_table("project_media")
     op.drop_index("ix_progress_updates_project_id_created_at", table_name="progress_updates")
     op.drop_table("progress_updates")
-    op.drop_table("milestones")

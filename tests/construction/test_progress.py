@@ -3,7 +3,6 @@
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,6 @@ from tests.documents.files import image_bytes
 from tests.factories import Org
 from tests.helpers import Account, assert_problem, register
 from tests.properties.factories import (
-    Clock,
     book,
     create_builder,
     create_plan,
@@ -88,56 +86,6 @@ async def live(database_url: str) -> AsyncIterator[list[dict[str, Any]]]:
     await listener.add_listener(realtime.CHANNEL, lambda *args: frames.append(json.loads(args[-1])))
     yield frames
     await listener.close()
-
-
-async def test_milestones_keep_positions_and_the_project_progress_is_their_mean_rounded_down(
-    client: httpx.AsyncClient, session: AsyncSession, clock: Clock
-) -> None:
-    org = await create_builder(client, session, timezone="Asia/Tokyo")
-    project = await create_project(client, org)
-    assert project["progress_percent"] is None
-    url = f"/projects/{project['id']}/milestones"
-    first = await client.post(url, headers=org.staff.headers, json={"name": "Foundations", "percent_complete": 33})
-    second = await client.post(url, headers=org.staff.headers, json={"name": "Frame", "planned_on": "2027-05-01"})
-    assert first.status_code == second.status_code == 201, second.text
-    assert [first.json()["position"], second.json()["position"]] == [1, 2]
-    assert second.json()["percent_complete"] == 0
-    assert (await client.get(f"/projects/{project['id']}")).json()["progress_percent"] == 16  # (33 + 0) // 2
-
-    # 23:30 UTC is already the next day in Tokyo: that is the day the milestone completed.
-    clock.now = clock.now.replace(hour=23, minute=30)
-    done = await client.patch(
-        f"/milestones/{second.json()['id']}", headers=org.staff.headers, json={"percent_complete": 100}
-    )
-    assert done.status_code == 200, done.text
-    assert done.json()["completed_on"] == str(clock.now.date() + timedelta(days=1))
-    assert (await client.get(f"/projects/{project['id']}")).json()["progress_percent"] == 66  # (33 + 100) // 2
-    # Lowered again, it keeps the first day it was at 100.
-    again = await client.patch(
-        f"/milestones/{second.json()['id']}", headers=org.staff.headers, json={"percent_complete": 90}
-    )
-    assert again.json()["completed_on"] == done.json()["completed_on"]
-
-    listed = (await client.get(url)).json()
-    assert [m["name"] for m in listed["items"]] == ["Foundations", "Frame"]
-    assert listed["total"] == 2
-
-
-async def test_milestone_rights(client: httpx.AsyncClient, session: AsyncSession) -> None:
-    org = await create_builder(client, session)
-    draft = await create_project(client, org, published=False)
-    project = await create_project(client, org)
-    stranger = await register(client)
-    url = f"/projects/{project['id']}/milestones"
-    assert_problem(await client.post(url, headers=stranger.headers, json={"name": "Roof"}), 403, "forbidden")
-    milestone = (await client.post(url, headers=org.staff.headers, json={"name": "Roof"})).json()
-    patched = await client.patch(
-        f"/milestones/{milestone['id']}", headers=stranger.headers, json={"percent_complete": 5}
-    )
-    assert_problem(patched, 403, "forbidden")
-    assert_problem(await client.get(f"/projects/{draft['id']}/milestones"), 404, "not_found")
-    bad = await client.post(url, headers=org.staff.headers, json={"name": "Roof", "percent_complete": 101})
-    assert_problem(bad, 422, "validation_error")
 
 
 async def test_a_progress_update_reaches_each_active_buyer_exactly_once_and_nobody_else(

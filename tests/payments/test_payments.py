@@ -152,3 +152,14 @@ async def test_payments_are_staff_only_and_on_active_bookings(
     assert_problem(await client.get(f"/payments/{payment['id']}/receipt", headers=stranger.headers), 404, "not_found")
     await client.post(f"/bookings/{sale.booking['id']}/cancel", headers=sale.org.staff.headers, json={})
     assert_problem(await _pay(client, sale, "1.00", clock), 409, "booking_not_active")
+
+
+async def test_receipt_numbers_increase_per_organization(
+    client: httpx.AsyncClient, session: AsyncSession, clock: Clock
+) -> None:
+    first = await make_sale(client, session, price="1000.00")
+    second = await make_sale(client, session, price="1000.00")
+    numbers = [
+        (await _pay(client, sale, "10.00", clock)).json()["receipt_number"] for sale in (first, second, first, second)
+    ]
+    assert numbers == [1, 1, 2, 2]

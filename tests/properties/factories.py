@@ -135,9 +135,10 @@ async def make_sale(
     currency: str = "EUR",
     instalments: list[dict[str, Any]] | None = None,
     org: Org | None = None,
+    project: dict[str, Any] | None = None,
 ) -> Sale:
     org = org or await create_builder(client, session)
-    project = await create_project(client, org, currency=currency)
+    project = project or await create_project(client, org, currency=currency)
     unit = await create_unit(client, org, project["id"], price=price)
     plan = await create_plan(client, org, project["id"], instalments)
     buyer = await register(client, full_name="Bea Buyer")

@@ -7,7 +7,7 @@ from fastapi.responses import StreamingResponse
 
 from app.core.database import SessionDep, release_connection
 from app.core.dependencies import PageDep, SettingsDep
-from app.core.errors import PayloadTooLarge, PermissionDenied
+from app.core.errors import PayloadTooLarge
 from app.core.schemas import Page
 from app.core.uploads import FileSink, Limit, invalid_form, read_form_files
 from app.services.auth.dependencies import CurrentUser
@@ -21,14 +21,10 @@ from app.services.construction.schemas import (
     ChangeRequestQuote,
     ChangeRequestRead,
     ChangeRequestReason,
-    MilestoneCreate,
-    MilestoneRead,
-    MilestoneUpdate,
     ProgressUpdateRead,
 )
 from app.services.documents.dependencies import AfterCommitDep
-from app.services.properties import service as properties_service
-from app.services.properties.dependencies import Now, ProjectStaff, Viewer
+from app.services.properties.dependencies import Now, ProjectStaff
 from app.services.property_media import service as media_service
 from app.services.property_media.content import file_response
 from app.services.property_media.dependencies import MediaStoresDep
@@ -66,44 +62,6 @@ PROGRESS_FORM = {
         },
     }
 }
-
-
-# --- milestones -----------------------------------------------------------------------------------
-
-
-@router.post("/projects/{project_id}/milestones", status_code=status.HTTP_201_CREATED, responses=_STAFF)
-async def create_milestone(data: MilestoneCreate, access: ProjectStaff, session: SessionDep, now: Now) -> MilestoneRead:
-    """Members: a milestone after the project's last one; at 100 percent it is completed that day."""
-    milestone = await construction_service.create_milestone(session, project=access.project, data=data, now=now)
-    return MilestoneRead.model_validate(milestone)
-
-
-@router.get("/projects/{project_id}/milestones", responses=_NOT_FOUND)
-async def list_milestones(
-    project_id: uuid.UUID, session: SessionDep, page: PageDep, viewer: Viewer
-) -> Page[MilestoneRead]:
-    """Public once the project is published: its milestones by position."""
-    project = await properties_service.get_visible_project(session, project_id=project_id, viewer=viewer)
-    rows, total = await construction_service.get_milestones(
-        session, project=project, offset=page.offset, limit=page.size
-    )
-    return Page.build([MilestoneRead.model_validate(r) for r in rows], total=total, page=page.page, size=page.size)
-
-
-@router.patch("/milestones/{milestone_id}", responses=_STAFF)
-async def update_milestone(
-    milestone_id: uuid.UUID, data: MilestoneUpdate, user: CurrentUser, session: SessionDep, now: Now
-) -> MilestoneRead:
-    """Members: rename, re-plan or set the percent complete (the project's `progress_percent` follows)."""
-    milestone, project = await construction_service.get_milestone_visible(
-        session, milestone_id=milestone_id, viewer=user
-    )
-    if not await properties_service.is_staff(session, user=user, organization_id=project.organization_id):
-        raise PermissionDenied()
-    milestone = await construction_service.update_milestone(
-        session, milestone=milestone, project=project, data=data, now=now
-    )
-    return MilestoneRead.model_validate(milestone)
 
 
 # --- progress updates -----------------------------------------------------------------------------

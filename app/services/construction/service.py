@@ -1,118 +1,35 @@
-"""Milestones and progress updates: how far a project has come, told to the people who bought in it.
+"""Progress updates: how far a project has come, told to the people who bought in it.
 
-A project's `progress_percent` is the mean of its milestones' percents rounded down (null without
-milestones), recomputed whenever one changes; the project's row is locked first, so concurrent
-changes to one project's milestones are counted one after the other.
-
-A progress update is announced to each customer with an active booking (reserved or sold) in the
-project, once each, and to nobody else: an in-app notification `progress_update`, which the
-notifications service also pushes as a live frame through the realtime hub once the update commits.
+An update may name one of the project's milestones (`app/services/properties/milestones.py`) and
+set its percent (and so the project's `progress_percent`). It is announced to each customer with
+an active booking (reserved or sold) in the project, once each, and to nobody else: an in-app
+notification `progress_update`, which the notifications service also pushes as a live frame
+through the realtime hub once the update commits.
 """
 
 import uuid
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from datetime import date, datetime
+from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import paging
 from app.core.errors import PermissionDenied
-from app.services.construction.errors import MilestoneNotFound, ProgressMilestoneUnknown, ProgressUpdateNotFound
-from app.services.construction.models import Milestone, ProgressPhoto, ProgressUpdate
-from app.services.construction.schemas import MilestoneCreate, MilestoneUpdate, PhotoRead, ProgressUpdateRead
+from app.services.construction.errors import ProgressMilestoneUnknown, ProgressUpdateNotFound
+from app.services.construction.models import ProgressPhoto, ProgressUpdate
+from app.services.construction.schemas import PhotoRead, ProgressUpdateRead
 from app.services.notifications import service as notifications_service
-from app.services.organizations import service as organizations_service
+from app.services.properties import milestones as milestones_service
 from app.services.properties import service as properties_service
 from app.services.properties.errors import ProjectNotFound
-from app.services.properties.models import Project
+from app.services.properties.models import Milestone, Project
+from app.services.properties.schemas import MilestoneUpdate
 from app.services.unit_sales import service as unit_sales_service
 from app.services.users.models import User
 
 PROGRESS_KIND = "progress_update"
-
-# --- milestones ---------------------------------------------------------------------------------
-
-
-async def _today(session: AsyncSession, project: Project, now: datetime) -> date:
-    organization = await organizations_service.get_or_raise(session, project.organization_id)
-    return properties_service.local_today(organization, now)
-
-
-async def _refresh_progress(session: AsyncSession, project: Project) -> None:
-    mean = await session.scalar(
-        select(func.floor(func.avg(Milestone.percent_complete))).where(Milestone.project_id == project.id)
-    )
-    await properties_service.set_progress(session, project_id=project.id, percent=None if mean is None else int(mean))
-
-
-def _set_percent(milestone: Milestone, percent: int, *, today: date) -> None:
-    milestone.percent_complete = percent
-    if percent == 100 and milestone.completed_on is None:
-        milestone.completed_on = today
-
-
-async def create_milestone(
-    session: AsyncSession, *, project: Project, data: MilestoneCreate, now: datetime
-) -> Milestone:
-    await properties_service.get_project(session, project.id, for_update=True)
-    last = await session.scalar(
-        select(func.coalesce(func.max(Milestone.position), 0)).where(Milestone.project_id == project.id)
-    )
-    milestone = Milestone(
-        project_id=project.id,
-        organization_id=project.organization_id,
-        name=data.name,
-        position=(last or 0) + 1,
-        planned_on=data.planned_on,
-        percent_complete=0,
-    )
-    _set_percent(milestone, data.percent_complete, today=await _today(session, project, now))
-    session.add(milestone)
-    await session.flush()
-    await _refresh_progress(session, project)
-    await session.refresh(milestone)
-    return milestone
-
-
-async def get_milestone_visible(
-    session: AsyncSession, *, milestone_id: uuid.UUID, viewer: User | None
-) -> tuple[Milestone, Project]:
-    milestone = await session.get(Milestone, milestone_id)
-    if milestone is None:
-        raise MilestoneNotFound()
-    try:
-        project = await properties_service.get_visible_project(session, project_id=milestone.project_id, viewer=viewer)
-    except ProjectNotFound as exc:
-        raise MilestoneNotFound() from exc
-    return milestone, project
-
-
-async def update_milestone(
-    session: AsyncSession, *, milestone: Milestone, project: Project, data: MilestoneUpdate, now: datetime
-) -> Milestone:
-    await properties_service.get_project(session, project.id, for_update=True)
-    await session.refresh(milestone, with_for_update=True)
-    changes = data.model_dump(exclude_unset=True)
-    if changes.get("name") is not None:
-        milestone.name = changes["name"]
-    if "planned_on" in changes:
-        milestone.planned_on = changes["planned_on"]
-    if changes.get("percent_complete") is not None:
-        _set_percent(milestone, changes["percent_complete"], today=await _today(session, project, now))
-    await session.flush()
-    await _refresh_progress(session, project)
-    await session.refresh(milestone)
-    return milestone
-
-
-async def get_milestones(
-    session: AsyncSession, *, project: Project, offset: int, limit: int
-) -> tuple[Sequence[Milestone], int]:
-    query = select(Milestone).where(Milestone.project_id == project.id)
-    return await paging.page_of(session, query, order_by=[Milestone.position], offset=offset, limit=limit)
-
 
 # --- progress updates ---------------------------------------------------------------------------
 
@@ -141,11 +58,11 @@ async def create_update(
     if percent_complete is not None and milestone_id is None:
         raise ProgressMilestoneUnknown("`percent_complete` needs the `milestone_id` it sets.")
     if milestone_id is not None:
-        milestone = await session.get(Milestone, milestone_id)
+        milestone = await session.get(Milestone, milestone_id, with_for_update=True)
         if milestone is None or milestone.project_id != project.id:
             raise ProgressMilestoneUnknown()
         if percent_complete is not None:
-            await update_milestone(
+            await milestones_service.update(
                 session,
                 milestone=milestone,
                 project=project,

@@ -57,7 +57,7 @@ async def record(
     else:
         if data.amount > balance:
             raise Overpayment("The amount is more than the booking's balance.")
-        shares = schedule.allocate(lines, data.amount, completed_on=context.completed_on)
+        shares = schedule.allocate(lines, data.amount, completed_on=context.completed_on, milestones=context.milestones)
     await unit_sales_service.apply_allocations(session, shares)
     payment = Payment(
         booking_id=booking.id,

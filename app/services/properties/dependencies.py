@@ -4,8 +4,9 @@ join here when `require_org_role` takes them.
 - `PropertyReader` / `PropertyWriter` / `PropertyManager`: `/organizations/{organization_id}/...`
   routes of a property organization (any member reads and writes, owners and managers change the
   settings); another kind of organization is a 409 `wrong_organization_kind`.
-- `ProjectStaff`, `UnitStaff`: routes under `/projects/{project_id}/...` that only the builder's members (or an
-  admin) use; 404 for a project the caller cannot see, 403 for one they can.
+- `ProjectStaff`, `UnitStaff`, `MilestoneStaff`: routes of a project (or its unit, milestone) that
+  only the builder's members (or an admin) use; 404 for a project the caller cannot see, 403 for
+  one they can.
 - `Viewer`: the signed-in user if a token is sent, else None (public reads that show staff more).
 - `Now`: the clock, replaced in tests.
 """
@@ -24,9 +25,10 @@ from app.services.auth import service as auth_service
 from app.services.auth.dependencies import CurrentUser
 from app.services.organizations.dependencies import OrgAccess, require_org_role
 from app.services.organizations.models import MemberRole, OrganizationKind
+from app.services.properties import milestones as milestones_service
 from app.services.properties import service as properties_service
 from app.services.properties.errors import WrongOrganizationKind
-from app.services.properties.models import Project, Unit
+from app.services.properties.models import Milestone, Project, Unit
 from app.services.users.models import User
 
 
@@ -110,3 +112,22 @@ async def require_unit_staff(unit_id: uuid.UUID, user: CurrentUser, session: Ses
 
 
 UnitStaff = Annotated[UnitAccess, Depends(require_unit_staff)]
+
+
+@dataclass(frozen=True, slots=True)
+class MilestoneAccess:
+    milestone: Milestone
+    project: Project
+    user: User
+
+
+async def require_milestone_staff(milestone_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> MilestoneAccess:
+    milestone, project = await milestones_service.get_visible(
+        session, milestone_id=milestone_id, viewer=user, for_update=True
+    )
+    if not await properties_service.is_staff(session, user=user, organization_id=project.organization_id):
+        raise PermissionDenied()
+    return MilestoneAccess(milestone=milestone, project=project, user=user)
+
+
+MilestoneStaff = Annotated[MilestoneAccess, Depends(require_milestone_staff)]

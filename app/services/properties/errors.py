@@ -21,6 +21,10 @@ class ProjectTransition(Conflict):
     default_detail = "A project's status only moves forward, and it cannot be unpublished."
 
 
+class MilestoneNotFound(NotFound):
+    default_detail = "No such milestone."
+
+
 class UnitCodeTaken(Conflict):
     code = "unit_code_taken"
     default_detail = "The project already has a unit with this code."

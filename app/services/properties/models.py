@@ -22,6 +22,7 @@ from sqlalchemy import (
     Integer,
     Numeric,
     String,
+    UniqueConstraint,
     func,
     text,
 )
@@ -108,6 +109,29 @@ class Project(TimestampMixin, Base):
     )
 
 
+class Milestone(TimestampMixin, Base):
+    """A stage of a project's construction; the project's progress is their mean percent."""
+
+    __tablename__ = "milestones"
+    __table_args__ = (
+        CheckConstraint("percent_complete BETWEEN 0 AND 100", name="percent_complete"),
+        CheckConstraint("position > 0", name="position"),
+        UniqueConstraint("project_id", "position"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    project_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    position: Mapped[int] = mapped_column(Integer)
+    planned_on: Mapped[date | None] = mapped_column(Date)
+    percent_complete: Mapped[int] = mapped_column(Integer, default=0)
+    # The first day (in the builder's zone) it reached 100; kept once set.
+    completed_on: Mapped[date | None] = mapped_column(Date)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+
+
 class Unit(TimestampMixin, Base):
     __tablename__ = "units"
     __table_args__ = (
@@ -132,6 +156,7 @@ class Unit(TimestampMixin, Base):
             "project_id",
             "bedrooms",
             "price",
+            postgresql_include=["held_until"],  # the running-hold test without a heap visit
             postgresql_where=text("sale_status IS NULL"),
         ),
     )

@@ -9,12 +9,12 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, exists, func, literal, or_, select, true
+from sqlalchemy import ColumnElement, Integer, and_, case, cast, exists, func, literal, or_, select, true
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql import Select
 
 from app.services.organizations.models import Membership
-from app.services.properties.models import Project, Unit
+from app.services.properties.models import Milestone, Project, Unit
 from app.services.users.models import Role, User
 
 
@@ -67,10 +67,17 @@ def _stats(project_id: Any, now: datetime) -> Any:
     )
 
 
+def _progress(project_id: Any) -> Any:
+    """The mean of the project's milestones' percents, rounded down; null without milestones."""
+    mean = func.floor(func.avg(Milestone.percent_complete))
+    return select(cast(mean, Integer)).where(Milestone.project_id == project_id).scalar_subquery().label("progress")
+
+
 def with_stats(query: Select[Any], now: datetime) -> Select[Any]:
-    """`query` (of `Project`) with `units_total`, `units_available` and `price_from` per project."""
+    """`query` (of `Project`) with `units_total`, `units_available`, `price_from` and `progress` per project."""
     stats = _stats(Project.id, now)
-    return query.join(stats, true()).add_columns(stats.c.units_total, stats.c.units_available, stats.c.price_from)
+    figures = (stats.c.units_total, stats.c.units_available, stats.c.price_from, _progress(Project.id))
+    return query.join(stats, true()).add_columns(*figures)
 
 
 def page_with_stats(query: Select[Any], *, now: datetime, offset: int, limit: int) -> Select[Any]:
@@ -88,7 +95,14 @@ def page_with_stats(query: Select[Any], *, now: datetime, offset: int, limit: in
     project = aliased(Project, page)
     stats = _stats(page.c.id, now)
     return (
-        select(project, page.c.total, stats.c.units_total, stats.c.units_available, stats.c.price_from)
+        select(
+            project,
+            page.c.total,
+            stats.c.units_total,
+            stats.c.units_available,
+            stats.c.price_from,
+            _progress(page.c.id),
+        )
         .join(stats, true())
         .order_by(page.c.created_at.desc(), page.c.id.desc())
     )

@@ -6,9 +6,11 @@ from fastapi import APIRouter, Query, Response, status
 from app.core.database import SessionDep
 from app.core.dependencies import PageDep
 from app.core.schemas import Page, json_response
+from app.services.properties import milestones as milestones_service
 from app.services.properties import money
 from app.services.properties import service as properties_service
 from app.services.properties.dependencies import (
+    MilestoneStaff,
     Now,
     ProjectStaff,
     PropertyManager,
@@ -19,6 +21,9 @@ from app.services.properties.dependencies import (
 )
 from app.services.properties.models import ProjectStatus, UnitStatus, UnitType
 from app.services.properties.schemas import (
+    MilestoneCreate,
+    MilestoneRead,
+    MilestoneUpdate,
     ProjectCreate,
     ProjectRead,
     ProjectUpdate,
@@ -161,3 +166,39 @@ async def update_unit(data: UnitUpdate, access: UnitStaff, session: SessionDep, 
     """Members: a new price binds later bookings only (a booking keeps the price it was made at)."""
     unit = await properties_service.update_unit(session, unit=access.unit, project=access.project, data=data)
     return properties_service.unit_read(unit, access.project, now=now)
+
+
+@router.post(
+    "/projects/{project_id}/milestones",
+    status_code=status.HTTP_201_CREATED,
+    responses={403: {"description": "`forbidden`"}, 404: {"description": "`not_found`"}},
+)
+async def create_milestone(data: MilestoneCreate, access: ProjectStaff, session: SessionDep, now: Now) -> MilestoneRead:
+    """Members: the next milestone of the project (positions 1, 2, ...)."""
+    milestone = await milestones_service.create(session, project=access.project, data=data, now=now)
+    return MilestoneRead.model_validate(milestone)
+
+
+@router.get("/projects/{project_id}/milestones", responses={404: {"description": "`not_found`"}})
+async def list_milestones(
+    project_id: uuid.UUID, session: SessionDep, page: PageDep, viewer: Viewer
+) -> Page[MilestoneRead]:
+    """Public: a published project's milestones by position."""
+    project = await properties_service.get_visible_project(session, project_id=project_id, viewer=viewer)
+    rows, total = await milestones_service.get_all(session, project=project, offset=page.offset, limit=page.size)
+    items = [MilestoneRead.model_validate(row) for row in rows]
+    return Page.build(items, total=total, page=page.page, size=page.size)
+
+
+@router.patch(
+    "/milestones/{milestone_id}",
+    responses={403: {"description": "`forbidden`"}, 404: {"description": "`not_found`"}},
+)
+async def update_milestone(
+    data: MilestoneUpdate, access: MilestoneStaff, session: SessionDep, now: Now
+) -> MilestoneRead:
+    """Members: `completed_on` is set the first day `percent_complete` reaches 100."""
+    milestone = await milestones_service.update(
+        session, milestone=access.milestone, project=access.project, data=data, now=now
+    )
+    return MilestoneRead.model_validate(milestone)

@@ -93,6 +93,33 @@ class ProjectRead(Schema):
     updated_at: datetime
 
 
+Percent = Annotated[int, Field(ge=0, le=100)]
+
+
+class MilestoneCreate(InputSchema):
+    name: Name
+    planned_on: date | None = None
+    percent_complete: Percent = 0
+
+
+class MilestoneUpdate(InputSchema):
+    name: Name | None = None
+    planned_on: date | None = None
+    percent_complete: Percent | None = None
+
+
+class MilestoneRead(Schema):
+    id: uuid.UUID
+    project_id: uuid.UUID
+    name: str
+    position: int
+    planned_on: date | None
+    percent_complete: int
+    completed_on: date | None = Field(description="The first day it reached 100")
+    created_at: datetime
+    updated_at: datetime
+
+
 class UnitCreate(InputSchema):
     code: Annotated[str, StringConstraints(min_length=1, max_length=40)]
     type: UnitType

@@ -39,6 +39,13 @@ async def is_staff(session: AsyncSession, *, user: User | None, organization_id:
     return await organizations_service.is_staff(session, user=user, organization_id=organization_id)
 
 
+async def is_customer_or_staff(
+    session: AsyncSession, *, user: User, customer_id: uuid.UUID, organization_id: uuid.UUID
+) -> bool:
+    """Who may see a customer's hold, booking or payment: that customer, or the builder's staff."""
+    return customer_id == user.id or await is_staff(session, user=user, organization_id=organization_id)
+
+
 def zone_today(timezone: str, now: datetime) -> date:
     """The calendar day `now` falls on in an IANA zone (an organization's days)."""
     return now.astimezone(ZoneInfo(timezone)).date()
@@ -169,14 +176,17 @@ async def search_projects(
         query = query.where(queries.has_available_unit(now, unit_filters))
     rows = (await session.execute(queries.page_with_stats(query, now=now, offset=offset, limit=limit))).all()
     total = rows[0].total if rows else (0 if offset == 0 else await paging.count(session, query))
-    return [project_read(row[0], row.units_total, row.units_available, row.price_from) for row in rows], total
+    reads = [project_read(row[0], row.units_total, row.units_available, row.price_from, row.progress) for row in rows]
+    return reads, total
 
 
-def project_read(project: Project, units_total: int, units_available: int, price_from: Decimal | None) -> ProjectRead:
+def project_read(
+    project: Project, units_total: int, units_available: int, price_from: Decimal | None, progress: int | None
+) -> ProjectRead:
     return ProjectRead.model_validate(
         {
             **{column: getattr(project, column) for column in _PROJECT_COLUMNS},
-            "progress_percent": None,
+            "progress_percent": progress,
             "units_total": units_total,
             "units_available": units_available,
             "price_from": None if price_from is None else money.fmt(price_from, project.currency),
@@ -189,7 +199,7 @@ _PROJECT_COLUMNS = [c.key for c in Project.__table__.columns]
 
 async def to_project_read(session: AsyncSession, project: Project, *, now: datetime) -> ProjectRead:
     row = (await session.execute(queries.stats_of(project.id, now))).one()
-    return project_read(project, row.units_total, row.units_available, row.price_from)
+    return project_read(project, row.units_total, row.units_available, row.price_from, row.progress)
 
 
 # --- units --------------------------------------------------------------------------------------
@@ -225,13 +235,16 @@ async def _flush_code(session: AsyncSession) -> None:
 async def get_visible_unit(
     session: AsyncSession, *, unit_id: uuid.UUID, viewer: User | None, for_update: bool = False
 ) -> tuple[Unit, Project]:
-    unit = await session.get(Unit, unit_id, with_for_update=for_update)
-    if unit is None:
+    """The unit and its project (one read), if the project is published or the viewer its staff."""
+    query = select(Unit, Project).join(Project, Project.id == Unit.project_id).where(Unit.id == unit_id)
+    if for_update:
+        query = query.with_for_update(of=Unit)
+    row = (await session.execute(query)).first()
+    if row is None:
         raise UnitNotFound()
-    try:
-        project = await get_visible_project(session, project_id=unit.project_id, viewer=viewer)
-    except ProjectNotFound as exc:
-        raise UnitNotFound() from exc
+    unit, project = row
+    if not project.published and not await is_staff(session, user=viewer, organization_id=project.organization_id):
+        raise UnitNotFound()
     return unit, project
 
 
@@ -261,6 +274,16 @@ async def list_units(
     rows = (await session.execute(page.offset(offset).limit(limit))).all()
     total = rows[0].total if rows else (0 if offset == 0 else await paging.count(session, query))
     return [unit_read(row[0], project, now=now) for row in rows], total
+
+
+async def unit_counts(session: AsyncSession, *, project: Project, now: datetime) -> dict[UnitStatus, int]:
+    """How many of the project's units are in each status at `now`."""
+    status = queries.unit_status(now)
+    rows = await session.execute(select(status, func.count()).where(Unit.project_id == project.id).group_by(status))
+    counts = dict.fromkeys(UnitStatus, 0)
+    for value, count in rows:
+        counts[UnitStatus(value)] = count
+    return counts
 
 
 def unit_status(unit: Unit, now: datetime) -> UnitStatus:

@@ -92,9 +92,8 @@ async def create(session: AsyncSession, *, unit: Unit, project: Project, custome
 async def get_visible(session: AsyncSession, *, hold_id: uuid.UUID, user: User, for_update: bool = False) -> Hold:
     """The holder's, or their builder's staff's; 404 to everyone else."""
     hold = await session.get(Hold, hold_id, with_for_update=for_update)
-    if hold is None or (
-        hold.customer_id != user.id
-        and not await properties_service.is_staff(session, user=user, organization_id=hold.organization_id)
+    if hold is None or not await properties_service.is_customer_or_staff(
+        session, user=user, customer_id=hold.customer_id, organization_id=hold.organization_id
     ):
         raise HoldNotFound()
     return hold

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import paging
 from app.services.properties import service as properties_service
-from app.services.properties.models import Project
+from app.services.properties.models import Milestone, Project
 from app.services.unit_sales.errors import MilestoneUnknown, PercentTotal, PlanNotFound
 from app.services.unit_sales.models import PaymentPlan, PlanInstalment, Trigger
 from app.services.unit_sales.schemas import (
@@ -24,9 +24,13 @@ from app.services.users.models import User
 async def create(session: AsyncSession, *, project: Project, data: PaymentPlanCreate) -> PaymentPlan:
     if sum((line.percent for line in data.instalments), Decimal(0)) != 100:
         raise PercentTotal()
-    if any(line.trigger == Trigger.milestone for line in data.instalments):
-        # Milestones come with construction progress; until then no id can be one of the project's.
-        raise MilestoneUnknown()
+    wanted = {line.milestone_id for line in data.instalments if line.milestone_id is not None}
+    if wanted:
+        found = await session.scalars(
+            select(Milestone.id).where(Milestone.project_id == project.id, Milestone.id.in_(wanted))
+        )
+        if set(found) != wanted:
+            raise MilestoneUnknown()
     plan = PaymentPlan(project_id=project.id, organization_id=project.organization_id, name=data.name)
     session.add(plan)
     await session.flush()

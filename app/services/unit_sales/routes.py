@@ -9,6 +9,7 @@ from app.core.schemas import Page
 from app.services.auth.dependencies import CurrentUser
 from app.services.properties import service as properties_service
 from app.services.properties.dependencies import Now, ProjectStaff, Viewer
+from app.services.unit_sales import dashboard
 from app.services.unit_sales import holds as holds_service
 from app.services.unit_sales import plans as plans_service
 from app.services.unit_sales import service as unit_sales_service
@@ -18,6 +19,7 @@ from app.services.unit_sales.schemas import (
     BookingCancel,
     BookingCreate,
     BookingRead,
+    DashboardRead,
     HistoryEntry,
     HoldCreate,
     HoldRead,
@@ -235,3 +237,10 @@ async def update_instalment(
     return await unit_sales_service.set_due_on(
         session, instalment=access.instalment, booking=access.booking, due_on=data.due_on, now=now
     )
+
+
+@router.get("/projects/{project_id}/dashboard", responses=_STAFF)
+async def get_project_dashboard(access: ProjectStaff, session: SessionDep, now: Now) -> DashboardRead:
+    """Members: units by status, and over the active bookings the sales value, what is collected,
+    due by today, overdue and outstanding."""
+    return await dashboard.project_dashboard(session, project=access.project, now=now)

@@ -149,3 +149,24 @@ class ScheduleRead(Schema):
 
 class InstalmentUpdate(InputSchema):
     due_on: date
+
+
+class UnitCounts(Schema):
+    available: int
+    held: int
+    reserved: int
+    sold: int
+    total: int
+
+
+class DashboardRead(Schema):
+    """Over the project's active bookings (reserved or sold)."""
+
+    currency: str
+    as_of: date = Field(description="Today, in the builder's zone")
+    units: UnitCounts
+    sales_value: str = Field(description="Sum of the bookings' totals")
+    collected: str = Field(description="Sum of their payments")
+    due: str = Field(description="Sum of the instalments due by `as_of`")
+    overdue: str = Field(description="Sum of what is outstanding on overdue instalments")
+    outstanding: str = Field(description="Sum of the bookings' balances")

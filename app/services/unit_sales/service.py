@@ -22,7 +22,7 @@ from app.services.organizations import service as organizations_service
 from app.services.organizations.models import Organization
 from app.services.properties import money
 from app.services.properties import service as properties_service
-from app.services.properties.models import Project, Unit
+from app.services.properties.models import Milestone, Project, Unit
 from app.services.unit_sales import holds as holds_service
 from app.services.unit_sales import plans as plans_service
 from app.services.unit_sales import schedule
@@ -136,9 +136,8 @@ async def book(
 async def get_visible(session: AsyncSession, *, booking_id: uuid.UUID, user: User, for_update: bool = False) -> Booking:
     """The buyer's, or their builder's staff's; 404 to everyone else."""
     booking = await session.get(Booking, booking_id, with_for_update=for_update)
-    if booking is None or (
-        booking.customer_id != user.id
-        and not await properties_service.is_staff(session, user=user, organization_id=booking.organization_id)
+    if booking is None or not await properties_service.is_customer_or_staff(
+        session, user=user, customer_id=booking.customer_id, organization_id=booking.organization_id
     ):
         raise BookingNotFound()
     return booking
@@ -237,23 +236,46 @@ async def get_all(
 
 @dataclass(frozen=True, slots=True)
 class Context:
-    """What a booking's figures depend on beyond its instalments: the handover day and today."""
+    """What a booking's figures depend on beyond its instalments: the handover day, the days its
+    project's milestones were completed, and today."""
 
     completed_on: date | None
     today: date
+    milestones: schedule.Milestones
 
 
-async def contexts(session: AsyncSession, bookings: Sequence[Booking], *, now: datetime) -> dict[uuid.UUID, Context]:
-    project_ids = {booking.project_id for booking in bookings}
+async def project_contexts(
+    session: AsyncSession, project_ids: set[uuid.UUID], *, now: datetime
+) -> dict[uuid.UUID, Context]:
     rows = await session.execute(
         select(Project.id, Project.completed_on, Organization.timezone)
         .join(Organization, Organization.id == Project.organization_id)
         .where(Project.id.in_(project_ids))
     )
+    reached: dict[uuid.UUID, dict[uuid.UUID, date | None]] = {project_id: {} for project_id in project_ids}
+    milestones = await session.execute(
+        select(Milestone.project_id, Milestone.id, Milestone.completed_on).where(Milestone.project_id.in_(project_ids))
+    )
+    for project_id, milestone_id, completed_on in milestones:
+        reached[project_id][milestone_id] = completed_on
     by_project = {
-        row.id: Context(completed_on=row.completed_on, today=properties_service.zone_today(row.timezone, now))
+        row.id: Context(
+            completed_on=row.completed_on,
+            today=properties_service.zone_today(row.timezone, now),
+            milestones=reached[row.id],
+        )
         for row in rows
     }
+    return by_project
+
+
+async def project_context(session: AsyncSession, *, project: Project, now: datetime) -> Context:
+    return (await project_contexts(session, {project.id}, now=now))[project.id]
+
+
+async def contexts(session: AsyncSession, bookings: Sequence[Booking], *, now: datetime) -> dict[uuid.UUID, Context]:
+    """Each booking's context, by booking id."""
+    by_project = await project_contexts(session, {booking.project_id for booking in bookings}, now=now)
     return {booking.id: by_project[booking.project_id] for booking in bookings}
 
 
@@ -272,8 +294,16 @@ async def to_read(session: AsyncSession, booking: Booking, *, now: datetime) -> 
     return (await to_reads(session, [booking], now=now))[0]
 
 
+def _figures(lines: Sequence[Instalment], context: Context) -> schedule.Figures:
+    return schedule.figures(
+        lines, completed_on=context.completed_on, today=context.today, milestones=context.milestones
+    )
+
+
 def _read(booking: Booking, lines: Sequence[Instalment], context: Context) -> BookingRead:
-    figures = schedule.figures(lines, completed_on=context.completed_on, today=context.today)
+    figures = schedule.figures(
+        lines, completed_on=context.completed_on, today=context.today, milestones=context.milestones
+    )
     amount = partial(money.fmt, currency=booking.currency)
     return BookingRead(
         id=booking.id,
@@ -301,7 +331,9 @@ def _read(booking: Booking, lines: Sequence[Instalment], context: Context) -> Bo
 async def get_schedule(session: AsyncSession, *, booking: Booking, now: datetime) -> ScheduleRead:
     context = (await contexts(session, [booking], now=now))[booking.id]
     lines = await get_instalments(session, booking.id)
-    figures = schedule.figures(lines, completed_on=context.completed_on, today=context.today)
+    figures = schedule.figures(
+        lines, completed_on=context.completed_on, today=context.today, milestones=context.milestones
+    )
     amount = partial(money.fmt, currency=booking.currency)
     return ScheduleRead(
         booking_id=booking.id,
@@ -323,12 +355,14 @@ def instalment_read(line: Instalment, *, booking: Booking, context: Context) -> 
         kind="change_request" if line.kind == "change_request" else "plan",
         change_request_id=line.change_request_id,
         trigger=Trigger(line.trigger),
-        due_on=schedule.due_on(line, completed_on=context.completed_on),
+        due_on=schedule.due_on(line, completed_on=context.completed_on, milestones=context.milestones),
         amount=money.fmt(line.amount, booking.currency),
         paid=money.fmt(line.paid, booking.currency),
         outstanding=money.fmt(outstanding, booking.currency),
         status="paid" if outstanding == 0 else ("unpaid" if line.paid == 0 else "partial"),
-        overdue=schedule.is_overdue(line, completed_on=context.completed_on, today=context.today),
+        overdue=schedule.is_overdue(
+            line, completed_on=context.completed_on, today=context.today, milestones=context.milestones
+        ),
     )
 
 
