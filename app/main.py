@@ -6,8 +6,10 @@ from app import models  # noqa: F401  (every table in the metadata)
 from app.core import realtime
 from app.core.api import BackgroundService, create_app
 from app.core.settings import get_settings
+from app.services.appointments.reminders import reminder_worker
 from app.services.appointments.routes import router as appointments_router
 from app.services.auth.routes import router as auth_router
+from app.services.auth.users_routes import router as users_router
 from app.services.catalog.routes import router as catalog_router
 from app.services.chat.routes import router as chat_router
 from app.services.checkins.routes import router as checkins_router
@@ -24,12 +26,12 @@ from app.services.property_media.routes import router as property_media_router
 from app.services.qr.routes import router as qr_router
 from app.services.ratings.routes import router as ratings_router
 from app.services.unit_sales.routes import router as unit_sales_router
-from app.services.users.routes import router as users_router
 
 # Long-running parts of features, started with the app (see create_app).
 BACKGROUND: list[BackgroundService] = [
     realtime.live_service,
     notification_workers,
+    reminder_worker,
     document_storage,
 ]
 

@@ -584,7 +584,7 @@ SELECT count(*) FROM ins
 # The demo's appointments are written at once, but they stand for months of bookings: a reminder
 # whose time has passed went out then, and is recorded as sent (at its time) so that a server
 # started on the demo does not send thousands of overdue "tomorrow" reminders in its first minutes.
-# The conditions are the reminder worker's (`notifications.workers._CLAIM_REMINDERS`).
+# The conditions are the reminder worker's (`appointments.reminders._CLAIM_REMINDERS`).
 _PAST_REMINDERS = """
 INSERT INTO sent_reminders (appointment_id, starts_at, minutes_before, sent_at)
 SELECT a.id, a.starts_at, o, a.starts_at - make_interval(mins => o)

@@ -38,7 +38,7 @@ JPEG = image_bytes("JPEG")
 
 @pytest.fixture
 def stores(settings: Settings) -> Stores:
-    return build_media_stores(settings.data_dir)
+    return build_media_stores(settings)
 
 
 def files_on_disk(stores: Stores) -> list[Path]:

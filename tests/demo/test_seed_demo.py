@@ -211,7 +211,7 @@ async def test_reminders_whose_time_passed_are_recorded_as_sent(
 ) -> None:
     """The demo stands for months of bookings: a server started on it must not send every
     overdue reminder at once."""
-    from app.services.notifications.workers import send_due_reminders
+    from app.services.appointments.reminders import send_due_reminders
 
     await run_seed("--appointments", "4000", "--citizens", "120", "--services", "25")
     recorded = await scalar(session, "SELECT count(*) FROM sent_reminders")

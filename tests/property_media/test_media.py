@@ -28,7 +28,7 @@ def glb(payload: bytes = b'{"asset":{"version":"2.0"}}   ', *, version: int = 2,
 
 @pytest.fixture
 def stores(settings: Settings) -> Stores:
-    return build_media_stores(settings.data_dir)
+    return build_media_stores(settings)
 
 
 def files_on_disk(stores: Stores) -> list[Path]:

@@ -28,14 +28,14 @@ from app.core import prepared
 from app.core.errors import Conflict
 from app.core.prepared import Prepared
 from app.core.security import AccessClaims
-from app.services.appointments import bookable_query, queries
+from app.services.appointments import announcements, bookable_query, queries
 from app.services.appointments.errors import OverlappingAppointment, SlotFull
 from app.services.appointments.models import Appointment, AppointmentEvent, Status
 from app.services.appointments.schemas import AppointmentRead
 from app.services.appointments.service import new_reference
 from app.services.auth import service as auth_service
 from app.services.auth.errors import LoginEnded
-from app.services.catalog.service import ServiceNotFound
+from app.services.catalog.errors import ServiceNotFound
 from app.services.notifications import service as notifications_service
 
 OVERLAP_CONSTRAINT = "appointments_citizen_overlap_excl"
@@ -46,7 +46,7 @@ def _read() -> Any:
     login = auth_service.open_login()
     service = bookable_query.statement(with_seats=False).add_columns(queries.new_requirements(bindparam("service_id")))
     body = service.lateral("service")
-    return select(login.c.email, login.c.full_name, body).select_from(login.outerjoin(body, true()))
+    return select(login.c.full_name, body).select_from(login.outerjoin(body, true()))
 
 
 def _write() -> Any:
@@ -117,7 +117,7 @@ async def book(
         raise ServiceNotFound()
     service = bookable_query.from_row(row, first=first, last=last)
     bookable_query.require_bookable(service, starts_at)
-    citizen = notifications_service.Recipient(user_id=claims.user_id, email=row["email"], full_name=row["full_name"])
+    citizen = notifications_service.Recipient(user_id=claims.user_id, full_name=row["full_name"])
     values: dict[str, Any] = {
         "new_service_id": service_id,
         "new_organization_id": service.organization_id,
@@ -136,7 +136,7 @@ async def book(
             citizen_id=citizen.user_id,
             starts_at=starts_at,
         )
-        message = notifications_service.appointment_message(
+        message = announcements.appointment_message(
             "appointment_booked",
             appointment=new,
             service_name=service.service_name,

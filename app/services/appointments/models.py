@@ -116,3 +116,17 @@ class AppointmentEvent(Base):
     actor_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     note: Mapped[str | None] = mapped_column(String(1000))
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class SentReminder(Base):
+    """A reminder that went out. The primary key is the claim: whichever process inserts the row
+    sends the reminder, every other one finds the row and skips it. `starts_at` is part of the key
+    so that a rescheduled appointment is reminded again for its new time."""
+
+    __tablename__ = "sent_reminders"
+    __table_args__ = (PrimaryKeyConstraint("appointment_id", "starts_at", "minutes_before"),)
+
+    appointment_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("appointments.id", ondelete="CASCADE"))
+    starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    minutes_before: Mapped[int] = mapped_column(Integer)
+    sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

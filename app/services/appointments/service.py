@@ -34,7 +34,7 @@ from app.core import paging, prepared
 from app.core.errors import InvalidRange, PermissionDenied
 from app.core.prepared import Prepared
 from app.core.security import AccessClaims
-from app.services.appointments import availability, bookable_query, queries, slots
+from app.services.appointments import announcements, availability, bookable_query, queries, slots
 from app.services.appointments.bookable_query import Bookable
 from app.services.appointments.errors import (
     AppointmentNotFound,
@@ -56,9 +56,8 @@ from app.services.appointments.models import (
 from app.services.appointments.schemas import AppointmentRead, HistoryEntry
 from app.services.auth import service as auth_service
 from app.services.auth.errors import LoginEnded
+from app.services.catalog.errors import ServiceNotFound
 from app.services.catalog.models import Service
-from app.services.catalog.service import ServiceNotFound
-from app.services.notifications import service as notifications_service
 from app.services.organizations import service as organizations_service
 from app.services.organizations.models import Organization
 from app.services.users.models import User
@@ -200,13 +199,11 @@ async def _move(
     _record(session, appointment_id=appointment.id, before=before, after=to, actor=actor, note=note)
     await session.flush()
     await session.refresh(appointment)
-    await notifications_service.announce_appointment(
+    await announcements.announce_appointment(
         session, appointment=appointment, kind=_ANNOUNCEMENTS.get(to, "appointment_status"), actor=actor, note=note
     )
     if to is Status.completed:
-        await notifications_service.announce_appointment(
-            session, appointment=appointment, kind="rating_request", actor=None
-        )
+        await announcements.announce_appointment(session, appointment=appointment, kind="rating_request", actor=None)
     return appointment
 
 
@@ -291,7 +288,7 @@ async def reschedule(
     _record(session, appointment_id=appointment.id, before=Status.booked, after=Status.booked, actor=actor, note=note)
     await session.flush()
     await session.refresh(appointment)
-    await notifications_service.announce_appointment(
+    await announcements.announce_appointment(
         session, appointment=appointment, kind="appointment_rescheduled", actor=actor, previous_starts_at=old
     )
     return appointment

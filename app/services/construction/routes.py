@@ -1,11 +1,12 @@
 import uuid
 from functools import partial
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request, status
 from fastapi.responses import StreamingResponse
 
-from app.core.database import SessionDep, release_connection
+from app.core.database import SessionDep, after_commit, release_connection
 from app.core.dependencies import PageDep, SettingsDep
 from app.core.errors import PayloadTooLarge
 from app.core.schemas import Page
@@ -23,7 +24,7 @@ from app.services.construction.schemas import (
     ChangeRequestReason,
     ProgressUpdateRead,
 )
-from app.services.documents.dependencies import AfterCommitDep
+from app.services.documents.storage import Staged
 from app.services.properties.dependencies import Now, ProjectStaff
 from app.services.property_media import service as media_service
 from app.services.property_media.content import file_response
@@ -98,7 +99,6 @@ def _form_percent(values: dict[str, str]) -> int | None:
     },
 )
 async def create_progress_update(
-    after: AfterCommitDep,  # first: its callbacks run after the session's commit or rollback
     request: Request,
     access: ProjectStaff,
     session: SessionDep,
@@ -117,19 +117,13 @@ async def create_progress_update(
     limit = Limit(
         settings.max_upload_bytes, lambda: PayloadTooLarge(f"A photo may be at most {settings.max_upload_bytes} bytes.")
     )
-    staged: list[tuple[str, FileSink]] = []
+    staged: list[tuple[Staged, Path]] = []
 
     def new_sink() -> FileSink:
-        key, path = stores.staging.new_path()
-        sink = FileSink(path)
-        staged.append((key, sink))
-        return sink
+        item, path = stores.staging.new_path()
+        staged.append((item, path))
+        return FileSink(path)
 
-    async def discard() -> None:
-        for _, sink in staged:
-            sink.path.unlink(missing_ok=True)
-
-    after.on_rollback.append(discard)
     received, values = await read_form_files(
         request,
         file_field="files",
@@ -140,11 +134,14 @@ async def create_progress_update(
         max_files=MAX_PHOTOS,
         field_lengths={"body": BODY_LENGTH},
     )
+    for item, path in staged:
+        after_commit(session, on_rollback=partial(stores.storage.discard, item))
+        await stores.storage.stage(item, path)
     body = values.get("body", "")
     if not body:
         raise invalid_form("body", "a text is required", "missing")
     photos = []
-    for (key, _), file in zip(staged, received, strict=True):
+    for (item, _), file in zip(staged, received, strict=True):
         content_type = media_service.detect_image(file.head)
         photos.append(
             construction_service.PhotoIn(
@@ -152,7 +149,7 @@ async def create_progress_update(
                 content_type=content_type,
                 size=file.size,
                 sha256=file.sha256,
-                storage_key=key,
+                storage_key=item.key,
             )
         )
     update = await construction_service.create_update(
@@ -165,8 +162,8 @@ async def create_progress_update(
         photos=photos,
         now=now,
     )
-    for key, sink in staged:
-        after.on_commit.append(partial(stores.storage.put, key, sink.path))
+    for item, _ in staged:
+        after_commit(session, partial(stores.storage.place, item))
     return (await construction_service.to_reads(session, [update]))[0]
 
 

@@ -9,39 +9,19 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import paging
-from app.core.errors import AppError, Conflict, InvalidInput, NotFound, PermissionDenied
+from app.core.errors import AppError, Conflict, NotFound, PermissionDenied
+from app.services.organizations.errors import (
+    DepartmentExists,
+    DepartmentNotFound,
+    InviteeNotFound,
+    LastOwner,
+    OrganizationNotFound,
+    RoleTooHigh,
+)
 from app.services.organizations.models import Department, MemberRole, Membership, Organization
 from app.services.organizations.schemas import MemberCreate, OrganizationCreate, OrganizationUpdate
 from app.services.users import service as users_service
 from app.services.users.models import Role, User
-
-
-class OrganizationNotFound(NotFound):
-    default_detail = "No such organization."
-
-
-class DepartmentNotFound(InvalidInput):
-    code = "department_not_found"
-    default_detail = "The department does not belong to this organization."
-
-
-class UserNotFound(InvalidInput):
-    code = "user_not_found"
-    default_detail = "No account has this e-mail; the person must register first."
-
-
-class RoleTooHigh(PermissionDenied):
-    default_detail = "You cannot give or change a role above your own."
-
-
-class LastOwner(Conflict):
-    code = "last_owner"
-    default_detail = "An organization keeps at least one owner."
-
-
-class DepartmentExists(Conflict):
-    code = "department_exists"
-    default_detail = "The organization already has a department with this name."
 
 
 async def create(session: AsyncSession, *, data: OrganizationCreate) -> Organization:
@@ -170,7 +150,7 @@ async def add_member(
     _check_rank(actor_role, data.role)
     user = await users_service.get_by_email(session, data.email)
     if user is None:
-        raise UserNotFound()
+        raise InviteeNotFound()
     if data.department_id is not None:
         await check_department(session, organization_id=organization.id, department_id=data.department_id)
     # Insert unless the membership exists; a concurrent insert of the same one is waited for, and

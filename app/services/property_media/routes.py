@@ -2,16 +2,16 @@ import uuid
 from functools import partial
 from typing import Annotated, Any
 
+import anyio.to_thread
 from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 
-from app.core.database import SessionDep, release_connection
+from app.core.database import SessionDep, after_commit, release_connection
 from app.core.dependencies import PageDep, SettingsDep
 from app.core.errors import PayloadTooLarge, PermissionDenied
 from app.core.schemas import Page
 from app.core.uploads import FileSink, Limit, invalid_form, openapi_form, read_form
 from app.services.auth.dependencies import CurrentUser
-from app.services.documents.dependencies import AfterCommitDep
 from app.services.properties import service as properties_service
 from app.services.properties.dependencies import ProjectStaff, Viewer
 from app.services.property_media import service as media_service
@@ -54,7 +54,6 @@ def _optional_uuid(values: dict[str, str], name: str) -> uuid.UUID | None:
     },
 )
 async def upload_media(
-    after: AfterCommitDep,  # first: its callbacks run after the session's commit or rollback
     request: Request,
     access: ProjectStaff,
     session: SessionDep,
@@ -73,12 +72,7 @@ async def upload_media(
     limit = Limit(
         settings.max_upload_bytes, lambda: PayloadTooLarge(f"A file may be at most {settings.max_upload_bytes} bytes.")
     )
-    key, path = stores.staging.new_path()
-
-    async def discard() -> None:
-        path.unlink(missing_ok=True)
-
-    after.on_rollback.append(discard)
+    staged, path = await anyio.to_thread.run_sync(stores.staging.new_path)
     received, values = await read_form(
         request,
         fields=("unit_id", "title"),
@@ -87,6 +81,8 @@ async def upload_media(
         sniff=media_service.sniff_media,
         field_lengths={"title": TITLE_LENGTH},
     )
+    after_commit(session, on_rollback=partial(stores.storage.discard, staged))
+    await stores.storage.stage(staged, path)  # before the row, as documents do
     media = await media_service.create(
         session,
         project=access.project,
@@ -96,9 +92,9 @@ async def upload_media(
         head=received.head,
         size=received.size,
         sha256=received.sha256,
-        storage_key=key,
+        storage_key=staged.key,
     )
-    after.on_commit.append(partial(stores.storage.put, key, path))
+    after_commit(session, partial(stores.storage.place, staged))
     return MediaRead.model_validate(media)
 
 
@@ -148,13 +144,11 @@ async def download_media(
     status_code=status.HTTP_204_NO_CONTENT,
     responses={**_NOT_FOUND, 403: {"description": "`forbidden`"}},
 )
-async def delete_media(
-    after: AfterCommitDep, media_id: uuid.UUID, user: CurrentUser, session: SessionDep, stores: MediaStoresDep
-) -> Response:
+async def delete_media(media_id: uuid.UUID, user: CurrentUser, session: SessionDep, stores: MediaStoresDep) -> Response:
     """Members: remove a model or image; its file goes once the removal commits."""
     media, project = await media_service.get_visible(session, media_id=media_id, viewer=user, for_update=True)
     if not await properties_service.is_staff(session, user=user, organization_id=project.organization_id):
         raise PermissionDenied()
     key = await media_service.delete(session, media=media)
-    after.on_commit.append(partial(stores.storage.delete, key))
+    after_commit(session, partial(stores.storage.delete, key))
     return Response(status_code=status.HTTP_204_NO_CONTENT)

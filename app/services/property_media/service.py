@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import paging
 from app.services.documents import service as documents_service
+from app.services.documents.errors import UnsupportedDocumentType
 from app.services.properties import service as properties_service
 from app.services.properties.errors import ProjectNotFound
 from app.services.properties.models import Project, Unit
@@ -33,7 +34,7 @@ def detect_image(head: bytes) -> str:
     """PNG, JPEG or WebP from the first bytes (the documents' sniffing, without PDF); else 415."""
     try:
         content_type = documents_service.detect_type(head)
-    except documents_service.UnsupportedDocumentType as exc:
+    except UnsupportedDocumentType as exc:
         raise UnsupportedImage() from exc
     if content_type not in IMAGE_TYPES:
         raise UnsupportedImage()

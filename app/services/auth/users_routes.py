@@ -1,3 +1,10 @@
+"""The account routes under `/users` (profile, password, administration of users).
+
+They live in `auth`, not in `users`: each needs the login gates and ends logins (a password
+change, a deactivation), and `auth` sits above `users` (it reads the `User` model), so `users`
+keeps the model and its service and imports no other feature.
+"""
+
 import uuid
 from typing import Annotated
 
