@@ -14,6 +14,7 @@ from app.services.catalog.routes import router as catalog_router
 from app.services.chat.routes import router as chat_router
 from app.services.checkins.routes import router as checkins_router
 from app.services.construction.routes import router as construction_router
+from app.services.construction.storage import property_storage
 from app.services.documents.dependencies import document_storage
 from app.services.documents.routes import router as documents_router
 from app.services.insights.routes import router as insights_router
@@ -33,6 +34,7 @@ BACKGROUND: list[BackgroundService] = [
     notification_workers,
     reminder_worker,
     document_storage,
+    property_storage,
 ]
 
 # Starlette tries routers in this order on every request: the busiest come first.

@@ -1,19 +1,26 @@
 """Project media: glTF binary models and images, checked by their content, stored, served, removed."""
 
 import struct
+import uuid
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.dependencies import get_settings_dep
 from app.core.settings import Settings
-from app.services.documents.dependencies import Stores
+from app.services.construction import storage as construction_storage
+from app.services.construction.models import ProgressPhoto
+from app.services.documents.dependencies import Stores, sweep
+from app.services.documents.storage import Staged, new_key
 from app.services.property_media.dependencies import build_media_stores
+from app.services.property_media.models import ProjectMedia
 from tests.documents.files import image_bytes
+from tests.documents.processes import dead_process
 from tests.factories import Org
 from tests.helpers import Account, assert_problem, register
 from tests.properties.factories import create_builder, create_project, create_unit
@@ -173,3 +180,45 @@ async def test_staff_upload_and_delete_others_may_not(
     assert (await client.delete(f"/media/{media['id']}", headers=org.staff.headers)).status_code == 204
     assert files_on_disk(stores) == []
     assert_problem(await client.get(f"/media/{media['id']}/content"), 404, "not_found")
+
+
+async def test_the_startup_sweep_finishes_or_undoes_interrupted_property_uploads(
+    app: FastAPI, client: httpx.AsyncClient, org: Org, stores: Stores, session: AsyncSession
+) -> None:
+    project = await create_project(client, org)
+    media = (await upload(client, org.staff, project["id"], glb())).json()
+    photo_update = await client.post(
+        f"/projects/{project['id']}/progress-updates",
+        headers=org.staff.headers,
+        files=[("body", (None, "Roof on")), ("files", ("roof.png", image_bytes("PNG"), "image/png"))],
+    )
+    assert photo_update.status_code == 201, photo_update.text
+    root = Path(getattr(stores.storage, "root"))  # noqa: B009
+    media_key = await session.scalar(select(ProjectMedia.storage_key).where(ProjectMedia.id == uuid.UUID(media["id"])))
+    photo_key = await session.scalar(select(ProgressPhoto.storage_key))
+    assert media_key is not None
+    assert photo_key is not None
+    gone = str(dead_process())
+    # Crashes after the commit, before the move: both files still staged, their writer gone.
+    staged = []
+    for key in (media_key, photo_key):
+        path = stores.staging.path(Staged(key, gone))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        (root / key[:2] / key).replace(path)
+        staged.append(path)
+    # A crash before the commit, and a stored file whose row is gone.
+    orphan = stores.staging.path(Staged(new_key(), gone))
+    orphan.write_bytes(b"partial")
+    lost = root / "ab" / ("ab" + "0" * 30)
+    lost.parent.mkdir(parents=True, exist_ok=True)
+    lost.write_bytes(b"deleted")
+
+    changed = await sweep(app.state.sessionmaker, stores, grace_seconds=3600, kept_keys=construction_storage.kept_keys)
+    assert changed == 4
+    assert not any(path.exists() for path in [*staged, orphan, lost])
+    assert (await client.get(f"/media/{media['id']}/content")).content == glb()
+    photo = photo_update.json()["photos"][0]
+    shown = await client.get(
+        f"/progress-updates/{photo_update.json()['id']}/photos/{photo['id']}", headers=org.staff.headers
+    )
+    assert shown.content == image_bytes("PNG")

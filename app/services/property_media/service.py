@@ -162,3 +162,10 @@ async def delete(session: AsyncSession, *, media: ProjectMedia) -> str:
     await session.delete(media)
     await session.flush()
     return key
+
+
+async def kept_keys(session: AsyncSession, keys: Sequence[str]) -> set[str]:
+    """Which of these storage keys belong to a media row (for the start-up sweep)."""
+    if not keys:
+        return set()
+    return set(await session.scalars(select(ProjectMedia.storage_key).where(ProjectMedia.storage_key.in_(keys))))
