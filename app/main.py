@@ -11,6 +11,7 @@ from app.services.appointments.routes import router as appointments_router
 from app.services.auth.routes import router as auth_router
 from app.services.auth.users_routes import router as users_router
 from app.services.catalog.routes import router as catalog_router
+from app.services.change_requests.routes import router as change_requests_router
 from app.services.chat.routes import router as chat_router
 from app.services.checkins.routes import router as checkins_router
 from app.services.construction.routes import router as construction_router
@@ -54,6 +55,7 @@ ROUTERS = [
     properties_router,
     unit_sales_router,
     payments_router,
+    change_requests_router,
     construction_router,
     property_media_router,
 ]

@@ -4,6 +4,7 @@ from app.core import realtime as realtime_models
 from app.services.appointments import models as appointments_models
 from app.services.auth import models as auth_models
 from app.services.catalog import models as catalog_models
+from app.services.change_requests import models as change_requests_models
 from app.services.chat import models as chat_models
 from app.services.construction import models as construction_models
 from app.services.documents import models as documents_models
@@ -21,6 +22,7 @@ __all__ = [
     "appointments_models",
     "auth_models",
     "catalog_models",
+    "change_requests_models",
     "chat_models",
     "construction_models",
     "documents_models",

@@ -1,4 +1,4 @@
-"""The property demo: Harbourview Developments' projects, units, plans, holds, bookings and payments.
+"""The property demo: Harbourview Developments' projects, milestones, units, plans, holds, bookings and payments.
 
 Idempotent: every row has a fixed id (`00000000-0000-4000-d<kind>-<12 digits>`) and is inserted
 with `ON CONFLICT DO NOTHING`, so a second run adds nothing and never overwrites what the demo's
@@ -26,7 +26,7 @@ from app.demo import catalog
 from app.services.organizations.models import Organization
 from app.services.payments.models import Payment, PaymentAllocation, ReceiptCounter
 from app.services.properties import money
-from app.services.properties.models import Project, PropertySettings, Unit
+from app.services.properties.models import Milestone, Project, PropertySettings, Unit
 from app.services.unit_sales import schedule
 from app.services.unit_sales.models import (
     Booking,
@@ -41,9 +41,11 @@ from app.services.users.models import User
 if TYPE_CHECKING:
     from app.demo.seed import Progress
 
-PROJECT, UNIT, PLAN, PLAN_LINE, HOLD, BOOKING, LINE, PAYMENT, EVENT = (
-    "d100", "d200", "d300", "d310", "d400", "d500", "d600", "d700", "d800"
+PROJECT, UNIT, PLAN, PLAN_LINE, HOLD, BOOKING, LINE, PAYMENT, EVENT, MILESTONE = (
+    "d100", "d200", "d300", "d310", "d400", "d500", "d600", "d700", "d800", "d900"
 )  # fmt: skip
+MILESTONES = ("Groundworks", "Frame", "Envelope", "Fit-out")
+PERCENTS = {"planned": (0, 0, 0, 0), "under_construction": (100, 100, 60, 0), "completed": (100, 100, 100, 100)}
 UNITS_PER_PROJECT = 60
 BUYERS = 250  # the first demo citizens (the demo makes 300 by default)
 
@@ -146,6 +148,7 @@ class _Rows:
         self.uuid = demo_uuid
         self.buyers = buyers
         self.projects: list[dict[str, Any]] = []
+        self.milestones: list[dict[str, Any]] = []
         self.plans: list[dict[str, Any]] = []
         self.plan_lines: list[dict[str, Any]] = []
         self.units: list[dict[str, Any]] = []
@@ -167,6 +170,7 @@ class _Rows:
     def tables(self) -> list[tuple[Any, list[dict[str, Any]]]]:
         return [
             (Project, self.projects),
+            (Milestone, self.milestones),
             (PaymentPlan, self.plans),
             (PlanInstalment, self.plan_lines),
             (Unit, self.units),
@@ -202,6 +206,18 @@ def _project(
             "created_at": now - timedelta(days=500 - number),
         }
     )
+    for position, (stage, done) in enumerate(zip(MILESTONES, PERCENTS[spec.status], strict=True), start=1):
+        rows.milestones.append(
+            {
+                "id": rows.uuid(MILESTONE, number * 10 + position),
+                "project_id": project_id,
+                "name": stage,
+                "position": position,
+                "planned_on": today + timedelta(days=90 * position - 300),
+                "percent_complete": done,
+                "completed_on": today - timedelta(days=400 - 90 * position) if done == 100 else None,
+            }
+        )
     plans: list[tuple[uuid.UUID, list[PlanInstalment]]] = []
     for plan_number, (name, lines) in enumerate(PLANS, start=1):
         plan_id = rows.uuid(PLAN, number * 10 + plan_number)

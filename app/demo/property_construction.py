@@ -1,7 +1,7 @@
-"""The property demo, part 2: Harbourview's milestones, progress updates and buyers' change requests.
+"""The property demo, part 2: Harbourview's progress updates and buyers' change requests.
 
-Runs after `app/demo/property.py` (it needs its projects and bookings). Idempotent: fixed ids
-(`00000000-0000-4000-d9<kind>-<12 digits>`), and nothing is added once the first milestone exists.
+Runs after `app/demo/property.py` (it needs its projects, milestones and bookings). Idempotent:
+fixed ids (`00000000-0000-4000-d9<kind>-<12 digits>`), nothing added once the first update exists.
 An accepted change request is what the API makes of one: an instalment `kind: change_request` due
 that day at the end of the schedule, and its days added to the booking's `delay_days`.
 """
@@ -17,7 +17,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.demo import catalog
-from app.services.construction.models import ChangeRequest, ChangeRequestEvent, ProgressUpdate
+from app.services.change_requests.models import ChangeRequest, ChangeRequestEvent
+from app.services.construction.models import ProgressUpdate
 from app.services.organizations.models import Organization
 from app.services.properties.models import Milestone, Project
 from app.services.unit_sales.models import Booking, Instalment
@@ -25,13 +26,7 @@ from app.services.unit_sales.models import Booking, Instalment
 if TYPE_CHECKING:
     from app.demo.seed import Progress
 
-MILESTONE, UPDATE, REQUEST, REQUEST_EVENT, REQUEST_LINE = "d910", "d920", "d930", "d940", "d950"
-STAGES = ("Foundations", "Frame", "Envelope and roof", "Interiors", "Landscaping and handover")
-PERCENTS = {
-    "planned": (15, 0, 0, 0, 0),
-    "under_construction": (100, 100, 70, 25, 0),
-    "completed": (100, 100, 100, 100, 100),
-}
+UPDATE, REQUEST, REQUEST_EVENT, REQUEST_LINE = "d920", "d930", "d940", "d950"
 NEWS = (
     "Foundations are complete; the crane goes up next week.",
     "The frame has reached the top floor: topping-out ceremony on Friday.",
@@ -59,7 +54,7 @@ async def seed(conn: AsyncConnection, *, password_hash: str, progress: "Progress
     ).first()
     if organization is None:
         return
-    if await conn.scalar(select(Milestone.id).where(Milestone.id == demo_uuid(MILESTONE, 1))) is not None:
+    if await conn.scalar(select(ProgressUpdate.id).where(ProgressUpdate.id == demo_uuid(UPDATE, 1))) is not None:
         progress.step("found the construction demo")
         return
     org_id, timezone = organization
@@ -67,15 +62,18 @@ async def seed(conn: AsyncConnection, *, password_hash: str, progress: "Progress
     today = now.astimezone(ZoneInfo(timezone)).date()
     projects = (
         await conn.execute(
-            select(Project.id, Project.status, Project.completed_on)
+            select(Project.id, Project.status)
             .where(Project.organization_id == org_id, Project.published)
             .order_by(Project.id)
         )
     ).all()
-    milestones: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
-    for number, (project_id, status, completed_on) in enumerate(projects):
-        ids = _milestones(milestones, demo_uuid, number, project_id, status, completed_on, today)
+    for number, (project_id, status) in enumerate(projects):
+        ids: list[uuid.UUID | None] = list(
+            await conn.scalars(
+                select(Milestone.id).where(Milestone.project_id == project_id).order_by(Milestone.position)
+            )
+        ) or [None]
         news = len(NEWS) if status != "planned" else 1
         for index in range(news):
             updates.append(
@@ -89,40 +87,10 @@ async def seed(conn: AsyncConnection, *, password_hash: str, progress: "Progress
                     "created_at": now - timedelta(days=30 * (news - index)),
                 }
             )
-    if milestones:
-        await conn.execute(insert(Milestone).values(milestones).on_conflict_do_nothing())
     if updates:
         await conn.execute(insert(ProgressUpdate).values(updates).on_conflict_do_nothing())
     requests = await _change_requests(conn, demo_uuid, org_id=org_id, now=now, today=today)
-    progress.step(f"added {len(milestones)} milestones, {len(updates)} progress updates and {requests} change requests")
-
-
-def _milestones(
-    rows: list[dict[str, Any]],
-    demo_uuid: Any,
-    number: int,
-    project_id: uuid.UUID,
-    status: str,
-    completed_on: date | None,
-    today: date,
-) -> list[uuid.UUID]:
-    ids = []
-    for position, (name, percent) in enumerate(zip(STAGES, PERCENTS[status], strict=True), start=1):
-        milestone_id = demo_uuid(MILESTONE, number * 10 + position)
-        ids.append(milestone_id)
-        done = (completed_on or today) - timedelta(days=60 * (len(STAGES) - position)) if percent == 100 else None
-        rows.append(
-            {
-                "id": milestone_id,
-                "project_id": project_id,
-                "name": name,
-                "position": position,
-                "planned_on": today + timedelta(days=90 * (position - 2)),
-                "percent_complete": percent,
-                "completed_on": done,
-            }
-        )
-    return ids
+    progress.step(f"added {len(updates)} progress updates and {requests} change requests")
 
 
 async def _change_requests(

@@ -1,4 +1,4 @@
-"""Property, part 1: settings, projects, milestones, units, holds, payment plans, unit bookings, instalments, payments.
+"""Property: settings, projects, milestones, units, holds, payment plans, unit bookings, instalments, payments, change requests.
 
 A unit's sale state lives on its row (`hold_id`, `held_until`, `booking_id`, `sale_status`), changed
 only by conditional updates; `ix_bookings_unit_id_active` keeps one active booking per unit and
@@ -396,9 +396,89 @@ def upgrade() -> None:
     op.create_index(
         op.f("ix_payment_allocations_instalment_id"), "payment_allocations", ["instalment_id"], unique=False
     )
+    op.create_table(
+        "change_requests",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("booking_id", sa.Uuid(), nullable=False),
+        sa.Column("unit_id", sa.Uuid(), nullable=False),
+        sa.Column("project_id", sa.Uuid(), nullable=False),
+        sa.Column("organization_id", sa.Uuid(), nullable=False),
+        sa.Column("customer_id", sa.Uuid(), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("title", sa.String(length=200), nullable=False),
+        sa.Column("description", sa.String(length=5000), nullable=False),
+        sa.Column("amount", sa.Numeric(precision=19, scale=4), nullable=True),
+        sa.Column("days", sa.Integer(), nullable=True),
+        sa.Column("quote_note", sa.String(length=2000), nullable=True),
+        sa.Column("instalment_id", sa.Uuid(), nullable=True),
+        sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.CheckConstraint(
+            "status IN ('requested', 'quoted', 'declined', 'accepted', 'rejected', 'withdrawn')",
+            name=op.f("change_requests_status_check"),
+        ),
+        sa.CheckConstraint("amount >= 0", name=op.f("change_requests_amount_check")),
+        sa.CheckConstraint("days BETWEEN 0 AND 3650", name=op.f("change_requests_days_check")),
+        sa.ForeignKeyConstraint(
+            ["booking_id"], ["bookings.id"], name=op.f("change_requests_booking_id_fkey"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["customer_id"], ["users.id"], name=op.f("change_requests_customer_id_fkey"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["instalment_id"], ["instalments.id"], name=op.f("change_requests_instalment_id_fkey"), ondelete="SET NULL"
+        ),
+        sa.ForeignKeyConstraint(
+            ["organization_id"],
+            ["organizations.id"],
+            name=op.f("change_requests_organization_id_fkey"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["project_id"], ["projects.id"], name=op.f("change_requests_project_id_fkey"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["unit_id"], ["units.id"], name=op.f("change_requests_unit_id_fkey"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("change_requests_pkey")),
+    )
+    op.create_index(
+        "ix_change_requests_booking_id_created_at", "change_requests", ["booking_id", "created_at"], unique=False
+    )
+    op.create_index(
+        "ix_change_requests_project_id_created_at", "change_requests", ["project_id", "created_at"], unique=False
+    )
+    op.create_table(
+        "change_request_events",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("change_request_id", sa.Uuid(), nullable=False),
+        sa.Column("from_status", sa.String(length=16), nullable=True),
+        sa.Column("to_status", sa.String(length=16), nullable=False),
+        sa.Column("actor_id", sa.Uuid(), nullable=True),
+        sa.Column("note", sa.String(length=2000), nullable=True),
+        sa.Column("at", sa.DateTime(timezone=True), server_default=sa.text("clock_timestamp()"), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["actor_id"], ["users.id"], name=op.f("change_request_events_actor_id_fkey"), ondelete="SET NULL"
+        ),
+        sa.ForeignKeyConstraint(
+            ["change_request_id"],
+            ["change_requests.id"],
+            name=op.f("change_request_events_change_request_id_fkey"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("change_request_events_pkey")),
+    )
+    op.create_index(
+        op.f("ix_change_request_events_change_request_id"), "change_request_events", ["change_request_id"], unique=False
+    )
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_change_request_events_change_request_id"), table_name="change_request_events")
+    op.drop_table("change_request_events")
+    op.drop_index("ix_change_requests_project_id_created_at", table_name="change_requests")
+    op.drop_index("ix_change_requests_booking_id_created_at", table_name="change_requests")
+    op.drop_table("change_requests")
     op.drop_index(op.f("ix_payment_allocations_instalment_id"), table_name="payment_allocations")
     op.drop_table("payment_allocations")
     op.drop_index("ix_payments_booking_id_created_at", table_name="payments")

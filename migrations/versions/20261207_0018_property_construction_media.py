@@ -1,8 +1,5 @@
-"""Property, part 2: progress updates and their photos, change requests with their history, project
-media (models and images). Milestones came with part 1 (0014).
-
-Change requests move by conditional updates of their row; an accepted quote's instalment is a
-row of `instalments` (part 1) with `kind = 'change_request'`.
+"""Property, part 2: progress updates and their photos, project media (models and images).
+Milestones and change requests came with part 1's migration (0014).
 
 Revision ID: 0018
 Revises: 0014
@@ -106,93 +103,9 @@ def upgrade() -> None:
         ),
         sa.UniqueConstraint("storage_key", name=op.f("progress_photos_storage_key_key")),
     )
-    op.create_table(
-        "change_requests",
-        sa.Column("id", sa.Uuid(), nullable=False),
-        sa.Column("booking_id", sa.Uuid(), nullable=False),
-        sa.Column("unit_id", sa.Uuid(), nullable=False),
-        sa.Column("project_id", sa.Uuid(), nullable=False),
-        sa.Column("organization_id", sa.Uuid(), nullable=False),
-        sa.Column("customer_id", sa.Uuid(), nullable=False),
-        sa.Column("status", sa.String(length=16), nullable=False),
-        sa.Column("title", sa.String(length=200), nullable=False),
-        sa.Column("description", sa.String(length=5000), nullable=False),
-        sa.Column("amount", sa.Numeric(precision=19, scale=4), nullable=True),
-        sa.Column("days", sa.Integer(), nullable=True),
-        sa.Column("quote_note", sa.String(length=2000), nullable=True),
-        sa.Column("instalment_id", sa.Uuid(), nullable=True),
-        sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
-        sa.CheckConstraint(
-            "status IN ('requested', 'declined', 'withdrawn') OR amount IS NOT NULL",
-            name=op.f("change_requests_quoted_check"),
-        ),
-        sa.CheckConstraint(
-            "status IN ('requested', 'quoted', 'declined', 'accepted', 'rejected', 'withdrawn')",
-            name=op.f("change_requests_status_check"),
-        ),
-        sa.CheckConstraint("amount >= 0", name=op.f("change_requests_amount_check")),
-        sa.CheckConstraint("days BETWEEN 0 AND 3650", name=op.f("change_requests_days_check")),
-        sa.ForeignKeyConstraint(
-            ["booking_id"], ["bookings.id"], name=op.f("change_requests_booking_id_fkey"), ondelete="CASCADE"
-        ),
-        sa.ForeignKeyConstraint(
-            ["customer_id"], ["users.id"], name=op.f("change_requests_customer_id_fkey"), ondelete="CASCADE"
-        ),
-        sa.ForeignKeyConstraint(
-            ["instalment_id"], ["instalments.id"], name=op.f("change_requests_instalment_id_fkey"), ondelete="SET NULL"
-        ),
-        sa.ForeignKeyConstraint(
-            ["organization_id"],
-            ["organizations.id"],
-            name=op.f("change_requests_organization_id_fkey"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["project_id"], ["projects.id"], name=op.f("change_requests_project_id_fkey"), ondelete="CASCADE"
-        ),
-        sa.ForeignKeyConstraint(
-            ["unit_id"], ["units.id"], name=op.f("change_requests_unit_id_fkey"), ondelete="CASCADE"
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("change_requests_pkey")),
-    )
-    op.create_index(
-        "ix_change_requests_booking_id_created_at", "change_requests", ["booking_id", "created_at"], unique=False
-    )
-    op.create_index(
-        "ix_change_requests_project_id_created_at", "change_requests", ["project_id", "created_at"], unique=False
-    )
-    op.create_table(
-        "change_request_events",
-        sa.Column("id", sa.Uuid(), nullable=False),
-        sa.Column("change_request_id", sa.Uuid(), nullable=False),
-        sa.Column("from_status", sa.String(length=16), nullable=True),
-        sa.Column("to_status", sa.String(length=16), nullable=False),
-        sa.Column("actor_id", sa.Uuid(), nullable=True),
-        sa.Column("note", sa.String(length=2000), nullable=True),
-        sa.Column("at", sa.DateTime(timezone=True), server_default=sa.text("clock_timestamp()"), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["actor_id"], ["users.id"], name=op.f("change_request_events_actor_id_fkey"), ondelete="SET NULL"
-        ),
-        sa.ForeignKeyConstraint(
-            ["change_request_id"],
-            ["change_requests.id"],
-            name=op.f("change_request_events_change_request_id_fkey"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("change_request_events_pkey")),
-    )
-    op.create_index(
-        op.f("ix_change_request_events_change_request_id"), "change_request_events", ["change_request_id"], unique=False
-    )
 
 
 def downgrade() -> None:
-    op.drop_index(op.f("ix_change_request_events_change_request_id"), table_name="change_request_events")
-    op.drop_table("change_request_events")
-    op.drop_index("ix_change_requests_project_id_created_at", table_name="change_requests")
-    op.drop_index("ix_change_requests_booking_id_created_at", table_name="change_requests")
-    op.drop_table("change_requests")
     op.drop_table("progress_photos")
     op.drop_index(op.f("ix_project_media_unit_id"), table_name="project_media")
     op.drop_index("ix_project_media_project_id_created_at", table_name="project_media")

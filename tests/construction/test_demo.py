@@ -40,7 +40,7 @@ async def test_construction_demo_is_idempotent_and_the_api_agrees(
     projects = (await client.get("/projects", params={"status": "under_construction"})).json()["items"]
     assert projects
     for project in projects:
-        assert project["progress_percent"] == (100 + 100 + 70 + 25 + 0) // 5
+        assert project["progress_percent"] == (100 + 100 + 60 + 0) // 4
         updates = await client.get(f"/projects/{project['id']}/progress-updates", headers=owner)
         assert updates.json()["total"] == 3
 

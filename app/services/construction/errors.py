@@ -1,6 +1,6 @@
-"""Errors of progress updates and change requests."""
+"""Errors of progress updates."""
 
-from app.core.errors import Conflict, InvalidInput, NotFound, UnsupportedMediaType
+from app.core.errors import InvalidInput, NotFound, UnsupportedMediaType
 
 
 class ProgressUpdateNotFound(NotFound):
@@ -14,17 +14,3 @@ class ProgressMilestoneUnknown(InvalidInput):
 
 class UnsupportedPhoto(UnsupportedMediaType):
     default_detail = "Photos must be PNG, JPEG or WebP (decided from the content)."
-
-
-class ChangeRequestNotFound(NotFound):
-    default_detail = "No such change request."
-
-
-class ChangeRequestTransition(Conflict):
-    code = "invalid_transition"
-    default_detail = "The change request's status does not allow this."
-
-
-class ChangeRequestBookingNotActive(Conflict):
-    code = "booking_not_active"
-    default_detail = "The booking is cancelled."

@@ -1,9 +1,9 @@
 import uuid
 from functools import partial
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Body, Query, Request, status
+from fastapi import APIRouter, Request, status
 from fastapi.responses import StreamingResponse
 
 from app.core.database import SessionDep, after_commit, release_connection
@@ -12,31 +12,19 @@ from app.core.errors import PayloadTooLarge
 from app.core.schemas import Page
 from app.core.uploads import FileSink, Limit, invalid_form, read_form_files
 from app.services.auth.dependencies import CurrentUser
-from app.services.construction import change_requests as change_requests_service
 from app.services.construction import service as construction_service
-from app.services.construction.models import ChangeRequestStatus
-from app.services.construction.schemas import (
-    ChangeRequestCreate,
-    ChangeRequestDecline,
-    ChangeRequestEventRead,
-    ChangeRequestQuote,
-    ChangeRequestRead,
-    ChangeRequestReason,
-    ProgressUpdateRead,
-)
+from app.services.construction.schemas import ProgressUpdateRead
 from app.services.documents.storage import Staged
 from app.services.properties.dependencies import Now, ProjectStaff
 from app.services.property_media import service as media_service
 from app.services.property_media.content import file_response
 from app.services.property_media.dependencies import MediaStoresDep
-from app.services.unit_sales import service as unit_sales_service
 
 router = APIRouter(tags=["property"])
 
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "`not_found`"}}
 _STAFF: dict[int | str, dict[str, Any]] = {**_NOT_FOUND, 403: {"description": "`forbidden`"}}
 _MOVE: dict[int | str, dict[str, Any]] = {**_STAFF, 409: {"description": "`invalid_transition`"}}
-OptionalReason = Annotated[ChangeRequestReason | None, Body(examples=[{"reason": "Too expensive."}])]
 MAX_PHOTOS = 10
 BODY_LENGTH = 5000
 PROGRESS_FORM = {
@@ -203,138 +191,3 @@ async def download_progress_photo(
         filename=photo.filename,
         cache="private, max-age=300",
     )
-
-
-# --- change requests ------------------------------------------------------------------------------
-
-
-@router.post(
-    "/bookings/{booking_id}/change-requests",
-    status_code=status.HTTP_201_CREATED,
-    responses={**_STAFF, 409: {"description": "`booking_not_active`"}},
-)
-async def create_change_request(
-    booking_id: uuid.UUID, data: ChangeRequestCreate, user: CurrentUser, session: SessionDep
-) -> ChangeRequestRead:
-    """The buyer asks for a change to their unit; the builder quotes or declines it."""
-    booking = await unit_sales_service.get_visible(session, booking_id=booking_id, user=user)
-    request = await change_requests_service.create(session, booking=booking, customer=user, data=data)
-    return change_requests_service.to_read(request, currency=booking.currency)
-
-
-@router.get("/bookings/{booking_id}/change-requests", responses=_NOT_FOUND)
-async def list_booking_change_requests(
-    booking_id: uuid.UUID, user: CurrentUser, session: SessionDep, page: PageDep
-) -> Page[ChangeRequestRead]:
-    """The buyer, or the builder's staff: the booking's change requests, newest first."""
-    booking = await unit_sales_service.get_visible(session, booking_id=booking_id, user=user)
-    rows, total = await change_requests_service.get_all(session, booking=booking, offset=page.offset, limit=page.size)
-    items = [change_requests_service.to_read(r, currency=booking.currency) for r in rows]
-    return Page.build(items, total=total, page=page.page, size=page.size)
-
-
-@router.get("/projects/{project_id}/change-requests", responses=_STAFF)
-async def list_project_change_requests(
-    access: ProjectStaff,
-    session: SessionDep,
-    page: PageDep,
-    status_: Annotated[ChangeRequestStatus | None, Query(alias="status")] = None,
-) -> Page[ChangeRequestRead]:
-    """Members: the project's change requests, newest first (`?status=requested` is the queue)."""
-    rows, total = await change_requests_service.get_all(
-        session, project=access.project, status=status_, offset=page.offset, limit=page.size
-    )
-    items = [change_requests_service.to_read(r, currency=access.project.currency) for r in rows]
-    return Page.build(items, total=total, page=page.page, size=page.size)
-
-
-@router.get("/change-requests/{change_request_id}", responses=_NOT_FOUND)
-async def get_change_request(change_request_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> ChangeRequestRead:
-    """The buyer, or the builder's staff."""
-    request, booking = await change_requests_service.get_visible(
-        session, change_request_id=change_request_id, user=user
-    )
-    return change_requests_service.to_read(request, currency=booking.currency)
-
-
-@router.get("/change-requests/{change_request_id}/history", responses=_NOT_FOUND)
-async def get_change_request_history(
-    change_request_id: uuid.UUID, user: CurrentUser, session: SessionDep
-) -> list[ChangeRequestEventRead]:
-    """The buyer, or the builder's staff: every move, oldest first."""
-    request, _ = await change_requests_service.get_visible(session, change_request_id=change_request_id, user=user)
-    events = await change_requests_service.history(session, request=request)
-    return [ChangeRequestEventRead.model_validate(e) for e in events]
-
-
-@router.post(
-    "/change-requests/{change_request_id}/quote",
-    responses={**_MOVE, 409: {"description": "`invalid_transition`, `booking_not_active`"}},
-)
-async def quote_change_request(
-    change_request_id: uuid.UUID, data: ChangeRequestQuote, user: CurrentUser, session: SessionDep
-) -> ChangeRequestRead:
-    """Members: requested → quoted, with the price (≥ 0, the booking's currency) and the delay in days."""
-    request, booking = await change_requests_service.get_visible(
-        session, change_request_id=change_request_id, user=user
-    )
-    request = await change_requests_service.quote(session, request=request, booking=booking, actor=user, data=data)
-    return change_requests_service.to_read(request, currency=booking.currency)
-
-
-@router.post("/change-requests/{change_request_id}/decline", responses=_MOVE)
-async def decline_change_request(
-    change_request_id: uuid.UUID, data: ChangeRequestDecline, user: CurrentUser, session: SessionDep
-) -> ChangeRequestRead:
-    """Members: requested → declined, with the reason."""
-    request, booking = await change_requests_service.get_visible(
-        session, change_request_id=change_request_id, user=user
-    )
-    request = await change_requests_service.decline(
-        session, request=request, booking=booking, actor=user, reason=data.reason
-    )
-    return change_requests_service.to_read(request, currency=booking.currency)
-
-
-@router.post(
-    "/change-requests/{change_request_id}/accept",
-    responses={**_MOVE, 409: {"description": "`invalid_transition`, `booking_not_active`"}},
-)
-async def accept_change_request(
-    change_request_id: uuid.UUID, user: CurrentUser, session: SessionDep, now: Now
-) -> ChangeRequestRead:
-    """The buyer: quoted → accepted. A positive amount becomes an instalment of the schedule
-    (`kind: change_request`, due today) and `days` join the booking's `delay_days`."""
-    request, booking = await change_requests_service.get_visible(
-        session, change_request_id=change_request_id, user=user
-    )
-    request = await change_requests_service.accept(session, request=request, booking=booking, actor=user, now=now)
-    return change_requests_service.to_read(request, currency=booking.currency)
-
-
-@router.post("/change-requests/{change_request_id}/reject", responses=_MOVE)
-async def reject_change_request(
-    change_request_id: uuid.UUID, user: CurrentUser, session: SessionDep, data: OptionalReason = None
-) -> ChangeRequestRead:
-    """The buyer: quoted → rejected, with an optional reason."""
-    request, booking = await change_requests_service.get_visible(
-        session, change_request_id=change_request_id, user=user
-    )
-    request = await change_requests_service.reject(
-        session, request=request, booking=booking, actor=user, reason=data.reason if data else None
-    )
-    return change_requests_service.to_read(request, currency=booking.currency)
-
-
-@router.post("/change-requests/{change_request_id}/withdraw", responses=_MOVE)
-async def withdraw_change_request(
-    change_request_id: uuid.UUID, user: CurrentUser, session: SessionDep, data: OptionalReason = None
-) -> ChangeRequestRead:
-    """The buyer: requested or quoted → withdrawn."""
-    request, booking = await change_requests_service.get_visible(
-        session, change_request_id=change_request_id, user=user
-    )
-    request = await change_requests_service.withdraw(
-        session, request=request, booking=booking, actor=user, reason=data.reason if data else None
-    )
-    return change_requests_service.to_read(request, currency=booking.currency)

@@ -425,19 +425,18 @@ async def add_change(
     booking: Booking,
     label: str,
     amount: Decimal,
-    due_on: date,
     days: int,
     change_request_id: uuid.UUID,
+    now: datetime,
 ) -> Instalment | None:
-    """An accepted change request: a positive amount becomes the last instalment (due `due_on`),
-    `days` join the booking's delay. The booking's row is locked by the caller."""
+    """An accepted change: `days` more delay and, for a positive amount, an instalment due that
+    day (in the builder's zone). The booking's row is locked by the caller."""
     booking.delay_days = booking.delay_days + days
-    line = None
+    instalment = None
     if amount > 0:
-        last = await session.scalar(
-            select(func.coalesce(func.max(Instalment.position), 0)).where(Instalment.booking_id == booking.id)
-        )
-        line = Instalment(
+        context = (await contexts(session, [booking], now=now))[booking.id]
+        last = await session.scalar(select(func.max(Instalment.position)).where(Instalment.booking_id == booking.id))
+        instalment = Instalment(
             booking_id=booking.id,
             position=(last or 0) + 1,
             label=label,
@@ -445,10 +444,10 @@ async def add_change(
             change_request_id=change_request_id,
             trigger=Trigger.date,
             offset_days=0,
-            due_on=due_on,
+            due_on=context.today,
             amount=amount,
             paid=Decimal(0),
         )
-        session.add(line)
+        session.add(instalment)
     await session.flush()
-    return line
+    return instalment
