@@ -196,6 +196,13 @@ async def test_refused_photos_leave_nothing_on_disk(
     )
     assert files_on_disk(stores) == []
 
+    # A body of 5,001 characters (5,000 of three-byte characters are fine): 422.
+    long_body = await post_update(client, org.staff, project["id"], files=[good], body="€" * 5001)
+    assert_problem(long_body, 422, "validation_error")
+    assert files_on_disk(stores) == []
+    fits = await post_update(client, org.staff, project["id"], body="€" * 5000)
+    assert fits.status_code == 201, fits.text
+
     # Eleven photos: 422.
     many = await post_update(client, org.staff, project["id"], files=[good] * 11)
     assert_problem(many, 422, "validation_error")

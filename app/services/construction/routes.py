@@ -120,7 +120,7 @@ async def create_progress_update(
         new_sink=new_sink,
         sniff=media_service.detect_image,
         max_files=MAX_PHOTOS,
-        field_lengths={"body": BODY_LENGTH},
+        field_lengths={"body": BODY_LENGTH * 4},  # bytes of UTF-8; the characters are counted below
     )
     for item, path in staged:
         after_commit(session, on_rollback=partial(stores.storage.discard, item))
@@ -128,6 +128,8 @@ async def create_progress_update(
     body = values.get("body", "")
     if not body:
         raise invalid_form("body", "a text is required", "missing")
+    if len(body) > BODY_LENGTH:
+        raise invalid_form("body", f"at most {BODY_LENGTH} characters", "string_too_long")
     photos = []
     for (item, _), file in zip(staged, received, strict=True):
         content_type = media_service.detect_image(file.head)
