@@ -19,9 +19,11 @@ from app.services.construction.storage import property_storage
 from app.services.documents.dependencies import document_storage
 from app.services.documents.routes import router as documents_router
 from app.services.insights.routes import router as insights_router
+from app.services.medical_records.routes import router as medical_records_router
 from app.services.notifications.routes import router as notifications_router
 from app.services.notifications.workers import notification_workers
 from app.services.organizations.routes import router as organizations_router
+from app.services.patients.routes import router as patients_router
 from app.services.payments.routes import router as payments_router
 from app.services.properties.routes import router as properties_router
 from app.services.property_media.routes import router as property_media_router
@@ -52,6 +54,8 @@ ROUTERS = [
     organizations_router,
     ratings_router,
     insights_router,
+    patients_router,
+    medical_records_router,
     properties_router,
     unit_sales_router,
     payments_router,

@@ -9,8 +9,10 @@ from app.services.chat import models as chat_models
 from app.services.construction import models as construction_models
 from app.services.documents import models as documents_models
 from app.services.insights import models as insights_models
+from app.services.medical_records import models as medical_records_models
 from app.services.notifications import models as notifications_models
 from app.services.organizations import models as organizations_models
+from app.services.patients import models as patients_models
 from app.services.payments import models as payments_models
 from app.services.properties import models as properties_models
 from app.services.property_media import models as property_media_models
@@ -27,8 +29,10 @@ __all__ = [
     "construction_models",
     "documents_models",
     "insights_models",
+    "medical_records_models",
     "notifications_models",
     "organizations_models",
+    "patients_models",
     "payments_models",
     "properties_models",
     "property_media_models",

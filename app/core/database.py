@@ -15,6 +15,7 @@ import asyncpg
 import pydantic_core
 from fastapi import Depends, Request
 from sqlalchemy import DateTime, MetaData, event, func
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, SessionTransaction, mapped_column
 
@@ -38,6 +39,12 @@ READ_ONLY_METHODS = frozenset({"GET", "HEAD"})
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def violated_constraint(exc: IntegrityError) -> str | None:
+    """The name of the constraint or unique index an ORM statement violated (asyncpg reports it)."""
+    name = getattr(getattr(exc.orig, "__cause__", None), "constraint_name", None)
+    return name if isinstance(name, str) else None
 
 
 class TimestampMixin:

@@ -34,7 +34,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from app.core.security import hash_password_sync
-from app.demo import catalog
+from app.demo import catalog, clinic
 from app.demo import property as property_demo
 from app.demo import property_construction as property_construction_demo
 from app.services.appointments.models import ACTIVE_VALUES_SQL
@@ -129,7 +129,7 @@ class VerticalSeeder(Protocol):
 
 
 # Each vertical's seeder, in order; each finds what an earlier run made and only tops it up.
-VERTICALS: list[VerticalSeeder] = [property_demo.seed, property_construction_demo.seed]
+VERTICALS: list[VerticalSeeder] = [clinic.seed, property_demo.seed, property_construction_demo.seed]
 
 
 async def seed(

@@ -5,7 +5,7 @@ only by conditional updates; `ix_bookings_unit_id_active` keeps one active booki
 `instalments_paid_check` keeps every instalment's paid amount within it.
 
 Revision ID: 0014
-Revises: 0010
+Revises: 0012
 Create Date: 2026-12-07 16:22:46.887501
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0014"
-down_revision: str | None = "0010"
+down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

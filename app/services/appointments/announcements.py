@@ -3,6 +3,7 @@ rescheduling, status, check-in, rating-request and reminder notifications (and e
 
 import uuid
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
@@ -16,6 +17,7 @@ from app.services.notifications.service import Message
 from app.services.organizations.models import Organization
 from app.services.users.models import User
 
+TEMPLATES = Path(__file__).parent / "templates"  # e-mail texts, see notifications/templates/README.txt
 APPOINTMENT_KINDS = frozenset(
     {
         "appointment_booked",
@@ -35,7 +37,7 @@ def format_local(moment: datetime, timezone: str) -> str:
     return f"{local:%a} {local.day} {local:%b %Y, %H:%M}"
 
 
-def _by_whom(*, citizen_id: uuid.UUID, actor_id: uuid.UUID | None, organization_name: str) -> tuple[str, str]:
+def _by_whom(*, citizen_id: uuid.UUID | None, actor_id: uuid.UUID | None, organization_name: str) -> tuple[str, str]:
     """(`by` value for data, phrase for the text)."""
     if actor_id is None:
         return "system", ""
@@ -61,7 +63,7 @@ class AppointmentFacts(Protocol):
     reference: str
     service_id: uuid.UUID
     organization_id: uuid.UUID
-    citizen_id: uuid.UUID
+    citizen_id: uuid.UUID | None
     starts_at: datetime
     status: str
 
@@ -75,8 +77,14 @@ async def announce_appointment(
     note: str | None = None,
     previous_starts_at: datetime | None = None,
     minutes_before: int | None = None,
-) -> Notification:
-    """Tell the appointment's citizen what happened to it, and by whom (see `appointment_message`)."""
+) -> Notification | None:
+    """Tell the appointment's citizen what happened to it, and by whom (see `appointment_message`).
+
+    A clinic patient without an account (`citizen_id` NULL) has nobody to tell: None.
+    """
+    if appointment.citizen_id is None:
+        return None
+    citizen_id = appointment.citizen_id
     service = await session.get(Service, appointment.service_id)
     organization = await session.get(Organization, appointment.organization_id)
     assert service is not None
@@ -94,12 +102,13 @@ async def announce_appointment(
     )
     return await notifications_service.notify(
         session,
-        user_id=appointment.citizen_id,
+        user_id=citizen_id,
         kind=kind,
         title=message.title,
         body=message.body,
         data=message.data,
         email=message.email,
+        templates=message.templates,
     )
 
 
@@ -175,7 +184,7 @@ def appointment_message(
             title = "Appointment reminder"
             body = f"Reminder: your appointment for {what} is on {when}{_in_how_long(minutes_before)}."
             email = True
-    return Message(kind=kind, title=title, body=body, data=data, email=email)
+    return Message(kind=kind, title=title, body=body, data=data, email=email, templates=TEMPLATES)
 
 
 def _in_how_long(minutes: int | None) -> str:

@@ -26,6 +26,11 @@ class AppointmentCreate(InputSchema):
     service_id: uuid.UUID
     starts_at: AwareDatetime
     notes: Note | None = None
+    patient_id: uuid.UUID | None = Field(
+        default=None, description="Clinics: the patient it is for (members of the clinic, or the patient's account)"
+    )
+    staff_id: uuid.UUID | None = Field(default=None, description="A member of the organization, e.g. the doctor")
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=500)] | None = None
 
 
 class CancelRequest(InputSchema):
@@ -66,12 +71,14 @@ class AppointmentRead(Schema):
     reference: str = Field(description="Short code to read aloud (no 0/O or 1/I)")
     service_id: uuid.UUID
     organization_id: uuid.UUID
-    citizen_id: uuid.UUID
+    citizen_id: uuid.UUID | None = Field(description="The account it is for; null for a clinic patient without one")
+    patient_id: uuid.UUID | None = Field(description="Clinics: the patient it is for")
     staff_id: uuid.UUID | None
     starts_at: datetime
     ends_at: datetime
     status: Status
     notes: str | None
+    reason: str | None = Field(description="Clinics: the reason for the visit")
     requirements: list[AppointmentRequirement]
     checked_in_at: datetime | None
     created_at: datetime

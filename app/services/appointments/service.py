@@ -60,6 +60,7 @@ from app.services.catalog.errors import ServiceNotFound
 from app.services.catalog.models import Service
 from app.services.organizations import service as organizations_service
 from app.services.organizations.models import Organization
+from app.services.patients.models import Patient
 from app.services.users.models import User
 
 MAX_RANGE_DAYS = 31
@@ -439,29 +440,51 @@ async def get_queue(
     q: str | None,
     offset: int,
     limit: int,
+    staff_id: uuid.UUID | None = None,
+    patient_id: uuid.UUID | None = None,
+    first: date | None = None,
+    last: date | None = None,
 ) -> tuple[list[dict[str, Any]], int]:
-    """The organization's appointments for staff, in time order, with citizen and service names."""
+    """The organization's appointments for staff, in time order, with citizen and service names
+    (a clinic patient without an account: the patient's name). `first`/`last` are inclusive local
+    dates, like `day`."""
     query: Select[Any] = (
         select(
             *queries.BODY_COLUMNS,
-            User.full_name.label("citizen_name"),
+            func.coalesce(User.full_name, Patient.full_name, "").label("citizen_name"),
             Service.name.label("service_name"),
             func.count().over().label("total"),
         )
-        .join(User, User.id == Appointment.citizen_id)
+        .outerjoin(User, User.id == Appointment.citizen_id)
+        .outerjoin(Patient, Patient.id == Appointment.patient_id)
         .join(Service, Service.id == Appointment.service_id)
         .where(Appointment.organization_id == organization.id)
     )
+    zone = ZoneInfo(organization.timezone)
     if day is not None:
-        low, high = _local_day_bounds(day, ZoneInfo(organization.timezone))
+        low, high = _local_day_bounds(day, zone)
         query = query.where(Appointment.starts_at >= low, Appointment.starts_at < high)
+    if first is not None:
+        query = query.where(Appointment.starts_at >= _local_day_bounds(first, zone)[0])
+    if last is not None:
+        query = query.where(Appointment.starts_at < _local_day_bounds(last, zone)[1])
+    if staff_id is not None:
+        query = query.where(Appointment.staff_id == staff_id)
+    if patient_id is not None:
+        query = query.where(Appointment.patient_id == patient_id)
     if status is not None:
         query = query.where(Appointment.status == status)
     if service_id is not None:
         query = query.where(Appointment.service_id == service_id)
     if q:
         pattern = paging.contains(q)
-        query = query.where(or_(Appointment.reference == q.upper().replace("-", ""), User.full_name.ilike(pattern)))
+        query = query.where(
+            or_(
+                Appointment.reference == q.upper().replace("-", ""),
+                User.full_name.ilike(pattern),
+                Patient.full_name.ilike(pattern),
+            )
+        )
     ordered = query.order_by(Appointment.starts_at, Appointment.id).offset(offset).limit(limit)
     rows = (await session.execute(ordered)).all()
     return [dict(row._mapping) for row in rows], await _total(session, query, rows, offset)

@@ -139,7 +139,7 @@ async def reject_change_request(
     user: CurrentUser,
     session: SessionDep,
     now: Now,
-    data: Annotated[RejectRequest | None, Body()] = None,
+    data: Annotated[RejectRequest | None, Body(examples=[{"reason": "Too expensive."}, {}])] = None,
 ) -> ChangeRequestRead:
     """The buyer: quoted -> rejected."""
     return await _move(session, change_request_id, user, now, "reject", note=data.reason if data else None)
@@ -151,7 +151,7 @@ async def withdraw_change_request(
     user: CurrentUser,
     session: SessionDep,
     now: Now,
-    data: Annotated[WithdrawRequest | None, Body()] = None,
+    data: Annotated[WithdrawRequest | None, Body(examples=[{}])] = None,
 ) -> ChangeRequestRead:
     """The buyer: requested or quoted -> withdrawn."""
     return await _move(session, change_request_id, user, now, "withdraw")

@@ -3,7 +3,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import AfterValidator, Field, StringConstraints
+from pydantic import AfterValidator, ConfigDict, Field, StringConstraints
 
 from app.core.schemas import InputSchema, Schema
 from app.services.change_requests.models import ChangeStatus
@@ -19,26 +19,42 @@ def _not_negative(amount: Decimal) -> Decimal:
 
 
 class ChangeRequestCreate(InputSchema):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"title": "Move the kitchen wall", "description": "Open the kitchen to the living room."}]
+        }
+    )
+
     title: Annotated[str, StringConstraints(min_length=1, max_length=200)]
     description: Annotated[str, StringConstraints(min_length=1, max_length=5000)]
 
 
 class QuoteRequest(InputSchema):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"amount": "4800.00", "days": 14, "note": "Includes a new beam."}]}
+    )
+
     amount: Annotated[money.AmountText, AfterValidator(_not_negative)]
     days: Annotated[int, Field(ge=0, le=3650)]
     note: Reason | None = None
 
 
 class DeclineRequest(InputSchema):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"reason": "It is a load-bearing wall."}]})
+
     reason: Reason
 
 
 class RejectRequest(InputSchema):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"reason": "Too expensive."}, {}]})
+
     reason: Reason | None = None
 
 
 class WithdrawRequest(InputSchema):
     """Empty."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{}]})
 
 
 class ChangeRequestRead(Schema):

@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Select, func, select
@@ -41,6 +42,7 @@ from app.services.users.models import User
 
 # (magic test, content type, file extension)
 _PDF, _PNG, _JPEG, _WEBP = "application/pdf", "image/png", "image/jpeg", "image/webp"
+TEMPLATES = Path(__file__).parent / "templates"  # e-mail texts, see notifications/templates/README.txt
 EXTENSIONS = {_PDF: ".pdf", _PNG: ".png", _JPEG: ".jpg", _WEBP: ".webp"}
 _ALSO_ACCEPTED = {_JPEG: (".jpeg",)}
 
@@ -308,6 +310,7 @@ async def announce_review(
         body=body,
         data=data,
         email=decision == "rejected",
+        templates=TEMPLATES,
     )
 
 

@@ -53,6 +53,8 @@ class Message:
     body: str
     data: dict[str, Any]
     email: bool
+    # The folder of the e-mail templates, `<kind>.txt`: the feature of the event owns its texts.
+    templates: Path | None = None
 
 
 # --- writing ------------------------------------------------------------------------------------
@@ -163,10 +165,12 @@ async def notify(
     body: str,
     data: dict[str, Any] | None = None,
     email: bool = False,
+    templates: Path | None = None,
 ) -> Notification:
     """Store a notification for `user_id` in the caller's transaction, queue its e-mail when
-    `email` is true (and the account is active), and push it to the user's open sockets once the
-    transaction commits. Returns the stored row (not attached to the session)."""
+    `email` is true (and the account is active; its text from `templates`), and push it to the
+    user's open sockets once the transaction commits. Returns the stored row (not attached to the
+    session)."""
     await session.flush()  # the caller's pending changes go first, as with an ORM insert
     data = data or {}
     subject = text = None
@@ -174,7 +178,12 @@ async def notify(
         user = await session.get(User, user_id)
         if user is not None and user.is_active:
             subject, text = render_email(
-                kind, full_name=user.full_name, title=clip(title, TITLE_CHARS), body=clip(body, BODY_CHARS), data=data
+                kind,
+                full_name=user.full_name,
+                title=clip(title, TITLE_CHARS),
+                body=clip(body, BODY_CHARS),
+                data=data,
+                templates=templates,
             )
     row = (
         await session.execute(
@@ -240,6 +249,7 @@ def announcement_values(message: Message, *, recipient: Recipient) -> dict[str, 
             title=notification.title,
             body=notification.body,
             data=message.data,
+            templates=message.templates,
         )
         if message.email
         else (None, None)
@@ -260,17 +270,20 @@ def announcement_values(message: Message, *, recipient: Recipient) -> dict[str, 
 
 
 @lru_cache(maxsize=64)
-def _template(kind: str) -> tuple[str, str]:
-    path = TEMPLATES / f"{kind}.txt"
+def _template(kind: str, templates: Path | None) -> tuple[str, str]:
+    path = (templates or TEMPLATES) / f"{kind}.txt"
     if not path.is_file() or not kind.replace("_", "").isalnum():
         path = TEMPLATES / "default.txt"
     first, _, rest = path.read_text(encoding="utf-8").partition("\n")
     return first.removeprefix("Subject:").strip(), rest.lstrip("\n")
 
 
-def render_email(kind: str, *, full_name: str, title: str, body: str, data: dict[str, Any]) -> tuple[str, str]:
-    """The subject and body of the e-mail for a notification, from `templates/<kind>.txt`."""
-    subject_template, body_template = _template(kind)
+def render_email(
+    kind: str, *, full_name: str, title: str, body: str, data: dict[str, Any], templates: Path | None = None
+) -> tuple[str, str]:
+    """The subject and body of the e-mail for a notification, from `<templates>/<kind>.txt` (this
+    feature's `default.txt` when there is none)."""
+    subject_template, body_template = _template(kind, templates)
     values: dict[str, str] = {k: str(v) for k, v in data.items() if isinstance(v, str | int | float)}
     values |= {"full_name": full_name, "title": title, "body": body, "app_name": APP_NAME}
     rendered_subject = " ".join(Template(subject_template).safe_substitute(values).split())

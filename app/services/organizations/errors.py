@@ -27,3 +27,12 @@ class LastOwner(Conflict):
 class DepartmentExists(Conflict):
     code = "department_exists"
     default_detail = "The organization already has a department with this name."
+
+
+class NotAClinic(InvalidInput):
+    code = "not_a_clinic"
+    default_detail = "Only members of a clinic can have a clinical role."
+
+
+class OwnClinicalRole(PermissionDenied):
+    default_detail = "Nobody can change their own clinical role."

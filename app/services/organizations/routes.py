@@ -85,18 +85,19 @@ async def list_departments(organization_id: uuid.UUID, session: SessionDep, page
     responses={
         200: {"description": "The person was already a member; their role, title and department were updated"},
         **GATE_RESPONSES,
-        403: {"description": "`forbidden`: not an owner or manager here, or a role above your own"},
+        403: {"description": "`forbidden`: not a manager here, a role above your own, or your own clinical role"},
         409: {"description": "`last_owner`: demoting the only owner"},
-        422: {"description": "`user_not_found`, `department_not_found`"},
+        422: {"description": "`user_not_found`, `department_not_found`, `not_a_clinic`"},
     },
 )
 async def add_member(data: MemberCreate, access: OrgManager, session: SessionDep, response: Response) -> MemberRead:
-    """Owners, managers and administrators: make a registered user a member, or change their membership.
+    """Owners, managers and administrators: make a registered user a member, or change their membership
+    (role, title, department and, in a clinic, `clinical_role`: `doctor`, `nurse` or null).
 
     Nobody can give a role above their own, nor change a member who ranks above them.
     """
     member, created = await organizations_service.add_member(
-        session, organization=access.organization, actor_role=access.role, data=data
+        session, organization=access.organization, actor=access.user, actor_role=access.role, data=data
     )
     if not created:
         response.status_code = status.HTTP_200_OK

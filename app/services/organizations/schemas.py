@@ -6,7 +6,7 @@ from typing import Annotated
 from pydantic import AfterValidator, ConfigDict, EmailStr, Field, StringConstraints
 
 from app.core.schemas import InputSchema, Schema
-from app.services.organizations.models import MemberRole, OrganizationKind
+from app.services.organizations.models import ClinicalRole, MemberRole, OrganizationKind
 from app.services.users.schemas import Phone
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
@@ -92,6 +92,7 @@ class MemberCreate(InputSchema):
     role: MemberRole
     title: Title | None = None
     department_id: uuid.UUID | None = None
+    clinical_role: ClinicalRole | None = Field(default=None, description="Clinics only: `doctor` or `nurse`")
 
 
 class MemberRead(Schema):
@@ -102,4 +103,5 @@ class MemberRead(Schema):
     role: MemberRole
     title: str | None
     department_id: uuid.UUID | None
+    clinical_role: ClinicalRole | None
     created_at: datetime

@@ -15,10 +15,12 @@ from app.services.organizations.errors import (
     DepartmentNotFound,
     InviteeNotFound,
     LastOwner,
+    NotAClinic,
     OrganizationNotFound,
+    OwnClinicalRole,
     RoleTooHigh,
 )
-from app.services.organizations.models import Department, MemberRole, Membership, Organization
+from app.services.organizations.models import Department, MemberRole, Membership, Organization, OrganizationKind
 from app.services.organizations.schemas import MemberCreate, OrganizationCreate, OrganizationUpdate
 from app.services.users import service as users_service
 from app.services.users.models import Role, User
@@ -141,13 +143,20 @@ def _check_rank(actor_role: MemberRole | None, role: MemberRole) -> None:
 
 
 async def add_member(
-    session: AsyncSession, *, organization: Organization, actor_role: MemberRole | None, data: MemberCreate
+    session: AsyncSession,
+    *,
+    organization: Organization,
+    actor: User,
+    actor_role: MemberRole | None,
+    data: MemberCreate,
 ) -> tuple[dict[str, Any], bool]:
-    """Add a member, or change an existing member's role, title and department.
+    """Add a member, or change an existing member's role, title, department and clinical role.
 
     Returns the member row and whether it was created.
     """
     _check_rank(actor_role, data.role)
+    if data.clinical_role is not None and organization.kind != OrganizationKind.clinic:
+        raise NotAClinic()
     user = await users_service.get_by_email(session, data.email)
     if user is None:
         raise InviteeNotFound()
@@ -163,6 +172,7 @@ async def add_member(
             role=data.role,
             title=data.title,
             department_id=data.department_id,
+            clinical_role=data.clinical_role,
         )
         .on_conflict_do_nothing(index_elements=[Membership.organization_id, Membership.user_id])
         .returning(Membership.user_id)
@@ -175,9 +185,12 @@ async def add_member(
         if existing is None:  # removed between the two statements
             raise Conflict("The membership changed meanwhile; try again.")
         _check_rank(actor_role, MemberRole(existing.role))
+        if user.id == actor.id and existing.clinical_role != data.clinical_role:
+            raise OwnClinicalRole()
         if existing.role == MemberRole.owner and data.role != MemberRole.owner:
             await _keep_an_owner(session, organization_id=organization.id, leaving=user.id)
         existing.role, existing.title, existing.department_id = data.role, data.title, data.department_id
+        existing.clinical_role = data.clinical_role
         await session.flush()
     member = await get_member(session, organization_id=organization.id, user_id=user.id)
     assert member is not None
@@ -204,6 +217,7 @@ def _member_columns() -> tuple[Any, ...]:
         Membership.role,
         Membership.title,
         Membership.department_id,
+        Membership.clinical_role,
         Membership.created_at,
     )
 
@@ -243,3 +257,11 @@ async def remove_member(
         await _keep_an_owner(session, organization_id=organization.id, leaving=user_id)
     await session.delete(membership)
     await session.flush()
+
+
+async def get_membership(session: AsyncSession, *, organization_id: uuid.UUID, user_id: uuid.UUID) -> Membership | None:
+    """The user's membership (role and, in a clinic, clinical role), read fresh on every request so
+    that a change acts at once on tokens already issued."""
+    return await session.scalar(
+        select(Membership).where(Membership.organization_id == organization_id, Membership.user_id == user_id)
+    )

@@ -4,7 +4,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AfterValidator, StringConstraints
+from pydantic import AfterValidator, ConfigDict, StringConstraints
 
 from app.core.schemas import InputSchema, Schema
 from app.services.properties import money
@@ -25,6 +25,14 @@ def _positive(amount: Decimal) -> Decimal:
 
 
 class PaymentCreate(InputSchema):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"amount": "32500.00", "paid_on": "2026-12-04", "method": "bank_transfer", "reference": "TRF-88213"}
+            ]
+        }
+    )
+
     amount: Annotated[money.AmountText, AfterValidator(_positive)]
     paid_on: date
     method: PaymentMethod

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Query, Response, status
 from app.core.database import SessionDep
 from app.core.dependencies import PageDep
 from app.core.schemas import Page, json_response
+from app.services.organizations.dependencies import GATE_RESPONSES
 from app.services.properties import milestones as milestones_service
 from app.services.properties import money
 from app.services.properties import service as properties_service
@@ -36,7 +37,14 @@ from app.services.properties.schemas import (
 
 router = APIRouter(tags=["property"])
 
-_KIND: dict[int | str, dict[str, Any]] = {409: {"description": "`wrong_organization_kind`"}}
+_KIND: dict[int | str, dict[str, Any]] = {
+    **GATE_RESPONSES,
+    409: {"description": "`wrong_organization_kind`: not a property organization"},
+}
+_STAFF: dict[int | str, dict[str, Any]] = {
+    403: {"description": "`forbidden`: not a member of the builder"},
+    404: {"description": "`not_found`"},
+}
 PriceQuery = Annotated[money.AmountText | None, Query(description="Inclusive, a decimal string")]
 
 
@@ -104,7 +112,7 @@ async def get_project(project_id: uuid.UUID, session: SessionDep, viewer: Viewer
 
 @router.patch(
     "/projects/{project_id}",
-    responses={403: {"description": "`forbidden`"}, 409: {"description": "`invalid_transition`"}},
+    responses={**_STAFF, 409: {"description": "`invalid_transition`"}},
 )
 async def update_project(data: ProjectUpdate, access: ProjectStaff, session: SessionDep, now: Now) -> ProjectRead:
     """Members: the create fields but `currency`; `published` is one way and `status` only moves forward."""
@@ -116,7 +124,7 @@ async def update_project(data: ProjectUpdate, access: ProjectStaff, session: Ses
 @router.post(
     "/projects/{project_id}/units",
     status_code=status.HTTP_201_CREATED,
-    responses={409: {"description": "`unit_code_taken`"}},
+    responses={**_STAFF, 409: {"description": "`unit_code_taken`"}},
 )
 async def create_unit(data: UnitCreate, access: ProjectStaff, session: SessionDep, now: Now) -> UnitRead:
     """Members: a unit for sale; `code` is unique in the project in any case."""
@@ -160,7 +168,7 @@ async def get_unit(unit_id: uuid.UUID, session: SessionDep, viewer: Viewer, now:
 
 @router.patch(
     "/units/{unit_id}",
-    responses={403: {"description": "`forbidden`"}, 409: {"description": "`unit_code_taken`"}},
+    responses={**_STAFF, 409: {"description": "`unit_code_taken`"}},
 )
 async def update_unit(data: UnitUpdate, access: UnitStaff, session: SessionDep, now: Now) -> UnitRead:
     """Members: a new price binds later bookings only (a booking keeps the price it was made at)."""
@@ -171,7 +179,7 @@ async def update_unit(data: UnitUpdate, access: UnitStaff, session: SessionDep, 
 @router.post(
     "/projects/{project_id}/milestones",
     status_code=status.HTTP_201_CREATED,
-    responses={403: {"description": "`forbidden`"}, 404: {"description": "`not_found`"}},
+    responses=_STAFF,
 )
 async def create_milestone(data: MilestoneCreate, access: ProjectStaff, session: SessionDep, now: Now) -> MilestoneRead:
     """Members: the next milestone of the project (positions 1, 2, ...)."""
@@ -192,7 +200,7 @@ async def list_milestones(
 
 @router.patch(
     "/milestones/{milestone_id}",
-    responses={403: {"description": "`forbidden`"}, 404: {"description": "`not_found`"}},
+    responses=_STAFF,
 )
 async def update_milestone(
     data: MilestoneUpdate, access: MilestoneStaff, session: SessionDep, now: Now

@@ -3,7 +3,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import AfterValidator, Field, StringConstraints
+from pydantic import AfterValidator, ConfigDict, Field, StringConstraints
 
 from app.core.schemas import InputSchema, Schema
 from app.services.properties import money
@@ -43,11 +43,31 @@ class PropertySettingsRead(Schema):
 
 
 class PropertySettingsUpdate(InputSchema):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"hold_minutes": 30, "max_holds_per_customer": 3}]})
+
     hold_minutes: Annotated[int, Field(ge=1, le=1440)] | None = None
     max_holds_per_customer: Annotated[int, Field(ge=1, le=20)] | None = None
 
 
 class ProjectCreate(InputSchema):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Harbour Lights",
+                    "city": "Lisbon",
+                    "currency": "EUR",
+                    "address": "Rua do Cais 12",
+                    "description": "Sixty flats by the river.",
+                    "status": "under_construction",
+                    "starts_on": "2026-03-01",
+                    "handover_on": "2028-06-30",
+                    "amenities": ["pool", "gym"],
+                }
+            ]
+        }
+    )
+
     name: Name
     city: City
     currency: Currency
@@ -60,6 +80,8 @@ class ProjectCreate(InputSchema):
 
 
 class ProjectUpdate(InputSchema):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"published": True}, {"status": "completed"}]})
+
     name: Name | None = None
     city: City | None = None
     address: Address | None = None
@@ -97,12 +119,18 @@ Percent = Annotated[int, Field(ge=0, le=100)]
 
 
 class MilestoneCreate(InputSchema):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"name": "Foundations", "planned_on": "2027-02-15", "percent_complete": 40}]}
+    )
+
     name: Name
     planned_on: date | None = None
     percent_complete: Percent = 0
 
 
 class MilestoneUpdate(InputSchema):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"percent_complete": 100}]})
+
     name: Name | None = None
     planned_on: date | None = None
     percent_complete: Percent | None = None
@@ -121,6 +149,21 @@ class MilestoneRead(Schema):
 
 
 class UnitCreate(InputSchema):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "code": "A-101",
+                    "type": "apartment",
+                    "floor": 1,
+                    "bedrooms": 2,
+                    "area_m2": "84.50",
+                    "price": "325000.00",
+                }
+            ]
+        }
+    )
+
     code: Annotated[str, StringConstraints(min_length=1, max_length=40)]
     type: UnitType
     floor: Annotated[int, Field(ge=-5, le=200)]
@@ -130,6 +173,8 @@ class UnitCreate(InputSchema):
 
 
 class UnitUpdate(InputSchema):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"price": "339000.00"}]})
+
     code: Annotated[str, StringConstraints(min_length=1, max_length=40)] | None = None
     type: UnitType | None = None
     floor: Annotated[int, Field(ge=-5, le=200)] | None = None

@@ -52,7 +52,7 @@ async def create_hold(
     user: CurrentUser,
     session: SessionDep,
     now: Now,
-    data: Annotated[HoldCreate | None, Body()] = None,
+    data: Annotated[HoldCreate | None, Body(examples=[{}])] = None,
 ) -> HoldRead:
     """Hold an available unit for the builder's `hold_minutes`. Under any concurrency one hold wins;
     a lapsed hold frees the unit at once (its status reads `expired`)."""

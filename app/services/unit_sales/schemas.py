@@ -3,7 +3,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, ConfigDict, Field, StringConstraints, model_validator
 
 from app.core.schemas import InputSchema, Schema
 from app.services.properties import money
@@ -23,6 +23,8 @@ Percent = Annotated[money.PercentText, AfterValidator(_percent)]
 
 class HoldCreate(InputSchema):
     """Empty: the unit is in the path, the customer is the caller."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{}]})
 
 
 class HoldRead(Schema):
@@ -54,11 +56,28 @@ class PlanInstalmentIn(InputSchema):
 
 
 class PaymentPlanCreate(InputSchema):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "10 / 40 / 50",
+                    "instalments": [
+                        {"label": "Down payment", "percent": "10", "trigger": "booking"},
+                        {"label": "Structure", "percent": "40", "trigger": "date", "due_on": "2027-09-01"},
+                        {"label": "Keys", "percent": "50", "trigger": "handover", "offset_days": 30},
+                    ],
+                }
+            ]
+        }
+    )
+
     name: Label
     instalments: Annotated[list[PlanInstalmentIn], Field(min_length=1, max_length=24)]
 
 
 class PaymentPlanUpdate(InputSchema):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"active": False}]})
+
     name: Label | None = None
     active: bool | None = None
 
@@ -84,11 +103,24 @@ class PaymentPlanRead(Schema):
 
 
 class BookingCreate(InputSchema):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "hold_id": "5f0c2b1e-8d4a-4b7e-9c3f-1a2b3c4d5e6f",
+                    "payment_plan_id": "0b7d7c1e-2f3a-4c5d-8e9f-a0b1c2d3e4f5",
+                }
+            ]
+        }
+    )
+
     hold_id: uuid.UUID
     payment_plan_id: uuid.UUID
 
 
 class BookingCancel(InputSchema):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"reason": "The buyer's mortgage was refused."}, {}]})
+
     reason: Annotated[str, StringConstraints(max_length=1000)] | None = None
 
 
@@ -148,6 +180,8 @@ class ScheduleRead(Schema):
 
 
 class InstalmentUpdate(InputSchema):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"due_on": "2027-10-01"}]})
+
     due_on: date
 
 
