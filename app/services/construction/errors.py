@@ -1,6 +1,6 @@
 """Errors of progress updates."""
 
-from app.core.errors import InvalidInput, NotFound, UnsupportedMediaType
+from app.core.errors import InvalidInput, NotFound
 
 
 class ProgressUpdateNotFound(NotFound):
@@ -10,7 +10,3 @@ class ProgressUpdateNotFound(NotFound):
 class ProgressMilestoneUnknown(InvalidInput):
     code = "validation_error"
     default_detail = "`milestone_id` is not a milestone of this project, or `percent_complete` came without one."
-
-
-class UnsupportedPhoto(UnsupportedMediaType):
-    default_detail = "Photos must be PNG, JPEG or WebP (decided from the content)."
