@@ -14,6 +14,8 @@ from app.services.catalog.routes import router as catalog_router
 from app.services.change_requests.routes import router as change_requests_router
 from app.services.chat.routes import router as chat_router
 from app.services.checkins.routes import router as checkins_router
+from app.services.construction.routes import router as construction_router
+from app.services.construction.storage import property_storage
 from app.services.documents.dependencies import document_storage
 from app.services.documents.routes import router as documents_router
 from app.services.insights.routes import router as insights_router
@@ -24,6 +26,7 @@ from app.services.organizations.routes import router as organizations_router
 from app.services.patients.routes import router as patients_router
 from app.services.payments.routes import router as payments_router
 from app.services.properties.routes import router as properties_router
+from app.services.property_media.routes import router as property_media_router
 from app.services.qr.routes import router as qr_router
 from app.services.ratings.routes import router as ratings_router
 from app.services.tickets.routes import router as tickets_router
@@ -37,6 +40,7 @@ BACKGROUND: list[BackgroundService] = [
     reminder_worker,
     document_storage,
     sla_workers,
+    property_storage,
 ]
 
 # Starlette tries routers in this order on every request: the busiest come first.
@@ -60,6 +64,8 @@ ROUTERS = [
     payments_router,
     change_requests_router,
     tickets_router,
+    construction_router,
+    property_media_router,
 ]
 
 

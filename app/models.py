@@ -6,6 +6,7 @@ from app.services.auth import models as auth_models
 from app.services.catalog import models as catalog_models
 from app.services.change_requests import models as change_requests_models
 from app.services.chat import models as chat_models
+from app.services.construction import models as construction_models
 from app.services.documents import models as documents_models
 from app.services.insights import models as insights_models
 from app.services.medical_records import models as medical_records_models
@@ -14,6 +15,7 @@ from app.services.organizations import models as organizations_models
 from app.services.patients import models as patients_models
 from app.services.payments import models as payments_models
 from app.services.properties import models as properties_models
+from app.services.property_media import models as property_media_models
 from app.services.ratings import models as ratings_models
 from app.services.tickets import models as tickets_models
 from app.services.unit_sales import models as unit_sales_models
@@ -25,6 +27,7 @@ __all__ = [
     "catalog_models",
     "change_requests_models",
     "chat_models",
+    "construction_models",
     "documents_models",
     "insights_models",
     "medical_records_models",
@@ -33,6 +36,7 @@ __all__ = [
     "patients_models",
     "payments_models",
     "properties_models",
+    "property_media_models",
     "ratings_models",
     "realtime_models",
     "tickets_models",

@@ -11,7 +11,7 @@ This module parses HTTP, so it is used by routes, not by service modules.
 """
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
@@ -122,6 +122,19 @@ class _Part:
     value: bytearray = field(default_factory=bytearray)
 
 
+@dataclass
+class _FileState:
+    """One file part in flight: its sink and what is known of it so far."""
+
+    sink: Sink
+    filename: str | None
+    size: int = 0
+    hash: Any = field(default_factory=hashlib.sha256)
+    head: bytearray = field(default_factory=bytearray)
+    sniffed: bool = False
+    pending: bytearray = field(default_factory=bytearray)  # bytes not yet handed to the sink
+
+
 class _FormReader:
     def __init__(
         self,
@@ -129,20 +142,25 @@ class _FormReader:
         file_field: str,
         fields: Sequence[str],
         limits: Sequence[Limit],
-        sink: Sink,
+        new_sink: Callable[[], Sink],
         sniff: Callable[[bytes], Any] | None,
+        max_files: int,
+        field_lengths: Mapping[str, int],
     ) -> None:
-        self.file_field, self.fields, self.limits, self.sink, self.sniff = file_field, fields, limits, sink, sniff
+        self.file_field, self.fields, self.limits, self.new_sink, self.sniff = (
+            file_field,
+            fields,
+            limits,
+            new_sink,
+            sniff,
+        )
+        self.max_files, self.field_lengths = max_files, field_lengths
         self.values: dict[str, str] = {}
         self.part = _Part()
         self.header_field = bytearray()
         self.header_value = bytearray()
-        self.file: ReceivedFile | None = None
-        self.size = 0
-        self.hash = hashlib.sha256()
-        self.head = bytearray()
-        self.sniffed = False
-        self.pending = bytearray()  # file bytes not yet handed to the sink
+        self.states: list[_FileState] = []
+        self.current: _FileState | None = None
         self.ended = False
 
     # python-multipart callbacks (synchronous, called from parser.write)
@@ -167,9 +185,12 @@ class _FormReader:
         filename = options.get(b"filename")
         self.part.filename = _text(filename) if filename is not None else None
         if self.part.name == self.file_field:
-            if self.file is not None or self.sniffed or self.size:
-                raise invalid_form(self.file_field, "send exactly one file")
+            if len(self.states) >= self.max_files:
+                many = "exactly one file" if self.max_files == 1 else f"at most {self.max_files} files"
+                raise invalid_form(self.file_field, f"send {many}")
             self.part.is_file = True
+            self.current = _FileState(sink=self.new_sink(), filename=_clean_filename(self.part.filename))
+            self.states.append(self.current)
         elif self.part.name not in self.fields:
             raise invalid_form(self.part.name or "?", "unknown form field", "extra_forbidden")
         elif self.part.name in self.values:
@@ -179,24 +200,28 @@ class _FormReader:
         chunk = data[start:end]
         if not self.part.is_file:
             self.part.value += chunk
-            if len(self.part.value) > MAX_FIELD_LENGTH:
-                raise invalid_form(self.part.name, f"at most {MAX_FIELD_LENGTH} characters", "string_too_long")
+            limit = self.field_lengths.get(self.part.name, MAX_FIELD_LENGTH)
+            if len(self.part.value) > limit:
+                raise invalid_form(self.part.name, f"at most {limit} characters", "string_too_long")
             return
-        self.size += len(chunk)
-        for limit in self.limits:
-            if self.size > limit.max_bytes:
-                raise limit.error()
-        if not self.sniffed:
-            self.head += chunk[: SNIFF_SIZE - len(self.head)]
-            if len(self.head) >= SNIFF_SIZE:
-                self._sniff()
-        self.pending += chunk
+        state = self.current
+        assert state is not None
+        state.size += len(chunk)
+        for limit_ in self.limits:
+            if state.size > limit_.max_bytes:
+                raise limit_.error()
+        if not state.sniffed:
+            state.head += chunk[: SNIFF_SIZE - len(state.head)]
+            if len(state.head) >= SNIFF_SIZE:
+                self._sniff(state)
+        state.pending += chunk
 
     def on_part_end(self) -> None:
         if self.part.is_file:
-            if not self.sniffed:
-                self._sniff()
-            self.file = ReceivedFile(filename=_clean_filename(self.part.filename), size=self.size, sha256="", head=b"")
+            assert self.current is not None
+            if not self.current.sniffed:
+                self._sniff(self.current)
+            self.current = None
         else:
             try:
                 self.values[self.part.name] = self.part.value.decode("utf-8").strip()
@@ -206,18 +231,29 @@ class _FormReader:
     def on_end(self) -> None:
         self.ended = True
 
-    def _sniff(self) -> None:
-        self.sniffed = True
+    @property
+    def pending(self) -> int:
+        return sum(len(state.pending) for state in self.states)
+
+    def _sniff(self, state: _FileState) -> None:
+        state.sniffed = True
         if self.sniff is not None:
-            self.sniff(bytes(self.head))
+            self.sniff(bytes(state.head))
 
     def drain(self) -> None:
-        """Hand the buffered file bytes to the sink (blocking: runs in a worker thread)."""
-        data = bytes(self.pending)
-        self.pending.clear()
-        if data:
-            self.hash.update(data)
-            self.sink.write(data)
+        """Hand the buffered file bytes to the sinks (blocking: runs in a worker thread)."""
+        for state in self.states:
+            data = bytes(state.pending)
+            state.pending.clear()
+            if data:
+                state.hash.update(data)
+                state.sink.write(data)
+
+    def received(self) -> list[ReceivedFile]:
+        return [
+            ReceivedFile(filename=s.filename, size=s.size, sha256=s.hash.hexdigest(), head=bytes(s.head))
+            for s in self.states
+        ]
 
 
 def _text(raw: bytes) -> str:
@@ -244,10 +280,45 @@ async def read_form(
     limits: Sequence[Limit],
     sink: Sink,
     sniff: Callable[[bytes], Any] | None = None,
+    field_lengths: Mapping[str, int] | None = None,
 ) -> tuple[ReceivedFile, dict[str, str]]:
-    """Stream the multipart body into `sink`; the file's metadata and the other fields' values.
+    """Stream the multipart body (exactly one file) into `sink`; the file's metadata and the other
+    fields' values.
 
     On any failure the sink is discarded (a partial file deleted) and the error raised.
+    """
+    files, values = await read_form_files(
+        request,
+        file_field=file_field,
+        fields=fields,
+        limits=limits,
+        new_sink=lambda: sink,
+        sniff=sniff,
+        min_files=1,
+        max_files=1,
+        field_lengths=field_lengths,
+    )
+    return files[0], values
+
+
+async def read_form_files(
+    request: Request,
+    *,
+    file_field: str = "files",
+    fields: Sequence[str] = (),
+    limits: Sequence[Limit],
+    new_sink: Callable[[], Sink],
+    sniff: Callable[[bytes], Any] | None = None,
+    min_files: int = 0,
+    max_files: int,
+    field_lengths: Mapping[str, int] | None = None,
+) -> tuple[list[ReceivedFile], dict[str, str]]:
+    """Stream a multipart body with `min_files`..`max_files` parts named `file_field`, each into a
+    sink of its own (`new_sink()`), every file checked against `limits` and `sniff` as it arrives;
+    the files' metadata in order and the other fields' values (at most `field_lengths[name]`,
+    else MAX_FIELD_LENGTH characters).
+
+    On any failure every sink is discarded (partial files deleted) and the error raised.
     """
     media_type, options = parse_options_header(request.headers.get("content-type"))
     boundary = options.get(b"boundary")
@@ -255,12 +326,22 @@ async def read_form(
         raise NotMultipart()
     if not boundary:
         raise invalid_form(file_field, "the multipart boundary is missing")
+    lengths = dict(field_lengths or {})
+    overhead = FORM_OVERHEAD * max(max_files, 1) + sum(lengths.values())
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit():
         for limit in limits:
-            if int(declared) > limit.max_bytes + FORM_OVERHEAD:
+            if int(declared) > limit.max_bytes * max(max_files, 1) + overhead:
                 raise limit.error()
-    reader = _FormReader(file_field=file_field, fields=fields, limits=limits, sink=sink, sniff=sniff)
+    reader = _FormReader(
+        file_field=file_field,
+        fields=fields,
+        limits=limits,
+        new_sink=new_sink,
+        sniff=sniff,
+        max_files=max_files,
+        field_lengths=lengths,
+    )
     parser = MultipartParser(
         boundary,
         {
@@ -274,8 +355,13 @@ async def read_form(
             "on_end": reader.on_end,
         },
     )
-    body_limit = max(limit.max_bytes for limit in limits) + FORM_OVERHEAD
+    body_limit = max(limit.max_bytes for limit in limits) * max(max_files, 1) + overhead
     received = 0
+
+    def discard_all() -> None:
+        for state in reader.states:
+            state.sink.discard()
+
     try:
         try:
             async for chunk in request.stream():
@@ -283,7 +369,7 @@ async def read_form(
                 if received > body_limit:
                     raise max(limits, key=lambda limit: limit.max_bytes).error()
                 parser.write(chunk)
-                if len(reader.pending) >= FLUSH_SIZE:
+                if reader.pending >= FLUSH_SIZE:
                     await anyio.to_thread.run_sync(reader.drain)
         except ClientDisconnect as exc:
             raise UploadIncomplete() from exc
@@ -291,18 +377,17 @@ async def read_form(
             raise invalid_form(file_field, f"malformed multipart body: {exc}") from exc
         if not reader.ended:
             raise invalid_form(file_field, "the multipart body ends before its closing boundary")
-        if reader.file is None:
+        if len(reader.states) < min_files:
             raise invalid_form(file_field, "a file is required", "missing")
 
         def finish() -> None:
             reader.drain()
-            sink.close()
+            for state in reader.states:
+                state.sink.close()
 
         await anyio.to_thread.run_sync(finish)
     except BaseException:
         with anyio.CancelScope(shield=True):
-            await anyio.to_thread.run_sync(sink.discard)
+            await anyio.to_thread.run_sync(discard_all)
         raise
-    reader.file.sha256 = reader.hash.hexdigest()
-    reader.file.head = bytes(reader.head)
-    return reader.file, reader.values
+    return reader.received(), reader.values

@@ -37,6 +37,7 @@ from app.core.security import hash_password_sync
 from app.demo import catalog, clinic
 from app.demo import helpdesk as helpdesk_demo
 from app.demo import property as property_demo
+from app.demo import property_construction as property_construction_demo
 from app.services.appointments.models import ACTIVE_VALUES_SQL
 from app.services.appointments.service import REFERENCE_ALPHABET, REFERENCE_LENGTH
 from app.services.catalog.models import Closure, OpeningHours, Requirement, Service
@@ -129,7 +130,12 @@ class VerticalSeeder(Protocol):
 
 
 # Each vertical's seeder, in order; each finds what an earlier run made and only tops it up.
-VERTICALS: list[VerticalSeeder] = [clinic.seed, property_demo.seed, helpdesk_demo.seed]
+VERTICALS: list[VerticalSeeder] = [
+    clinic.seed,
+    property_demo.seed,
+    property_construction_demo.seed,
+    helpdesk_demo.seed,
+]
 
 
 async def seed(

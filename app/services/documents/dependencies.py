@@ -6,7 +6,7 @@ replaced document's file goes once that change has committed.
 """
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from functools import partial
@@ -31,6 +31,7 @@ STAGING_GRACE_SECONDS = 3600
 SWEEP_BATCH = 500
 
 StagedStep = Callable[[Staged], Awaitable[None]]
+KeptKeys = Callable[[AsyncSession, Sequence[str]], Awaitable[set[str]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,22 +70,31 @@ async def get_stores(request: Request) -> Stores:
 StoresDep = Annotated[Stores, Depends(get_stores)]
 
 
-async def _finish_or_undo(session: AsyncSession, staged: list[Staged], finish: StagedStep, undo: StagedStep) -> int:
+async def _finish_or_undo(
+    session: AsyncSession, staged: list[Staged], finish: StagedStep, undo: StagedStep, kept_keys: KeptKeys
+) -> int:
     for start in range(0, len(staged), SWEEP_BATCH):
         batch = staged[start : start + SWEEP_BATCH]
-        known = await documents_service.kept_keys(session, [item.key for item in batch])
+        known = await kept_keys(session, [item.key for item in batch])
         for item in batch:
             await (finish if item.key in known else undo)(item)
     return len(staged)
 
 
-async def sweep(sessionmaker: async_sessionmaker[AsyncSession], stores: Stores, *, grace_seconds: float) -> int:
+async def sweep(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    stores: Stores,
+    *,
+    grace_seconds: float,
+    kept_keys: KeptKeys = documents_service.kept_keys,
+) -> int:
     """Finish or undo what a crash interrupted; returns how many files were moved or deleted.
 
     Staged files and objects whose writer process is gone (or, when that cannot be checked, that
     are older than the grace period): placed if their row committed, deleted otherwise. Those of
     a live writer are left alone. Stored content without a row, or whose document was replaced
-    (a deletion or a replacement whose file removal did not happen), is deleted.
+    (a deletion or a replacement whose file removal did not happen), is deleted. `kept_keys` says
+    which keys have a row whose file is kept (another feature's stores bring their own).
     """
     staging, storage = stores.staging, stores.storage
 
@@ -98,11 +108,11 @@ async def sweep(sessionmaker: async_sessionmaker[AsyncSession], stores: Stores, 
     remote = await storage.leftovers(grace_seconds=grace_seconds)
     stored = await storage.keys()
     async with sessionmaker() as session:
-        changed = await _finish_or_undo(session, local, put_local, drop_local)
-        changed += await _finish_or_undo(session, remote, storage.place, storage.discard)
+        changed = await _finish_or_undo(session, local, put_local, drop_local, kept_keys)
+        changed += await _finish_or_undo(session, remote, storage.place, storage.discard, kept_keys)
         for start in range(0, len(stored), SWEEP_BATCH):
             batch = stored[start : start + SWEEP_BATCH]
-            known = await documents_service.kept_keys(session, batch)
+            known = await kept_keys(session, batch)
             for key in batch:
                 if key not in known:
                     await storage.delete(key)

@@ -396,6 +396,29 @@ async def apply_allocations(session: AsyncSession, shares: Sequence[tuple[Instal
     await session.flush()
 
 
+# --- what construction (part 2) needs of bookings ------------------------------------------------
+
+
+async def active_customer_ids(session: AsyncSession, *, project_id: uuid.UUID) -> list[uuid.UUID]:
+    """Each customer with an active booking in the project, once."""
+    rows = await session.scalars(
+        select(Booking.customer_id)
+        .where(Booking.project_id == project_id, Booking.status.in_(ACTIVE))
+        .distinct()
+        .order_by(Booking.customer_id)
+    )
+    return list(rows)
+
+
+async def is_active_buyer(session: AsyncSession, *, user: User, project_id: uuid.UUID) -> bool:
+    found = await session.scalar(
+        select(Booking.id)
+        .where(Booking.project_id == project_id, Booking.customer_id == user.id, Booking.status.in_(ACTIVE))
+        .limit(1)
+    )
+    return found is not None
+
+
 async def add_change(
     session: AsyncSession,
     *,

@@ -1,0 +1,3 @@
+from tests.properties.factories import clock
+
+__all__ = ["clock"]
