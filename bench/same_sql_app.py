@@ -1,9 +1,9 @@
 """The project's own SQL with no framework: the floor for the booking, the read by id and the list.
 
-The shared harness's baseline does less database work than the project: its `book` is one
+The baseline (bench/baseline/app.py) does less database work than the project: its `book` is one
 `INSERT … ON CONFLICT`, its `db` one row. This app sends PostgreSQL exactly the statements the
 project's hot paths send (imported from the project, so they cannot drift), from plain Starlette
-and asyncpg on uvloop and httptools, as the shared baseline is built (but with no reset query when
+and asyncpg on uvloop and httptools, as the baseline is built (but with no reset query when
 a connection goes back to the pool: `keep_session`). Measured beside the project and the baseline
 (`bench/same_sql.sh`), it tells what the SQL itself allows against the baseline, and what the
 project adds above its SQL: FastAPI, validation, the checks in Python, the pool, the notification

@@ -22,7 +22,7 @@ from app.services.appointments.schemas import (
     StatusChange,
 )
 from app.services.auth.dependencies import AccessDep, CurrentUser
-from app.services.organizations.dependencies import OrgStaff
+from app.services.organizations.dependencies import GATE_RESPONSES, OrgStaff
 
 router = APIRouter(tags=["appointments"])
 
@@ -36,7 +36,10 @@ _BOOKING_ERRORS: dict[int | str, dict[str, Any]] = {
 @router.get(
     "/services/{service_id}/slots",
     response_model=list[Slot],
-    responses={422: {"description": "`range_too_long`, `invalid_range`"}},
+    responses={
+        404: {"description": "`not_found`: no such service"},
+        422: {"description": "`range_too_long`, `invalid_range`"},
+    },
 )
 async def list_slots(
     service_id: uuid.UUID,
@@ -134,7 +137,11 @@ async def get_appointment_history(
 
 @router.post(
     "/appointments/{appointment_id}/status",
-    responses={404: {"description": "`not_found`"}, 409: {"description": "`invalid_transition`, `checkin_window`"}},
+    responses={
+        403: {"description": "`forbidden`: the citizen of the appointment (only staff may)"},
+        404: {"description": "`not_found`"},
+        409: {"description": "`invalid_transition`, `checkin_window`"},
+    },
 )
 async def change_appointment_status(
     appointment_id: uuid.UUID, data: StatusChange, user: CurrentUser, session: SessionDep, settings: SettingsDep
@@ -155,7 +162,11 @@ async def change_appointment_status(
 
 @router.post(
     "/appointments/{appointment_id}/assign",
-    responses={404: {"description": "`not_found`"}, 422: {"description": "`not_a_member`"}},
+    responses={
+        403: {"description": "`forbidden`: the citizen of the appointment (only staff may)"},
+        404: {"description": "`not_found`"},
+        422: {"description": "`not_a_member`"},
+    },
 )
 async def assign_appointment(
     appointment_id: uuid.UUID, data: AssignRequest, user: CurrentUser, session: SessionDep
@@ -166,7 +177,7 @@ async def assign_appointment(
     return await appointments_service.to_read(session, appointment)
 
 
-@router.get("/organizations/{organization_id}/appointments")
+@router.get("/organizations/{organization_id}/appointments", responses=GATE_RESPONSES)
 async def list_organization_appointments(
     access: OrgStaff,
     session: SessionDep,

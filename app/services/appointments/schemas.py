@@ -2,7 +2,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import Field, StringConstraints
+from pydantic import ConfigDict, Field, StringConstraints
 
 from app.core.schemas import AwareDatetime, InputSchema, Schema
 from app.services.appointments.models import Status
@@ -11,25 +11,45 @@ Note = Annotated[str, StringConstraints(max_length=1000)]
 
 
 class AppointmentCreate(InputSchema):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "service_id": "00000000-0000-4000-a000-100000000001",
+                    "starts_at": "2026-12-14T09:00:00+01:00",
+                    "notes": "Wheelchair access, please",
+                }
+            ]
+        }
+    )
+
     service_id: uuid.UUID
     starts_at: AwareDatetime
     notes: Note | None = None
 
 
 class CancelRequest(InputSchema):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"reason": "I cannot make it"}]})
+
     reason: Note | None = None
 
 
 class RescheduleRequest(InputSchema):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"starts_at": "2026-12-15T10:20:00+01:00"}]})
+
     starts_at: AwareDatetime
 
 
 class StatusChange(InputSchema):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"status": "in_progress", "note": "Desk 3"}]})
+
     status: Status
     note: Note | None = None
 
 
 class AssignRequest(InputSchema):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"staff_id": "5f0c2b1e-8d4a-4b7e-9c3f-1a2b3c4d5e6f"}]})
+
     staff_id: uuid.UUID
 
 

@@ -127,5 +127,11 @@ async def close_conversation(conversation_id: uuid.UUID, user: CurrentUser, sess
 
 @router.websocket("/ws/chat")
 async def chat_socket(websocket: WebSocket, token: Annotated[str | None, Query(max_length=4096)] = None) -> None:
-    """Live chat (see the API description): `?token=` or a first frame `{"type": "auth", "token"}`."""
+    """Live chat and notifications. Authenticate with `?token=<access token>` or, within 10 s, a first
+    frame `{"type": "auth", "token"}` (close 4401: bad token or ended login; 4403: deactivated account).
+    JSON text frames, at most 32 KiB, 20 a second (bursts of 40). Client frames: `send`
+    {conversation_id, body, client_id}, `read` {conversation_id, last_read_message_id}, `resume`
+    {conversation_id, after_id}, `ping`. Server frames: `message` {message}, `ack` {client_id,
+    message}, `read` {conversation_id, user_id, last_read_message_id}, `notification`
+    {notification}, `error` {code, detail}, `pong`."""
     await chat_ws.serve(websocket, token)

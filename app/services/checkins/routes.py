@@ -14,6 +14,7 @@ from app.services.qr.schemas import CheckinCode
 router = APIRouter(prefix="/checkins", tags=["checkins"])
 
 RESPONSES: dict[int | str, dict[str, Any]] = {
+    403: {"description": "`forbidden`: the citizen of the appointment (only staff check in)"},
     404: {"description": "`not_found`: no such appointment, or not one of your organization's"},
     409: {"description": "`invalid_transition` (cancelled, completed, no-show), `checkin_window`"},
     422: {"description": "`invalid_code`: forged, altered or not a Queueless code"},

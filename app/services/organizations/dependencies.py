@@ -2,7 +2,7 @@
 
 import uuid
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends
 
@@ -40,3 +40,9 @@ def require_org_role(minimum: MemberRole):  # type: ignore[no-untyped-def]
 
 OrgStaff = Annotated[OrgAccess, require_org_role(MemberRole.staff)]
 OrgManager = Annotated[OrgAccess, require_org_role(MemberRole.manager)]
+
+# What the gates answer, for the `responses=` of the routes that use them (the OpenAPI document).
+GATE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    403: {"description": "`forbidden`: not a member of this organization with the role needed"},
+    404: {"description": "`not_found`: no such organization"},
+}

@@ -8,7 +8,7 @@ from app.core.dependencies import PageDep
 from app.core.schemas import Page
 from app.services.auth.dependencies import AdminUser
 from app.services.organizations import service as organizations_service
-from app.services.organizations.dependencies import OrgManager, OrgStaff
+from app.services.organizations.dependencies import GATE_RESPONSES, OrgManager, OrgStaff
 from app.services.organizations.models import OrganizationKind
 from app.services.organizations.schemas import (
     DepartmentCreate,
@@ -23,7 +23,9 @@ from app.services.organizations.schemas import (
 router = APIRouter(prefix="/organizations", tags=["organizations"])
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "", status_code=status.HTTP_201_CREATED, responses={403: {"description": "`forbidden`: administrators only"}}
+)
 async def create_organization(data: OrganizationCreate, _: AdminUser, session: SessionDep) -> OrganizationRead:
     """Platform administrators: register an organization. Add its first owner with `POST .../members`."""
     return OrganizationRead.model_validate(await organizations_service.create(session, data=data))
@@ -47,14 +49,18 @@ async def get_organization(organization_id: uuid.UUID, session: SessionDep) -> O
     return OrganizationRead.model_validate(await organizations_service.get_or_raise(session, organization_id))
 
 
-@router.patch("/{organization_id}")
+@router.patch("/{organization_id}", responses=GATE_RESPONSES)
 async def update_organization(data: OrganizationUpdate, access: OrgManager, session: SessionDep) -> OrganizationRead:
     """Owners, managers and administrators: change the organization's details."""
     organization = await organizations_service.update(session, organization=access.organization, data=data)
     return OrganizationRead.model_validate(organization)
 
 
-@router.post("/{organization_id}/departments", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/{organization_id}/departments",
+    status_code=status.HTTP_201_CREATED,
+    responses={**GATE_RESPONSES, 409: {"description": "`department_exists`"}},
+)
 async def create_department(data: DepartmentCreate, access: OrgManager, session: SessionDep) -> DepartmentRead:
     """Owners, managers and administrators: add a department (names are unique per organization)."""
     department = await organizations_service.create_department(
@@ -63,7 +69,7 @@ async def create_department(data: DepartmentCreate, access: OrgManager, session:
     return DepartmentRead.model_validate(department)
 
 
-@router.get("/{organization_id}/departments")
+@router.get("/{organization_id}/departments", responses={404: {"description": "`not_found`"}})
 async def list_departments(organization_id: uuid.UUID, session: SessionDep, page: PageDep) -> Page[DepartmentRead]:
     """Public: the organization's departments."""
     organization = await organizations_service.get_or_raise(session, organization_id)
@@ -78,7 +84,9 @@ async def list_departments(organization_id: uuid.UUID, session: SessionDep, page
     status_code=status.HTTP_201_CREATED,
     responses={
         200: {"description": "The person was already a member; their role, title and department were updated"},
-        403: {"description": "`forbidden`: a role above your own"},
+        **GATE_RESPONSES,
+        403: {"description": "`forbidden`: not an owner or manager here, or a role above your own"},
+        409: {"description": "`last_owner`: demoting the only owner"},
         422: {"description": "`user_not_found`, `department_not_found`"},
     },
 )
@@ -95,7 +103,7 @@ async def add_member(data: MemberCreate, access: OrgManager, session: SessionDep
     return MemberRead.model_validate(member)
 
 
-@router.get("/{organization_id}/members")
+@router.get("/{organization_id}/members", responses=GATE_RESPONSES)
 async def list_members(access: OrgStaff, session: SessionDep, page: PageDep) -> Page[MemberRead]:
     """Members and administrators: the organization's people."""
     rows, total = await organizations_service.get_members(
@@ -107,7 +115,12 @@ async def list_members(access: OrgStaff, session: SessionDep, page: PageDep) -> 
 @router.delete(
     "/{organization_id}/members/{user_id}",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses={409: {"description": "`last_owner`"}},
+    responses={
+        **GATE_RESPONSES,
+        403: {"description": "`forbidden`: not an owner or manager here, or a member above your own role"},
+        404: {"description": "`not_found`: no such organization, or not a member of it"},
+        409: {"description": "`last_owner`"},
+    },
 )
 async def remove_member(user_id: uuid.UUID, access: OrgManager, session: SessionDep) -> None:
     """Owners, managers and administrators: remove a member (never the last owner)."""

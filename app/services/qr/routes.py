@@ -64,7 +64,11 @@ async def create_qr(data: QrCreate, request: Request, _: CurrentUser) -> Respons
 @router.post(
     "/qr/decode",
     openapi_extra=IMAGE_BODY,
-    responses={413: {"description": "`payload_too_large`"}, 415: {"description": "`unsupported_media_type`"}},
+    responses={
+        413: {"description": "`payload_too_large`: too many bytes or pixels"},
+        415: {"description": "`unsupported_media_type`: not an image, or not multipart"},
+        422: {"description": "`validation_error`: no `file` part"},
+    },
 )
 async def decode_qr(request: Request, _: CurrentUser, session: SessionDep, settings: SettingsDep) -> DecodeResult:
     """Every code found in an image (QR and the common barcodes), with its format. No code: `[]`."""

@@ -49,7 +49,7 @@ async def change_password(
     )
 
 
-@router.get("")
+@router.get("", responses={403: {"description": "`forbidden`: administrators only"}})
 async def list_users(
     _: AdminUser,
     session: SessionDep,
@@ -63,7 +63,12 @@ async def list_users(
 
 
 @router.patch(
-    "/{user_id}", responses={404: {"description": "`not_found`"}, 409: {"description": "`cannot_change_self`"}}
+    "/{user_id}",
+    responses={
+        403: {"description": "`forbidden`: administrators only"},
+        404: {"description": "`not_found`"},
+        409: {"description": "`cannot_change_self`"},
+    },
 )
 async def update_user(user_id: uuid.UUID, data: UserAdminUpdate, admin: AdminUser, session: SessionDep) -> UserRead:
     """Administrators: change a user's role or deactivate them. Either ends all their logins at once."""
