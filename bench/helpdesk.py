@@ -68,11 +68,11 @@ SELECT g AS n,
        gen_random_uuid() AS id,
        gen_random_uuid() AS conversation_id,
        CASE WHEN g % 10 = 0 THEN 0 ELSE 1 + g % ({orgs} - 1) END AS org_n,
-       (g::bigint * 7919) % {staff} AS staff_n,
-       (g::bigint * 104729) % {requesters} AS requester_n,
+       floor(random() * {staff})::int AS staff_n,
+       floor(random() * {requesters})::int AS requester_n,
        (ARRAY['new', 'open', 'open', 'open', 'pending', 'on_hold', 'solved', 'closed', 'closed', 'closed'])
-           [1 + (g * 31) % 10] AS status,
-       (ARRAY['low','normal','normal','high','urgent'])[1 + (g * 17) % 5] AS priority,
+           [1 + floor(random() * 10)::int] AS status,
+       (ARRAY['low', 'normal', 'normal', 'high', 'urgent'])[1 + floor(random() * 5)::int] AS priority,
        now() - make_interval(secs => (g * 2654435761::bigint) % (365 * 86400)) AS created_at
 FROM generate_series(1, {tickets}) AS g;
 

@@ -231,3 +231,15 @@ def test_due_time_is_where_the_count_reaches_the_target(
         return
     running_on = sla.intervals(changes=changes, calendars=versions, now=max(now, due))
     assert sla.counted_until(running_on, due) == timedelta(minutes=target)
+
+
+def test_time_before_the_first_calendar_counts_round_the_clock_and_stays_counted() -> None:
+    created = berlin(2026, 12, 12, 10)  # Saturday: closed in the office calendar
+    first_calendar = berlin(2026, 12, 12, 12)
+    spans = sla.intervals(
+        changes=[StatusChange(created, "new")],
+        calendars=[CalendarVersion(first_calendar, OFFICE)],
+        now=berlin(2026, 12, 12, 18),
+    )
+    assert sla.counted(spans) == timedelta(hours=2)
+    assert [(i.hours, i.starts_at) for i in spans] == [(Hours.business, created), (Hours.closed, first_calendar)]

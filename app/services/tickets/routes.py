@@ -130,7 +130,7 @@ async def list_organization_tickets(
         session, organization=access.organization, filters=filters, now=now, offset=page.offset, limit=page.size
     )
     items = [TicketRead.model_validate(row) for row in rows]
-    return Page.build(items, total=total, page=page.page, size=page.size)
+    return json_response(Page.build(items, total=total, page=page.page, size=page.size))
 
 
 @router.get("/tickets/{ticket_id}", response_model=TicketRead | TicketRequesterRead, responses=_TICKET)

@@ -227,9 +227,9 @@ def advance(calendar: Calendar, start: datetime, business_time: timedelta) -> da
 
 
 def _calendar_at(calendars: Sequence[CalendarVersion], instant: datetime) -> Calendar:
-    """The version in force at `instant`; before the first one, the first one (a ticket created
-    before its organization set a calendar is measured by the first calendar it set)."""
-    chosen = calendars[0].calendar if calendars else ROUND_THE_CLOCK
+    """The version in force at `instant`; before the first one, round the clock (what an
+    organization without a calendar has), so setting a first calendar keeps the time counted."""
+    chosen = ROUND_THE_CLOCK
     for version in calendars:
         if version.effective_from <= instant:
             chosen = version.calendar
