@@ -14,6 +14,7 @@ from app.services.checkins.routes import router as checkins_router
 from app.services.documents.dependencies import document_storage
 from app.services.documents.routes import router as documents_router
 from app.services.insights.routes import router as insights_router
+from app.services.knowledge.routes import router as knowledge_router
 from app.services.notifications.routes import router as notifications_router
 from app.services.notifications.workers import notification_workers
 from app.services.organizations.routes import router as organizations_router
@@ -46,6 +47,7 @@ ROUTERS = [
     ratings_router,
     insights_router,
     tickets_router,
+    knowledge_router,
 ]
 
 

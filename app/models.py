@@ -7,6 +7,7 @@ from app.services.catalog import models as catalog_models
 from app.services.chat import models as chat_models
 from app.services.documents import models as documents_models
 from app.services.insights import models as insights_models
+from app.services.knowledge import models as knowledge_models
 from app.services.notifications import models as notifications_models
 from app.services.organizations import models as organizations_models
 from app.services.ratings import models as ratings_models
@@ -20,6 +21,7 @@ __all__ = [
     "chat_models",
     "documents_models",
     "insights_models",
+    "knowledge_models",
     "notifications_models",
     "organizations_models",
     "ratings_models",

@@ -161,6 +161,11 @@ async def _check_assignee(session: AsyncSession, *, organization_id: uuid.UUID, 
         raise InvalidAssignee()
 
 
+# The same checks for the helpdesk's other features (knowledge base, automations).
+check_category = _check_category
+check_assignee = _check_assignee
+
+
 # --- history ------------------------------------------------------------------------------------
 
 
