@@ -13,6 +13,7 @@ from app.services.chat.routes import router as chat_router
 from app.services.checkins.routes import router as checkins_router
 from app.services.documents.dependencies import document_storage
 from app.services.documents.routes import router as documents_router
+from app.services.email_templates.routes import router as email_templates_router
 from app.services.insights.routes import router as insights_router
 from app.services.knowledge.routes import router as knowledge_router
 from app.services.notifications.routes import router as notifications_router
@@ -48,6 +49,7 @@ ROUTERS = [
     insights_router,
     tickets_router,
     knowledge_router,
+    email_templates_router,
 ]
 
 

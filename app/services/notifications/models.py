@@ -91,3 +91,18 @@ class SentReminder(Base):
     starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     minutes_before: Mapped[int] = mapped_column(Integer)
     sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class EmailTemplate(Base):
+    """An organization's own words for one e-mail: a built-in kind's override (deleting it brings
+    the file template back) or a custom template that automation rules send."""
+
+    __tablename__ = "email_templates"
+
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -40,7 +40,7 @@ from app.core import paging, realtime
 from app.core.errors import NotFound
 from app.services.appointments.models import Appointment
 from app.services.catalog.models import Service
-from app.services.notifications.models import EmailStatus, Notification, OutboxEmail
+from app.services.notifications.models import EmailStatus, EmailTemplate, Notification, OutboxEmail
 from app.services.notifications.schemas import NotificationRead
 from app.services.organizations.models import Organization
 from app.services.users.models import User
@@ -87,10 +87,13 @@ async def notify(
     body: str,
     data: dict[str, Any] | None = None,
     email: bool = False,
+    organization_id: uuid.UUID | None = None,
+    email_values: dict[str, str] | None = None,
 ) -> Notification:
     """Store a notification for `user_id` in the caller's transaction, queue its e-mail when
     `email` is true (and the account is active), and push it to the user's open sockets once the
-    transaction commits."""
+    transaction commits. With `organization_id` the e-mail is written in that organization's
+    words when it customized the kind's template; `email_values` adds placeholders."""
     notification = Notification(
         user_id=user_id, kind=kind[:40], title=clip(title, 200), body=clip(body, 2000), data=data or {}
     )
@@ -100,7 +103,13 @@ async def notify(
         user = await session.get(User, user_id)
         if user is not None and user.is_active:
             subject, text = render_email(
-                kind, full_name=user.full_name, title=notification.title, body=notification.body, data=notification.data
+                kind,
+                full_name=user.full_name,
+                title=notification.title,
+                body=notification.body,
+                data=notification.data,
+                values=email_values,
+                template=await organization_template(session, organization_id=organization_id, key=kind),
             )
             session.add(OutboxEmail(notification_id=notification.id, to_address=user.email, subject=subject, body=text))
             await session.flush()
@@ -212,7 +221,8 @@ def clipped(text: ColumnElement[str], limit: int) -> ColumnElement[str]:
 
 
 @lru_cache(maxsize=64)
-def _template(kind: str) -> tuple[str, str]:
+def default_template(kind: str) -> tuple[str, str]:
+    """The (subject, body) of `templates/<kind>.txt`, or of `default.txt` when it has none."""
     path = TEMPLATES / f"{kind}.txt"
     if not path.is_file() or not kind.replace("_", "").isalnum():
         path = TEMPLATES / "default.txt"
@@ -220,13 +230,62 @@ def _template(kind: str) -> tuple[str, str]:
     return first.removeprefix("Subject:").strip(), rest.lstrip("\n")
 
 
-def render_email(kind: str, *, full_name: str, title: str, body: str, data: dict[str, Any]) -> tuple[str, str]:
-    """The subject and body of the e-mail for a notification, from `templates/<kind>.txt`."""
-    subject_template, body_template = _template(kind)
-    values: dict[str, str] = {k: str(v) for k, v in data.items() if isinstance(v, str | int | float)}
-    values |= {"full_name": full_name, "title": title, "body": body, "app_name": APP_NAME}
-    rendered_subject = " ".join(Template(subject_template).safe_substitute(values).split())
-    return clip(rendered_subject, 300), Template(body_template).safe_substitute(values)
+async def organization_template(
+    session: AsyncSession, *, organization_id: uuid.UUID | None, key: str
+) -> tuple[str, str] | None:
+    """The organization's own (subject, body) for `key`, if it wrote one."""
+    if organization_id is None:
+        return None
+    row = await session.get(EmailTemplate, (organization_id, key))
+    return (row.subject, row.body) if row is not None else None
+
+
+def render_template(template: tuple[str, str], values: dict[str, str]) -> tuple[str, str]:
+    """(subject, body) with `values` put in; the subject is one line of at most 300 characters.
+    A ticket's mail names `[#reference]` in its subject, whatever the template says, so that
+    replies thread."""
+    subject_template, body_template = template
+    subject = " ".join(Template(subject_template).safe_substitute(values).split())
+    reference = values.get("ticket_reference")
+    if reference and f"[#{reference}]" not in subject:
+        subject = f"{subject} [#{reference}]"
+    return clip(subject, 300), Template(body_template).safe_substitute(values)
+
+
+def render_email(
+    kind: str,
+    *,
+    full_name: str,
+    title: str,
+    body: str,
+    data: dict[str, Any],
+    values: dict[str, str] | None = None,
+    template: tuple[str, str] | None = None,
+) -> tuple[str, str]:
+    """The subject and body of the e-mail for a notification, from `template` (an organization's)
+    or `templates/<kind>.txt`."""
+    merged: dict[str, str] = {k: str(v) for k, v in data.items() if isinstance(v, str | int | float)}
+    merged |= {"full_name": full_name, "title": title, "body": body, "app_name": APP_NAME}
+    merged |= values or {}
+    return render_template(template or default_template(kind), merged)
+
+
+async def queue_email(
+    session: AsyncSession,
+    *,
+    organization_id: uuid.UUID,
+    key: str,
+    to_address: str,
+    values: dict[str, str],
+) -> OutboxEmail:
+    """An e-mail without an in-app notification (an automation's `send_email`): the
+    organization's template `key` (or the built-in file), rendered now, sent by the outbox."""
+    template = await organization_template(session, organization_id=organization_id, key=key)
+    subject, text = render_template(template or default_template(key), {"app_name": APP_NAME, **values})
+    mail = OutboxEmail(to_address=to_address, subject=subject, body=text)
+    session.add(mail)
+    await session.flush()
+    return mail
 
 
 # --- announcements ------------------------------------------------------------------------------
@@ -303,6 +362,7 @@ async def announce_appointment(
         body=message.body,
         data=message.data,
         email=message.email,
+        organization_id=appointment.organization_id,
     )
 
 

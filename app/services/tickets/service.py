@@ -26,7 +26,7 @@ from app.services.chat.schemas import ConversationCreate, MessageRead
 from app.services.notifications import service as notifications_service
 from app.services.organizations import service as organizations_service
 from app.services.organizations.models import Department, MemberRole, Membership, Organization
-from app.services.tickets import sla
+from app.services.tickets import placeholders, sla
 from app.services.tickets.errors import (
     InvalidAssignee,
     InvalidCategory,
@@ -559,7 +559,9 @@ async def post_message(
         else:
             await refresh_sla(session, ticket, now=now)
         if ticket.requester_id is not None and ticket.requester_id != user.id:
-            await _announce_requester(session, ticket, kind="ticket_reply", title="New reply", what="has a new reply")
+            await _announce_requester(
+                session, ticket, kind="ticket_reply", title="New reply", what="has a new reply", message_body=data.body
+            )
     await session.flush()
     return message, True
 
@@ -854,7 +856,9 @@ async def _announce_assigned(session: AsyncSession, ticket: Ticket) -> None:
     )
 
 
-async def _announce_requester(session: AsyncSession, ticket: Ticket, *, kind: str, title: str, what: str) -> None:
+async def _announce_requester(
+    session: AsyncSession, ticket: Ticket, *, kind: str, title: str, what: str, message_body: str = ""
+) -> None:
     assert ticket.requester_id is not None
     await notifications_service.notify(
         session,
@@ -864,6 +868,8 @@ async def _announce_requester(session: AsyncSession, ticket: Ticket, *, kind: st
         body=f"Your ticket [#{ticket.reference}] {ticket.subject} {what}.",
         data={"ticket_id": str(ticket.id), "reference": ticket.reference},
         email=True,
+        organization_id=ticket.organization_id,
+        email_values=await placeholders.ticket_values(session, ticket, message_body=message_body),
     )
 
 
