@@ -8,6 +8,8 @@ from app.core.api import BackgroundService, create_app
 from app.core.settings import get_settings
 from app.services.appointments.routes import router as appointments_router
 from app.services.auth.routes import router as auth_router
+from app.services.automations import service as automations_service
+from app.services.automations.routes import router as automations_router
 from app.services.catalog.routes import router as catalog_router
 from app.services.chat.routes import router as chat_router
 from app.services.checkins.routes import router as checkins_router
@@ -21,6 +23,7 @@ from app.services.notifications.workers import notification_workers
 from app.services.organizations.routes import router as organizations_router
 from app.services.qr.routes import router as qr_router
 from app.services.ratings.routes import router as ratings_router
+from app.services.tickets import events as ticket_events
 from app.services.tickets.routes import router as tickets_router
 from app.services.tickets.workers import sla_workers
 from app.services.users.routes import router as users_router
@@ -50,7 +53,11 @@ ROUTERS = [
     tickets_router,
     knowledge_router,
     email_templates_router,
+    automations_router,
 ]
+
+# What reacts to ticket events, in the event's transaction (app/services/tickets/events.py).
+ticket_events.subscribe(automations_service.on_ticket_event)
 
 
 def build_app() -> FastAPI:

@@ -3,6 +3,7 @@
 from app.core import realtime as realtime_models
 from app.services.appointments import models as appointments_models
 from app.services.auth import models as auth_models
+from app.services.automations import models as automations_models
 from app.services.catalog import models as catalog_models
 from app.services.chat import models as chat_models
 from app.services.documents import models as documents_models
@@ -17,6 +18,7 @@ from app.services.users import models as users_models
 __all__ = [
     "appointments_models",
     "auth_models",
+    "automations_models",
     "catalog_models",
     "chat_models",
     "documents_models",

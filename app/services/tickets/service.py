@@ -26,7 +26,7 @@ from app.services.chat.schemas import ConversationCreate, MessageRead
 from app.services.notifications import service as notifications_service
 from app.services.organizations import service as organizations_service
 from app.services.organizations.models import Department, MemberRole, Membership, Organization
-from app.services.tickets import placeholders, sla
+from app.services.tickets import events, placeholders, sla
 from app.services.tickets.errors import (
     InvalidAssignee,
     InvalidCategory,
@@ -40,6 +40,7 @@ from app.services.tickets.errors import (
     TicketNotFound,
     TicketTransitionInvalid,
 )
+from app.services.tickets.events import TicketHappened
 from app.services.tickets.models import (
     SlaCalendar,
     SlaPolicy,
@@ -266,6 +267,7 @@ async def create(
     await refresh_sla(session, ticket, now=now)
     if data.assignee_id is not None and data.assignee_id != user.id:
         await _announce_assigned(session, ticket)
+    await events.emit(session, TicketHappened(events.CREATED, ticket, now, {"actor_id": str(user.id)}))
     return Access(ticket=ticket, is_member=is_member)
 
 
@@ -410,6 +412,9 @@ async def assign(
     await refresh_sla(session, ticket, now=now)
     if assignee_id is not None and assignee_id != user.id:
         await _announce_assigned(session, ticket)
+    await events.emit(
+        session, TicketHappened(events.ASSIGNED, ticket, now, {"from": _json(before), "to": _json(assignee_id)})
+    )
     return ticket
 
 
@@ -447,6 +452,7 @@ async def change_status(
         raise PermissionDenied("The requester may only mark the ticket solved.")
     if status not in TRANSITIONS[ticket.status]:
         raise TicketTransitionInvalid(f"A ticket cannot move from {ticket.status} to {status}.")
+    before = ticket.status
     await _settle_targets(session, ticket, to=status, now=now)
     _move(session, ticket, status, actor_id=user.id, now=now, note=note)
     if status == S.closed:
@@ -455,6 +461,7 @@ async def change_status(
     await refresh_sla(session, ticket, now=now)
     if status == S.solved and ticket.requester_id is not None and ticket.requester_id != user.id:
         await _announce_requester(session, ticket, kind="ticket_solved", title="Ticket solved", what="was solved")
+    await events.emit(session, TicketHappened(events.STATUS_CHANGED, ticket, now, {"from": before, "to": status}))
     return ticket
 
 
@@ -545,6 +552,7 @@ async def post_message(
     if data.internal:
         await session.flush()
         return message, True
+    status_before = ticket.status
     if from_requester:
         if ticket.status in (S.pending, S.on_hold, S.solved):
             _move(session, ticket, S.open, actor_id=user.id, now=now)
@@ -563,6 +571,24 @@ async def post_message(
                 session, ticket, kind="ticket_reply", title="New reply", what="has a new reply", message_body=data.body
             )
     await session.flush()
+    if ticket.status != status_before:
+        await events.emit(
+            session, TicketHappened(events.STATUS_CHANGED, ticket, now, {"from": status_before, "to": ticket.status})
+        )
+    await events.emit(
+        session,
+        TicketHappened(
+            events.MESSAGE,
+            ticket,
+            now,
+            {
+                "message_id": message.id,
+                "body": message.body,
+                "sender_id": str(user.id),
+                "from_requester": from_requester,
+            },
+        ),
+    )
     return message, True
 
 
@@ -804,6 +830,10 @@ async def mark_breaches(
         for row in rows:
             session.add(TicketEvent(ticket_id=row.id, type="sla_breached", data={"target": target}, at=now))
             await _announce_breach(session, row=row, target=target)
+            if events.listeners:
+                breached = await session.get(Ticket, row.id, populate_existing=True)
+                assert breached is not None
+                await events.emit(session, TicketHappened(events.SLA_BREACHED, breached, now, {"target": target}))
         marked += len(rows)
     return marked
 
@@ -962,3 +992,7 @@ async def delete_category(session: AsyncSession, *, category: TicketCategory) ->
         raise TicketCategoryInUse()
     await session.delete(category)
     await session.flush()
+
+
+# For the helpdesk's other features: an automation rule's assignment is announced like a member's.
+announce_assigned = _announce_assigned
