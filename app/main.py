@@ -27,6 +27,9 @@ from app.services.tickets import events as ticket_events
 from app.services.tickets.routes import router as tickets_router
 from app.services.tickets.workers import sla_workers
 from app.services.users.routes import router as users_router
+from app.services.webhooks import service as webhooks_service
+from app.services.webhooks.routes import router as webhooks_router
+from app.services.webhooks.workers import webhook_workers
 
 # Long-running parts of features, started with the app (see create_app).
 BACKGROUND: list[BackgroundService] = [
@@ -34,6 +37,7 @@ BACKGROUND: list[BackgroundService] = [
     notification_workers,
     document_storage,
     sla_workers,
+    webhook_workers,
 ]
 
 # Starlette tries routers in this order on every request: the busiest come first.
@@ -54,10 +58,12 @@ ROUTERS = [
     knowledge_router,
     email_templates_router,
     automations_router,
+    webhooks_router,
 ]
 
 # What reacts to ticket events, in the event's transaction (app/services/tickets/events.py).
 ticket_events.subscribe(automations_service.on_ticket_event)
+ticket_events.subscribe(webhooks_service.on_ticket_event)
 
 
 def build_app() -> FastAPI:

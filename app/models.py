@@ -14,6 +14,7 @@ from app.services.organizations import models as organizations_models
 from app.services.ratings import models as ratings_models
 from app.services.tickets import models as tickets_models
 from app.services.users import models as users_models
+from app.services.webhooks import models as webhooks_models
 
 __all__ = [
     "appointments_models",
@@ -30,4 +31,5 @@ __all__ = [
     "realtime_models",
     "tickets_models",
     "users_models",
+    "webhooks_models",
 ]

@@ -87,6 +87,8 @@ class Settings(BaseSettings):
     # Helpdesk part 2 (README "Knowledge base and assistant", "Webhooks").
     assistant_asks_per_window: int = Field(default=30, ge=1)
     assistant_window_seconds: int = Field(default=60, ge=1, le=86400)
+    webhook_timeout_seconds: float = Field(default=10, gt=0, le=60)
+    webhook_poll_seconds: float = Field(default=2, gt=0, le=3600)
 
     @field_validator("database_url")
     @classmethod

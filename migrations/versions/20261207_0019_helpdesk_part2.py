@@ -1,8 +1,8 @@
-"""Helpdesk part 2: knowledge-base articles (generated tsvector, GIN), e-mail templates, automation rules.
+"""Helpdesk part 2: knowledge-base articles (generated tsvector, GIN), e-mail templates, automation rules, webhooks and their deliveries (outbox).
 
 Revision ID: 0019
 Revises: 0013
-Create Date: 2026-12-07 17:10:29.322007
+Create Date: 2026-12-07 17:17:49.446628
 """
 
 from collections.abc import Sequence
@@ -44,6 +44,45 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['organization_id'], ['organizations.id'], name=op.f('email_templates_organization_id_fkey'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('organization_id', 'key', name=op.f('email_templates_pkey'))
     )
+    op.create_table('webhook_events',
+    sa.Column('id', sa.Uuid(), nullable=False),
+    sa.Column('organization_id', sa.Uuid(), nullable=False),
+    sa.Column('type', sa.String(length=40), nullable=False),
+    sa.Column('data', postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['organization_id'], ['organizations.id'], name=op.f('webhook_events_organization_id_fkey'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('webhook_events_pkey'))
+    )
+    op.create_index(op.f('ix_webhook_events_organization_id'), 'webhook_events', ['organization_id'], unique=False)
+    op.create_table('webhooks',
+    sa.Column('id', sa.Uuid(), nullable=False),
+    sa.Column('organization_id', sa.Uuid(), nullable=False),
+    sa.Column('url', sa.String(length=2000), nullable=False),
+    sa.Column('events', postgresql.ARRAY(sa.String(length=40)), nullable=False),
+    sa.Column('secret', sa.String(length=100), nullable=False),
+    sa.Column('active', sa.Boolean(), server_default='true', nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
+    sa.ForeignKeyConstraint(['organization_id'], ['organizations.id'], name=op.f('webhooks_organization_id_fkey'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('webhooks_pkey'))
+    )
+    op.create_index('ix_webhooks_organization_id', 'webhooks', ['organization_id'], unique=False)
+    op.create_table('webhook_deliveries',
+    sa.Column('id', sa.Uuid(), nullable=False),
+    sa.Column('webhook_id', sa.Uuid(), nullable=False),
+    sa.Column('event_id', sa.Uuid(), nullable=False),
+    sa.Column('status', sa.String(length=16), server_default='pending', nullable=False),
+    sa.Column('attempts', postgresql.JSONB(astext_type=sa.Text()), server_default=sa.text("'[]'::jsonb"), nullable=False),
+    sa.Column('attempt_count', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('next_attempt_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
+    sa.CheckConstraint("status IN ('pending', 'succeeded', 'failed')", name=op.f('webhook_deliveries_status_check')),
+    sa.ForeignKeyConstraint(['event_id'], ['webhook_events.id'], name=op.f('webhook_deliveries_event_id_fkey'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['webhook_id'], ['webhooks.id'], name=op.f('webhook_deliveries_webhook_id_fkey'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('webhook_deliveries_pkey'))
+    )
+    op.create_index('ix_webhook_deliveries_due', 'webhook_deliveries', ['next_attempt_at'], unique=False, postgresql_where=sa.text("status = 'pending'"))
+    op.create_index(op.f('ix_webhook_deliveries_event_id'), 'webhook_deliveries', ['event_id'], unique=False)
+    op.create_index('ix_webhook_deliveries_webhook_id_created_at', 'webhook_deliveries', ['webhook_id', 'created_at'], unique=False)
     op.create_table('articles',
     sa.Column('id', sa.Uuid(), nullable=False),
     sa.Column('organization_id', sa.Uuid(), nullable=False),
@@ -70,6 +109,14 @@ def downgrade() -> None:
     op.drop_index('ix_articles_search', table_name='articles', postgresql_using='gin')
     op.drop_index('ix_articles_organization_id_status_updated_at', table_name='articles')
     op.drop_table('articles')
+    op.drop_index('ix_webhook_deliveries_webhook_id_created_at', table_name='webhook_deliveries')
+    op.drop_index(op.f('ix_webhook_deliveries_event_id'), table_name='webhook_deliveries')
+    op.drop_index('ix_webhook_deliveries_due', table_name='webhook_deliveries', postgresql_where=sa.text("status = 'pending'"))
+    op.drop_table('webhook_deliveries')
+    op.drop_index('ix_webhooks_organization_id', table_name='webhooks')
+    op.drop_table('webhooks')
+    op.drop_index(op.f('ix_webhook_events_organization_id'), table_name='webhook_events')
+    op.drop_table('webhook_events')
     op.drop_table('email_templates')
     op.drop_index('ix_automations_organization_id_trigger_position', table_name='automations')
     op.drop_table('automations')
