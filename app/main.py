@@ -16,6 +16,7 @@ from app.services.checkins.routes import router as checkins_router
 from app.services.documents.dependencies import document_storage
 from app.services.documents.routes import router as documents_router
 from app.services.email_templates.routes import router as email_templates_router
+from app.services.inbound_mail.routes import router as inbound_mail_router
 from app.services.insights.routes import router as insights_router
 from app.services.knowledge.routes import router as knowledge_router
 from app.services.notifications.routes import router as notifications_router
@@ -59,6 +60,7 @@ ROUTERS = [
     email_templates_router,
     automations_router,
     webhooks_router,
+    inbound_mail_router,
 ]
 
 # What reacts to ticket events, in the event's transaction (app/services/tickets/events.py).

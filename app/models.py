@@ -7,6 +7,7 @@ from app.services.automations import models as automations_models
 from app.services.catalog import models as catalog_models
 from app.services.chat import models as chat_models
 from app.services.documents import models as documents_models
+from app.services.inbound_mail import models as inbound_mail_models
 from app.services.insights import models as insights_models
 from app.services.knowledge import models as knowledge_models
 from app.services.notifications import models as notifications_models
@@ -23,6 +24,7 @@ __all__ = [
     "catalog_models",
     "chat_models",
     "documents_models",
+    "inbound_mail_models",
     "insights_models",
     "knowledge_models",
     "notifications_models",

@@ -89,6 +89,7 @@ class Settings(BaseSettings):
     assistant_window_seconds: int = Field(default=60, ge=1, le=86400)
     webhook_timeout_seconds: float = Field(default=10, gt=0, le=60)
     webhook_poll_seconds: float = Field(default=2, gt=0, le=3600)
+    inbound_max_bytes: int = Field(default=25 * 1024 * 1024, ge=1024, le=200 * 1024 * 1024)
 
     @field_validator("database_url")
     @classmethod

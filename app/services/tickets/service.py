@@ -996,3 +996,5 @@ async def delete_category(session: AsyncSession, *, category: TicketCategory) ->
 
 # For the helpdesk's other features: an automation rule's assignment is announced like a member's.
 announce_assigned = _announce_assigned
+# An allowed status move with its history event (the caller refreshes the SLA): inbound e-mail.
+move_status = _move
