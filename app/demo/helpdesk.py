@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import delete, insert, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -309,6 +309,9 @@ async def _ensure_tickets(
                 "updated_at": max([created, *(at for at, _t, _a in plan.moves)]),
             }
         )
+    # Conversations of this demo left without their tickets (the helpdesk migration downgraded and
+    # upgraded again) are replaced: their ids are the demo's own.
+    await conn.execute(delete(Conversation).where(Conversation.id.in_([c["id"] for c in conversations])))
     await conn.execute(insert(Conversation), conversations)
     await conn.execute(insert(ChatMessage), sorted(messages, key=lambda m: m["created_at"]))
     await conn.execute(

@@ -7,7 +7,6 @@ from email.message import EmailMessage
 from typing import Any
 
 import httpx
-import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -191,17 +190,19 @@ async def test_attachments_of_document_types_become_documents_others_are_refused
     assert message["document_ids"] == [document_id]
 
 
-async def test_too_large_and_malformed_messages(
-    client: httpx.AsyncClient, session: AsyncSession, app: FastAPI, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_too_large_and_malformed_messages(client: httpx.AsyncClient, session: AsyncSession, app: FastAPI) -> None:
     desk = await create_desk(client, session)
     secret = await secret_of(client, desk)
     no_from = b"To: desk@example.org\r\nSubject: hi\r\n\r\nbody\r\n"
     assert_problem(await send(client, secret, no_from), 422, "invalid_message")
     assert_problem(await send(client, secret, b"\x00\x01 not a message"), 422, "invalid_message")
     assert_problem(await send(client, secret, mail(sender="not an address")), 422, "invalid_message")
-    monkeypatch.setattr(app.state, "settings", app.state.settings.model_copy(update={"inbound_max_bytes": 2048}))
-    big = mail(body="x" * 5000)
-    assert_problem(await send(client, secret, big), 413, "payload_too_large")
+    settings = app.state.settings
+    app.state.settings = settings.model_copy(update={"inbound_max_bytes": 2048})
+    try:
+        big = mail(body="x" * 5000)
+        assert_problem(await send(client, secret, big), 413, "payload_too_large")
+    finally:
+        app.state.settings = settings
     listed = await client.get(f"/organizations/{desk.org.id}/tickets", headers=desk.org.staff.headers)
     assert listed.json()["total"] == 0

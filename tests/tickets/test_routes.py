@@ -39,8 +39,13 @@ async def test_requester_opens_a_new_ticket_and_sees_the_requester_view(
     assert ticket["channel"] == "web"
     assert len(ticket["reference"]) == 8
     assert not REQUESTER_HIDDEN & ticket.keys()
+    # The read (JSON written by PostgreSQL) is the same body as the create's (written by pydantic).
+    assert (await client.get(f"/tickets/{ticket['id']}", headers=desk.requester.headers)).json() == ticket
     member_view = (await client.get(f"/tickets/{ticket['id']}", headers=desk.org.staff.headers)).json()
     assert REQUESTER_HIDDEN <= member_view.keys()
+    assert {k: v for k, v in member_view.items() if k not in REQUESTER_HIDDEN} == ticket
+    staff_created = await open_ticket(client, desk, by=desk.org.staff, tags=["x"])
+    assert (await client.get(f"/tickets/{staff_created['id']}", headers=desk.org.owner.headers)).json() == staff_created
     own = (await client.get("/tickets", headers=desk.requester.headers)).json()
     assert [item["id"] for item in own["items"]] == [ticket["id"]]
     # The description is the thread's first message, in the requester's name.
@@ -239,6 +244,11 @@ async def test_queue_filters(client: httpx.AsyncClient, session: AsyncSession, c
         return [item["id"] for item in response.json()["items"]]
 
     assert await ids() == [unassigned["id"], mine["id"]]
+    # The queue's bodies (written by PostgreSQL) are the ticket's member view, field for field.
+    page = (await client.get(url, headers=staff.headers, params={"size": 1, "page": 2})).json()
+    assert (page["total"], page["pages"], page["size"]) == (2, 2, 1)
+    assert page["items"] == [(await client.get(f"/tickets/{mine['id']}", headers=staff.headers)).json()]
+    assert (await client.get(url, headers=staff.headers, params={"page": 3, "size": 1})).json()["items"] == []
     assert await ids(status="open", assignee_id=str(staff.id)) == [mine["id"]]
     assert await ids(assignee_id="none") == [unassigned["id"]]
     assert await ids(tag="VIP") == [mine["id"]]
@@ -246,6 +256,7 @@ async def test_queue_filters(client: httpx.AsyncClient, session: AsyncSession, c
     assert await ids(q="wallet") == [unassigned["id"]]
     assert await ids(q=mine["reference"].lower()) == [mine["id"]]
     assert await ids(breached="true") == []
+    assert await ids(breached="false", status="open") == [mine["id"]]
     assert_problem(await client.get(url, headers=staff.headers, params={"assignee_id": "bob"}), 422, "validation_error")
     assert_problem(await client.get(url, headers=desk.requester.headers), 403, "forbidden")
 
@@ -271,8 +282,9 @@ async def test_categories(client: httpx.AsyncClient, session: AsyncSession) -> N
     )
     assert (await client.delete(f"/ticket-categories/{second['id']}", headers=owner)).status_code == 204
     other = await create_desk(client, session, name="Clinic")
-    assert_problem(
-        await client.delete(f"/ticket-categories/{created.json()['id']}", headers=other.org.owner.headers),
-        404,
-        "not_found",
-    )
+    category_url = f"/ticket-categories/{created.json()['id']}"
+    for account in (other.org.owner, desk.requester):
+        assert_problem(await client.delete(category_url, headers=account.headers), 404, "not_found")
+        assert_problem(await client.patch(category_url, headers=account.headers, json={"name": "x"}), 404, "not_found")
+    staff_patch = await client.patch(category_url, headers=desk.org.staff.headers, json={"name": "x"})
+    assert_problem(staff_patch, 403, "forbidden")

@@ -116,8 +116,9 @@ async def test_member_reply_is_the_first_response_and_opens_the_ticket(
     assert read["first_response_due_at"] is None
     assert read["first_response_breached"] is False
     history = (await client.get(f"/tickets/{on_time['id']}/history", headers=desk.org.staff.headers)).json()["items"]
-    assert [e["type"] for e in history] == ["created", "replied", "status_changed"]
+    assert [e["type"] for e in history] == ["created", "replied", "status_changed", "email_queued"]
     assert history[1]["data"] == {"message_id": first.json()["id"]}
+    assert history[3]["data"] == {"template": "ticket_reply", "to": desk.requester.email}
     clock.advance(minutes=31)  # 61 minutes: the late ticket's first response is met late
     await reply(client, late["id"], desk.org.staff.headers, "Sorry for the wait")
     late_read = (await client.get(f"/tickets/{late['id']}", headers=desk.org.staff.headers)).json()

@@ -9,7 +9,7 @@ from pydantic import BaseModel
 from app.core.database import SessionDep
 from app.core.dependencies import PageDep, SettingsDep
 from app.core.errors import InvalidInput
-from app.core.schemas import Page, json_response
+from app.core.schemas import Page, json_response, page_response
 from app.core.tabular import OutputFormat, csv_response
 from app.services.chat.schemas import MessagePage, MessageRead
 from app.services.organizations.dependencies import OrgAccess
@@ -126,18 +126,17 @@ async def list_organization_tickets(
         due_within_minutes=due_within_minutes,
         q=q,
     )
-    rows, total = await tickets_service.get_all(
+    items, total = await tickets_service.get_all(
         session, organization=access.organization, filters=filters, now=now, offset=page.offset, limit=page.size
     )
-    items = [TicketRead.model_validate(row) for row in rows]
-    return json_response(Page.build(items, total=total, page=page.page, size=page.size))
+    return page_response(items, total=total, page=page.page, size=page.size)
 
 
 @router.get("/tickets/{ticket_id}", response_model=TicketRead | TicketRequesterRead, responses=_TICKET)
 async def get_ticket(ticket_id: uuid.UUID, user: TicketUser, session: SessionDep) -> Response:
     """The requester (their view: no tags, due times or breach flags), members and admins."""
-    access = await tickets_service.load(session, user=user, ticket_id=ticket_id)
-    return json_response(access.view())
+    body = await tickets_service.read_json(session, user=user, ticket_id=ticket_id)
+    return Response(body, media_type="application/json")
 
 
 @router.patch("/tickets/{ticket_id}", responses=_CHANGE)

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import ColumnElement, Select, delete, false, func, or_, select, true
+from sqlalchemy import delete, false, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import paging
@@ -24,9 +24,11 @@ from app.services.chat import service as chat_service
 from app.services.chat.models import ChatMessage, Conversation, ConversationStatus
 from app.services.chat.schemas import ConversationCreate, MessageRead
 from app.services.notifications import service as notifications_service
+from app.services.notifications.models import OutboxEmail
 from app.services.organizations import service as organizations_service
 from app.services.organizations.models import Department, MemberRole, Membership, Organization
 from app.services.tickets import events, placeholders, sla
+from app.services.tickets import queries as tickets_queries
 from app.services.tickets.errors import (
     InvalidAssignee,
     InvalidCategory,
@@ -125,6 +127,19 @@ async def load(session: AsyncSession, *, user: User, ticket_id: uuid.UUID, lock:
     if not is_member and ticket.requester_id != user.id:
         raise TicketNotFound()
     return Access(ticket=ticket, is_member=is_member)
+
+
+async def read_json(session: AsyncSession, *, user: User, ticket_id: uuid.UUID) -> str:
+    """The ticket's body as `user` may see it, written by PostgreSQL (the hot read); the same
+    rule as `load`: TicketNotFound for anyone but its requester, members and admins."""
+    connection = await session.connection()
+    params = {"ticket_id": ticket_id, "user_id": user.id, "is_admin": user.role == Role.admin}
+    statement = tickets_queries.READ
+    row = (await connection.exec_driver_sql(statement.sql, tuple(statement.arguments(params)))).first()
+    if row is None or (not row.member and row.requester_id != user.id):
+        raise TicketNotFound()
+    body: str = row.body
+    return body
 
 
 async def load_for_member(session: AsyncSession, *, user: User, ticket_id: uuid.UUID, lock: bool = False) -> Ticket:
@@ -298,46 +313,6 @@ class TicketFilters:
     q: str | None = None
 
 
-def _filtered(organization_id: uuid.UUID, filters: TicketFilters, now: datetime) -> Select[Ticket]:
-    conditions: list[ColumnElement[bool]] = [Ticket.organization_id == organization_id]
-    if filters.status is not None:
-        conditions.append(Ticket.status == filters.status)
-    if filters.priority is not None:
-        conditions.append(Ticket.priority == filters.priority)
-    if filters.unassigned:
-        conditions.append(Ticket.assignee_id.is_(None))
-    elif filters.assignee_id is not None:
-        conditions.append(Ticket.assignee_id == filters.assignee_id)
-    if filters.category_id is not None:
-        conditions.append(Ticket.category_id == filters.category_id)
-    if filters.tag is not None:
-        conditions.append(Ticket.tags.contains([filters.tag.lower()]))
-    breached = or_(Ticket.first_response_breached, Ticket.resolution_breached)
-    if filters.breached is True:
-        conditions.append(breached)
-    elif filters.breached is False:
-        conditions.append(~breached)
-    if filters.due_within_minutes is not None:
-        # The partial due-time indexes answer this: targets not breached yet, due before the horizon.
-        horizon = now + timedelta(minutes=filters.due_within_minutes)
-        conditions.append(
-            or_(
-                (~Ticket.first_response_breached) & (Ticket.first_response_due_at <= horizon),
-                (~Ticket.resolution_breached) & (Ticket.resolution_due_at <= horizon),
-            )
-        )
-    if filters.q:
-        pattern = paging.contains(filters.q)
-        conditions.append(
-            or_(
-                Ticket.reference == filters.q.upper(),
-                Ticket.subject.ilike(pattern),
-                Ticket.requester_email.ilike(pattern),
-            )
-        )
-    return select(Ticket).where(*conditions)
-
-
 async def get_all(
     session: AsyncSession,
     *,
@@ -346,11 +321,37 @@ async def get_all(
     now: datetime,
     offset: int,
     limit: int,
-) -> tuple[Sequence[Ticket], int]:
-    query = _filtered(organization.id, filters, now)
-    return await paging.page_of(
-        session, query, order_by=[Ticket.created_at.desc(), Ticket.id.desc()], offset=offset, limit=limit
+) -> tuple[str, int]:
+    """The queue's page, newest first, as JSON text of `TicketRead` bodies, and the total."""
+    shape = tickets_queries.Shape(
+        status=filters.status is not None,
+        priority=filters.priority is not None,
+        assignee=filters.assignee_id is not None,
+        unassigned=filters.unassigned,
+        category=filters.category_id is not None,
+        tag=filters.tag is not None,
+        breached=filters.breached,
+        due_within=filters.due_within_minutes is not None,
+        q=bool(filters.q),
     )
+    params: dict[str, Any] = {
+        "organization_id": organization.id,
+        "status": filters.status.value if filters.status else None,
+        "priority": filters.priority.value if filters.priority else None,
+        "assignee_id": filters.assignee_id,
+        "category_id": filters.category_id,
+        "tags": [filters.tag.lower()] if filters.tag else None,
+        "horizon": now + timedelta(minutes=filters.due_within_minutes or 0),
+        "pattern": paging.contains(filters.q) if filters.q else None,
+        "reference": filters.q.upper() if filters.q else None,
+        "offset": offset,
+        "limit": limit,
+    }
+    statement = tickets_queries.page_statement(shape)
+    connection = await session.connection()
+    result = await connection.exec_driver_sql(statement.sql, tuple(statement.arguments(params)))
+    row = result.one()
+    return row.items, row.total
 
 
 # --- changing -----------------------------------------------------------------------------------
@@ -889,8 +890,10 @@ async def _announce_assigned(session: AsyncSession, ticket: Ticket) -> None:
 async def _announce_requester(
     session: AsyncSession, ticket: Ticket, *, kind: str, title: str, what: str, message_body: str = ""
 ) -> None:
+    """Notify and e-mail the requester (in the organization's template); the e-mail, when one is
+    queued, is in the history."""
     assert ticket.requester_id is not None
-    await notifications_service.notify(
+    notification = await notifications_service.notify(
         session,
         user_id=ticket.requester_id,
         kind=kind,
@@ -901,6 +904,9 @@ async def _announce_requester(
         organization_id=ticket.organization_id,
         email_values=await placeholders.ticket_values(session, ticket, message_body=message_body),
     )
+    to = await session.scalar(select(OutboxEmail.to_address).where(OutboxEmail.notification_id == notification.id))
+    if to is not None:
+        record(session, ticket, "email_queued", actor_id=None, at=ticket.updated_at, data={"template": kind, "to": to})
 
 
 async def _announce_breach(session: AsyncSession, *, row: Any, target: str) -> None:
