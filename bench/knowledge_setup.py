@@ -36,11 +36,13 @@ INSERT INTO organizations (id, name, kind, timezone)
 VALUES ('{ORGANIZATION}', 'Knowledge bench', 'business', 'Europe/Berlin');
 INSERT INTO articles (id, organization_id, title, body, status, published_at, created_at, updated_at)
 SELECT gen_random_uuid(), '{ORGANIZATION}',
-       (SELECT string_agg('w' || (1 + floor(random() * {VOCABULARY} + g * 0 + k * 0)::int), ' ') FROM generate_series(1, 6) AS k),
-       (SELECT string_agg('w' || (1 + floor(random() * {VOCABULARY} + g * 0 + k * 0)::int), ' ') FROM generate_series(1, 80) AS k),
+       (SELECT string_agg('w' || (1 + floor(random() * {VOCABULARY} + g * 0 + k * 0)::int), ' ')
+        FROM generate_series(1, 6) AS k),
+       (SELECT string_agg('w' || (1 + floor(random() * {VOCABULARY} + g * 0 + k * 0)::int), ' ')
+        FROM generate_series(1, 80) AS k),
        'published', now(), now(), now()
 FROM generate_series(1, $1::int) AS g;
-ANALYZE articles;
+VACUUM ANALYZE articles;
 """
 
 

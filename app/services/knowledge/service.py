@@ -187,30 +187,34 @@ def _or_query(lexemes: Sequence[str]) -> str:
     return " | ".join("'" + lexeme.replace("\\", "\\\\").replace("'", "''") + "'" for lexeme in lexemes)
 
 
+MAX_TERMS = 32
+
+
 async def terms_of(session: AsyncSession, question: str) -> list[str]:
-    """The question's terms: its distinct lexemes (stemmed, no stop words), in order."""
+    """The question's terms: its distinct lexemes (stemmed, no stop words), in order (at most 32:
+    a question of 500 characters rarely has more)."""
     vector = func.to_tsvector(_regconfig(), question)
     lexemes = await session.scalar(select(func.tsvector_to_array(vector)))
-    return sorted(set(lexemes or []))
+    return sorted(set(lexemes or []))[:MAX_TERMS]
 
 
-# Candidates through the GIN index (any term), then each one's share of the terms it holds; ties
-# broken by rank, then id, so the same question over the same articles always answers the same.
-_ASK = text(
-    f"""
-    SELECT a.id, a.title, ts_headline('{TEXT_CONFIG}'::regconfig, a.body, q.query, :options) AS snippet, s.score
-    FROM articles AS a
-    CROSS JOIN (SELECT CAST(:or_query AS tsquery) AS query) AS q
-    CROSS JOIN LATERAL (
-        SELECT round(count(*)::numeric / :count, 4) AS score
-        FROM unnest(CAST(:terms AS text[])) AS t(term)
-        WHERE t.term = ANY(tsvector_to_array(a.search))
-    ) AS s
-    WHERE a.organization_id = :organization_id AND a.status = 'published' AND a.search @@ q.query
-    ORDER BY s.score DESC, ts_rank_cd(a.search, q.query) DESC, a.id
-    LIMIT :limit
-    """
-)
+def _ask_statement(count: int) -> Any:
+    """Candidates through the GIN index (any term), then each one's share of the terms it holds
+    (one `@@` per term: a binary search in the stored vector); ties broken by rank, then id, so the
+    same question over the same articles always answers the same."""
+    held = " + ".join(f"(a.search @@ CAST(:term_{i} AS tsquery))::int" for i in range(count))
+    return text(
+        f"""
+        SELECT a.id, a.title, ts_headline('{TEXT_CONFIG}'::regconfig, a.body, CAST(:or_query AS tsquery), :options)
+                   AS snippet,
+               round(({held})::numeric / :count, 4) AS score
+        FROM articles AS a
+        WHERE a.organization_id = :organization_id AND a.status = 'published'
+          AND a.search @@ CAST(:or_query AS tsquery)
+        ORDER BY score DESC, ts_rank_cd(a.search, CAST(:or_query AS tsquery)) DESC, a.id
+        LIMIT :limit
+        """
+    )
 
 
 async def ask(
@@ -228,10 +232,10 @@ async def ask(
         return AssistantAnswer(answered=False, score=0.0, answer=None, sources=[], suggest_ticket=True)
     rows = (
         await session.execute(
-            _ASK,
+            _ask_statement(len(terms)),
             {
                 "organization_id": organization_id,
-                "terms": terms,
+                **{f"term_{i}": _or_query([term]) for i, term in enumerate(terms)},
                 "or_query": _or_query(terms),
                 "count": len(terms),
                 "limit": MAX_SOURCES,
