@@ -226,7 +226,15 @@ async def ask(
     address: str | None,
 ) -> AssistantAnswer:
     await organizations_service.get_or_raise(session, organization_id)
-    await _throttle(session, settings=settings, address=address, organization_id=organization_id)
+    key, window = await _check_throttle(session, settings=settings, address=address)
+    answer = await _answer(session, organization_id=organization_id, question=question)
+    # Counted last: the counter's row stays locked until the commit, which follows at once, so
+    # concurrent questions from one address do not wait on each other's searches.
+    await throttle.hit(session, key=key, window=window)
+    return answer
+
+
+async def _answer(session: AsyncSession, *, organization_id: uuid.UUID, question: str) -> AssistantAnswer:
     terms = await terms_of(session, question)
     if not terms:
         return AssistantAnswer(answered=False, score=0.0, answer=None, sources=[], suggest_ticket=True)
@@ -258,13 +266,11 @@ async def ask(
     )
 
 
-async def _throttle(
-    session: AsyncSession, *, settings: Settings, address: str | None, organization_id: uuid.UUID
-) -> None:
-    """The house's counters in PostgreSQL (shared by every process): per client address."""
+async def _check_throttle(session: AsyncSession, *, settings: Settings, address: str | None) -> tuple[str, timedelta]:
+    """The house's counters in PostgreSQL (shared by every process), per client address."""
     window = timedelta(seconds=settings.assistant_window_seconds)
     key = f"assistant:addr:{address or 'unknown'}"
     wait = await throttle.retry_after(session, key=key, limit=settings.assistant_asks_per_window, window=window)
     if wait:
         raise RateLimited(wait, "Too many questions from this address; try again later.")
-    await throttle.hit(session, key=key, window=window)
+    return key, window
