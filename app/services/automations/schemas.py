@@ -56,7 +56,7 @@ _EXAMPLE: dict[str, Any] = {
 
 
 class AutomationCreate(InputSchema):
-    model_config = ConfigDict(json_schema_extra={"example": _EXAMPLE})
+    model_config = ConfigDict(json_schema_extra={"examples": [_EXAMPLE]})
 
     name: Name
     trigger: Trigger
@@ -66,7 +66,7 @@ class AutomationCreate(InputSchema):
 
 
 class AutomationUpdate(InputSchema):
-    model_config = ConfigDict(json_schema_extra={"example": {"active": False}})
+    model_config = ConfigDict(json_schema_extra={"examples": [{"active": False}]})
 
     name: Name | None = None
     trigger: Trigger | None = None

@@ -12,10 +12,12 @@ TemplateBody = Annotated[str, StringConstraints(min_length=1, max_length=20_000)
 class EmailTemplateIn(InputSchema):
     model_config = ConfigDict(
         json_schema_extra={
-            "example": {
-                "subject": "We got your request [#$ticket_reference]",
-                "body": 'Hello $full_name,\n\nThanks for writing about "$ticket_subject".\n\n$organization_name',
-            }
+            "examples": [
+                {
+                    "subject": "We got your request [#$ticket_reference]",
+                    "body": 'Hello $full_name,\n\nThanks for writing about "$ticket_subject".\n\n$organization_name',
+                }
+            ]
         }
     )
 
@@ -24,7 +26,7 @@ class EmailTemplateIn(InputSchema):
 
 
 class EmailTemplatePreviewIn(InputSchema):
-    model_config = ConfigDict(json_schema_extra={"example": {"body": "Hello $full_name, about $ticket_subject"}})
+    model_config = ConfigDict(json_schema_extra={"examples": [{"body": "Hello $full_name, about $ticket_subject"}]})
 
     subject: TemplateSubject | None = None
     body: TemplateBody | None = None

@@ -19,7 +19,7 @@ _ARTICLE_EXAMPLE: dict[str, Any] = {
 
 
 class ArticleCreate(InputSchema):
-    model_config = ConfigDict(json_schema_extra={"example": _ARTICLE_EXAMPLE})
+    model_config = ConfigDict(json_schema_extra={"examples": [_ARTICLE_EXAMPLE]})
 
     title: Title
     body: Body
@@ -28,7 +28,7 @@ class ArticleCreate(InputSchema):
 
 
 class ArticleUpdate(InputSchema):
-    model_config = ConfigDict(json_schema_extra={"example": {"status": "published"}})
+    model_config = ConfigDict(json_schema_extra={"examples": [{"status": "published"}]})
 
     title: Title | None = None
     body: Body | None = None
@@ -60,7 +60,7 @@ class ArticleRead(Schema):
 
 
 class AssistantAsk(InputSchema):
-    model_config = ConfigDict(json_schema_extra={"example": {"question": "How can I renew my passport?"}})
+    model_config = ConfigDict(json_schema_extra={"examples": [{"question": "How can I renew my passport?"}]})
 
     question: Question
 

@@ -22,10 +22,9 @@ Events = Annotated[list[EventType], Field(min_length=1, max_length=7)]
 class WebhookCreate(InputSchema):
     model_config = ConfigDict(
         json_schema_extra={
-            "example": {
-                "url": "https://crm.example.com/hooks/queueless",
-                "events": ["ticket.created", "ticket.message"],
-            }
+            "examples": [
+                {"url": "https://crm.example.com/hooks/queueless", "events": ["ticket.created", "ticket.message"]}
+            ]
         }
     )
 
@@ -34,7 +33,7 @@ class WebhookCreate(InputSchema):
 
 
 class WebhookUpdate(InputSchema):
-    model_config = ConfigDict(json_schema_extra={"example": {"active": False}})
+    model_config = ConfigDict(json_schema_extra={"examples": [{"active": False}]})
 
     url: Url | None = None
     events: Events | None = None
