@@ -113,6 +113,12 @@ async def test_search_stems_ranks_and_highlights(client: httpx.AsyncClient, sess
     assert ranks == sorted(ranks, reverse=True)
     excluded = (await client.get(f"/organizations/{org.id}/articles", params={"q": "appointment -police"})).json()
     assert [item["id"] for item in excluded["items"]] == [ids[0]]
+    # Pages of a search: the total on every page, also past the end.
+    for page, count in ((2, 1), (9, 0)):
+        paged = await client.get(
+            f"/organizations/{org.id}/articles", params={"q": "appointment or parking", "size": 1, "page": page}
+        )
+        assert (paged.json()["total"], len(paged.json()["items"])) == (3, count)
     # Members also find drafts.
     members = await client.get(f"/organizations/{org.id}/articles", headers=org.staff.headers, params={"q": "passport"})
     assert members.json()["total"] == 2

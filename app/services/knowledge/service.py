@@ -154,10 +154,10 @@ async def get_all(
         return [ArticleRead.model_validate(row) for row in found], total
     query = _query(q)
     conditions.append(Article.search.op("@@")(query))
-    total = await paging.count(session, select(Article.id).where(*conditions))
     rank = func.ts_rank_cd(Article.search, query)
+    # The total comes with the page (a window over the same matches): one index scan, not two.
     page = (
-        select(Article.id, rank.label("rank"))
+        select(Article.id, rank.label("rank"), func.count().over().label("total"))
         .where(*conditions)
         .order_by(rank.desc(), Article.id)
         .offset(offset)
@@ -167,15 +167,19 @@ async def get_all(
     snippet = func.ts_headline(_regconfig(), Article.body, _query(q), HEADLINE_OPTIONS)
     rows = (
         await session.execute(
-            select(Article, page.c.rank, snippet.label("snippet"))
+            select(Article, page.c.rank, snippet.label("snippet"), page.c.total)
             .join(page, page.c.id == Article.id)
             .order_by(page.c.rank.desc(), Article.id)
         )
     ).all()
     items = [
         ArticleRead.model_validate(article).model_copy(update={"snippet": snip, "rank": round(float(r), 6)})
-        for article, r, snip in rows
+        for article, r, snip, _ in rows
     ]
+    if rows:
+        total = int(rows[0].total)
+    else:  # a page past the end: the window saw no row, so count on its own
+        total = await paging.count(session, select(Article.id).where(*conditions)) if offset else 0
     return items, total
 
 
