@@ -63,7 +63,8 @@ def problem(
 
 async def _app_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AppError)
-    return problem(exc.status_code, code=exc.code, title=exc.title, detail=exc.detail, headers=exc.headers)
+    extra = {"errors": exc.errors} if exc.errors is not None else {}
+    return problem(exc.status_code, code=exc.code, title=exc.title, detail=exc.detail, headers=exc.headers, **extra)
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:

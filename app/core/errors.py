@@ -4,7 +4,7 @@ Services raise these (they know nothing of HTTP beyond this mapping); `app/core/
 them as RFC 9457 problem details.
 """
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 
 class AppError(Exception):
@@ -16,9 +16,17 @@ class AppError(Exception):
     # login's counter, the revocation that a reused refresh token causes).
     commit_changes: ClassVar[bool] = False
 
-    def __init__(self, detail: str | None = None, *, headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        headers: dict[str, str] | None = None,
+        errors: list[dict[str, Any]] | None = None,
+    ) -> None:
         self.detail = detail or self.default_detail
         self.headers = headers or {}
+        # The parts of the request at fault, as the `errors` member of a 422 problem.
+        self.errors = errors
         super().__init__(self.detail)
 
 

@@ -92,6 +92,12 @@ class Settings(BaseSettings):
     # Helpdesk (app/services/tickets; README "Helpdesk").
     ticket_reopen_days: int = Field(default=7, ge=0, le=365)
     sla_breach_poll_seconds: float = Field(default=10, gt=0, le=15)
+    # Helpdesk part 2 (README "Knowledge base and assistant", "Webhooks").
+    assistant_asks_per_window: int = Field(default=30, ge=1)
+    assistant_window_seconds: int = Field(default=60, ge=1, le=86400)
+    webhook_timeout_seconds: float = Field(default=10, gt=0, le=60)
+    webhook_poll_seconds: float = Field(default=2, gt=0, le=3600)
+    inbound_max_bytes: int = Field(default=25 * 1024 * 1024, ge=1024, le=200 * 1024 * 1024)
 
     @field_validator("database_url")
     @classmethod

@@ -109,6 +109,7 @@ async def announce_appointment(
         data=message.data,
         email=message.email,
         templates=message.templates,
+        organization_id=appointment.organization_id,  # its own words for the reminder, when it wrote them
     )
 
 

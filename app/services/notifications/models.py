@@ -76,3 +76,18 @@ class OutboxEmail(TimestampMixin, Base):
     next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     last_error: Mapped[str | None] = mapped_column(String(1000))
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class EmailTemplate(Base):
+    """An organization's own words for one e-mail: a built-in kind's override (deleting it brings
+    the file template back) or a custom template that automation rules send."""
+
+    __tablename__ = "email_templates"
+
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -38,7 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import paging, realtime
 from app.services.notifications.errors import NotificationNotFound
-from app.services.notifications.models import EmailStatus, Notification, OutboxEmail
+from app.services.notifications.models import EmailStatus, EmailTemplate, Notification, OutboxEmail
 from app.services.notifications.schemas import NotificationRead
 from app.services.users.models import User
 
@@ -166,11 +166,14 @@ async def notify(
     data: dict[str, Any] | None = None,
     email: bool = False,
     templates: Path | None = None,
+    organization_id: uuid.UUID | None = None,
+    email_values: dict[str, str] | None = None,
 ) -> Notification:
     """Store a notification for `user_id` in the caller's transaction, queue its e-mail when
-    `email` is true (and the account is active; its text from `templates`), and push it to the
-    user's open sockets once the transaction commits. Returns the stored row (not attached to the
-    session)."""
+    `email` is true (and the account is active; its text from `templates`, or from the
+    organization's own template for the kind when `organization_id` names one that wrote it;
+    `email_values` adds placeholders), and push it to the user's open sockets once the
+    transaction commits. Returns the stored row (not attached to the session)."""
     await session.flush()  # the caller's pending changes go first, as with an ORM insert
     data = data or {}
     subject = text = None
@@ -184,6 +187,8 @@ async def notify(
                 body=clip(body, BODY_CHARS),
                 data=data,
                 templates=templates,
+                values=email_values,
+                template=await organization_template(session, organization_id=organization_id, key=kind),
             )
     row = (
         await session.execute(
@@ -270,7 +275,9 @@ def announcement_values(message: Message, *, recipient: Recipient) -> dict[str, 
 
 
 @lru_cache(maxsize=64)
-def _template(kind: str, templates: Path | None) -> tuple[str, str]:
+def default_template(kind: str, templates: Path | None = None) -> tuple[str, str]:
+    """The (subject, body) of `<templates>/<kind>.txt` (this feature's folder by default), or of
+    this feature's `default.txt` when there is none."""
     path = (templates or TEMPLATES) / f"{kind}.txt"
     if not path.is_file() or not kind.replace("_", "").isalnum():
         path = TEMPLATES / "default.txt"
@@ -278,16 +285,63 @@ def _template(kind: str, templates: Path | None) -> tuple[str, str]:
     return first.removeprefix("Subject:").strip(), rest.lstrip("\n")
 
 
+async def organization_template(
+    session: AsyncSession, *, organization_id: uuid.UUID | None, key: str
+) -> tuple[str, str] | None:
+    """The organization's own (subject, body) for `key`, if it wrote one."""
+    if organization_id is None:
+        return None
+    row = await session.get(EmailTemplate, (organization_id, key))
+    return (row.subject, row.body) if row is not None else None
+
+
+def render_template(template: tuple[str, str], values: dict[str, str]) -> tuple[str, str]:
+    """(subject, body) with `values` put in; the subject is one line of at most 300 characters.
+    A ticket's mail names `[#reference]` in its subject, whatever the template says, so that
+    replies thread."""
+    subject_template, body_template = template
+    subject = " ".join(Template(subject_template).safe_substitute(values).split())
+    reference = values.get("ticket_reference")
+    if reference and f"[#{reference}]" not in subject:
+        subject = f"{subject} [#{reference}]"
+    return clip(subject, 300), Template(body_template).safe_substitute(values)
+
+
 def render_email(
-    kind: str, *, full_name: str, title: str, body: str, data: dict[str, Any], templates: Path | None = None
+    kind: str,
+    *,
+    full_name: str,
+    title: str,
+    body: str,
+    data: dict[str, Any],
+    templates: Path | None = None,
+    values: dict[str, str] | None = None,
+    template: tuple[str, str] | None = None,
 ) -> tuple[str, str]:
-    """The subject and body of the e-mail for a notification, from `<templates>/<kind>.txt` (this
-    feature's `default.txt` when there is none)."""
-    subject_template, body_template = _template(kind, templates)
-    values: dict[str, str] = {k: str(v) for k, v in data.items() if isinstance(v, str | int | float)}
-    values |= {"full_name": full_name, "title": title, "body": body, "app_name": APP_NAME}
-    rendered_subject = " ".join(Template(subject_template).safe_substitute(values).split())
-    return clip(rendered_subject, 300), Template(body_template).safe_substitute(values)
+    """The subject and body of the e-mail for a notification, from `template` (an organization's)
+    or `<templates>/<kind>.txt` (this feature's `default.txt` when there is none)."""
+    merged: dict[str, str] = {k: str(v) for k, v in data.items() if isinstance(v, str | int | float)}
+    merged |= {"full_name": full_name, "title": title, "body": body, "app_name": APP_NAME}
+    merged |= values or {}
+    return render_template(template or default_template(kind, templates), merged)
+
+
+async def queue_email(
+    session: AsyncSession,
+    *,
+    organization_id: uuid.UUID,
+    key: str,
+    to_address: str,
+    values: dict[str, str],
+) -> OutboxEmail:
+    """An e-mail without an in-app notification (an automation's `send_email`): the
+    organization's template `key` (or the built-in file), rendered now, sent by the outbox."""
+    template = await organization_template(session, organization_id=organization_id, key=key)
+    subject, text = render_template(template or default_template(key), {"app_name": APP_NAME, **values})
+    mail = OutboxEmail(to_address=to_address, subject=subject, body=text)
+    session.add(mail)
+    await session.flush()
+    return mail
 
 
 # --- reading ------------------------------------------------------------------------------------

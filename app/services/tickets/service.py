@@ -27,8 +27,8 @@ from app.services.notifications import service as notifications_service
 from app.services.notifications.models import OutboxEmail
 from app.services.organizations import service as organizations_service
 from app.services.organizations.models import Department, MemberRole, Membership, Organization
+from app.services.tickets import events, placeholders, sla
 from app.services.tickets import queries as tickets_queries
-from app.services.tickets import sla
 from app.services.tickets.errors import (
     InvalidAssignee,
     InvalidCategory,
@@ -42,6 +42,7 @@ from app.services.tickets.errors import (
     TicketNotFound,
     TicketTransitionInvalid,
 )
+from app.services.tickets.events import TicketHappened
 from app.services.tickets.models import (
     SlaCalendar,
     SlaPolicy,
@@ -176,6 +177,11 @@ async def _check_assignee(session: AsyncSession, *, organization_id: uuid.UUID, 
         raise InvalidAssignee()
 
 
+# The same checks for the helpdesk's other features (knowledge base, automations).
+check_category = _check_category
+check_assignee = _check_assignee
+
+
 # --- history ------------------------------------------------------------------------------------
 
 
@@ -276,6 +282,7 @@ async def create(
     await refresh_sla(session, ticket, now=now)
     if data.assignee_id is not None and data.assignee_id != user.id:
         await _announce_assigned(session, ticket)
+    await events.emit(session, TicketHappened(events.CREATED, ticket, now, {"actor_id": str(user.id)}))
     return Access(ticket=ticket, is_member=is_member)
 
 
@@ -406,6 +413,9 @@ async def assign(
     await refresh_sla(session, ticket, now=now)
     if assignee_id is not None and assignee_id != user.id:
         await _announce_assigned(session, ticket)
+    await events.emit(
+        session, TicketHappened(events.ASSIGNED, ticket, now, {"from": _json(before), "to": _json(assignee_id)})
+    )
     return ticket
 
 
@@ -443,6 +453,7 @@ async def change_status(
         raise PermissionDenied("The requester may only mark the ticket solved.")
     if status not in TRANSITIONS[ticket.status]:
         raise TicketTransitionInvalid(f"A ticket cannot move from {ticket.status} to {status}.")
+    before = ticket.status
     await _settle_targets(session, ticket, to=status, now=now)
     _move(session, ticket, status, actor_id=user.id, now=now, note=note)
     if status == S.closed:
@@ -451,6 +462,7 @@ async def change_status(
     await refresh_sla(session, ticket, now=now)
     if status == S.solved and ticket.requester_id is not None and ticket.requester_id != user.id:
         await _announce_requester(session, ticket, kind="ticket_solved", title="Ticket solved", what="was solved")
+    await events.emit(session, TicketHappened(events.STATUS_CHANGED, ticket, now, {"from": before, "to": status}))
     return ticket
 
 
@@ -541,6 +553,7 @@ async def post_message(
     if data.internal:
         await session.flush()
         return message, True
+    status_before = ticket.status
     if from_requester:
         if ticket.status in (S.pending, S.on_hold, S.solved):
             _move(session, ticket, S.open, actor_id=user.id, now=now)
@@ -555,8 +568,28 @@ async def post_message(
         else:
             await refresh_sla(session, ticket, now=now)
         if ticket.requester_id is not None and ticket.requester_id != user.id:
-            await _announce_requester(session, ticket, kind="ticket_reply", title="New reply", what="has a new reply")
+            await _announce_requester(
+                session, ticket, kind="ticket_reply", title="New reply", what="has a new reply", message_body=data.body
+            )
     await session.flush()
+    if ticket.status != status_before:
+        await events.emit(
+            session, TicketHappened(events.STATUS_CHANGED, ticket, now, {"from": status_before, "to": ticket.status})
+        )
+    await events.emit(
+        session,
+        TicketHappened(
+            events.MESSAGE,
+            ticket,
+            now,
+            {
+                "message_id": message.id,
+                "body": message.body,
+                "sender_id": str(user.id),
+                "from_requester": from_requester,
+            },
+        ),
+    )
     return message, True
 
 
@@ -798,6 +831,10 @@ async def mark_breaches(
         for row in rows:
             session.add(TicketEvent(ticket_id=row.id, type="sla_breached", data={"target": target}, at=now))
             await _announce_breach(session, row=row, target=target)
+            if events.listeners:
+                breached = await session.get(Ticket, row.id, populate_existing=True)
+                assert breached is not None
+                await events.emit(session, TicketHappened(events.SLA_BREACHED, breached, now, {"target": target}))
         marked += len(rows)
     return marked
 
@@ -850,8 +887,11 @@ async def _announce_assigned(session: AsyncSession, ticket: Ticket) -> None:
     )
 
 
-async def _announce_requester(session: AsyncSession, ticket: Ticket, *, kind: str, title: str, what: str) -> None:
-    """Notify and e-mail the requester; the e-mail, when one is queued, is in the history."""
+async def _announce_requester(
+    session: AsyncSession, ticket: Ticket, *, kind: str, title: str, what: str, message_body: str = ""
+) -> None:
+    """Notify and e-mail the requester (in the organization's template); the e-mail, when one is
+    queued, is in the history."""
     assert ticket.requester_id is not None
     notification = await notifications_service.notify(
         session,
@@ -861,6 +901,8 @@ async def _announce_requester(session: AsyncSession, ticket: Ticket, *, kind: st
         body=f"Your ticket [#{ticket.reference}] {ticket.subject} {what}.",
         data={"ticket_id": str(ticket.id), "reference": ticket.reference},
         email=True,
+        organization_id=ticket.organization_id,
+        email_values=await placeholders.ticket_values(session, ticket, message_body=message_body),
     )
     to = await session.scalar(select(OutboxEmail.to_address).where(OutboxEmail.notification_id == notification.id))
     if to is not None:
@@ -958,3 +1000,9 @@ async def delete_category(session: AsyncSession, *, category: TicketCategory) ->
         raise TicketCategoryInUse()
     await session.delete(category)
     await session.flush()
+
+
+# For the helpdesk's other features: an automation rule's assignment is announced like a member's.
+announce_assigned = _announce_assigned
+# An allowed status move with its history event (the caller refreshes the SLA): inbound e-mail.
+move_status = _move

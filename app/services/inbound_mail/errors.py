@@ -1,0 +1,11 @@
+from app.core.errors import InvalidInput, NotAuthenticated
+
+
+class InboundNotAuthenticated(NotAuthenticated):
+    default_detail = "Send the organization's inbound secret in X-Inbound-Secret."
+
+
+class InvalidMessage(InvalidInput):
+    code = "invalid_message"
+    title = "Invalid message"
+    default_detail = "The body is not an RFC 5322 message with a From address."

@@ -1,0 +1,47 @@
+"""Gates of the knowledge base: members write (the helpdesk's reader gate, where API-key scopes
+will be added), anyone reads published articles and asks the assistant."""
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from app.core.database import SessionDep
+from app.core.errors import NotAuthenticated
+from app.core.security import InvalidToken, TokenSigner
+from app.services.auth import service as auth_service
+from app.services.tickets.dependencies import TicketReader, TicketUser
+from app.services.users.models import User
+
+ArticleWriter = TicketReader
+ArticleEditor = TicketUser
+
+
+async def get_optional_user(request: Request, session: SessionDep) -> User | None:
+    """The signed-in user when a bearer token is sent (a bad one is a 401), else None: public
+    reads show members their organization's drafts too."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if not header:
+        return None
+    if scheme.lower() != "bearer" or not token:
+        raise NotAuthenticated()
+    signer: TokenSigner = request.app.state.signer
+    try:
+        claims = signer.verify_access(token.strip())
+    except InvalidToken as exc:
+        raise NotAuthenticated("The access token is invalid or expired.") from exc
+    user = await auth_service.get_user_for_access(session, claims=claims)
+    if user is None:
+        raise NotAuthenticated("The login of this access token has ended.")
+    return user
+
+
+OptionalUser = Annotated[User | None, Depends(get_optional_user)]
+
+
+async def get_now() -> datetime:
+    return datetime.now(UTC)
+
+
+Now = Annotated[datetime, Depends(get_now)]

@@ -1,0 +1,55 @@
+"""Knowledge-base articles, searchable by PostgreSQL full-text search.
+
+`search` is a generated column (title weighted above body, English stemming) with a GIN index, so
+a search is an index scan and the vector can never disagree with the text.
+"""
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import CheckConstraint, Computed, DateTime, ForeignKey, Index, String, Text, func
+from sqlalchemy.dialects.postgresql import TSVECTOR
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.core.database import Base
+
+# The text search configuration of articles, questions and queries: they must agree.
+TEXT_CONFIG = "english"
+MAX_TITLE_CHARS = 300
+MAX_BODY_CHARS = 100_000
+
+
+class ArticleStatus(StrEnum):
+    draft = "draft"
+    published = "published"
+
+
+class Article(Base):
+    __tablename__ = "articles"
+    __table_args__ = (
+        CheckConstraint("status IN ('draft', 'published')", name="status"),
+        # fastupdate off: articles are written rarely and searched often, so new entries go
+        # straight into the index instead of a pending list every search would scan.
+        Index("ix_articles_search", "search", postgresql_using="gin", postgresql_with={"fastupdate": "off"}),
+        Index("ix_articles_organization_id_status_updated_at", "organization_id", "status", "updated_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    organization_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    title: Mapped[str] = mapped_column(String(MAX_TITLE_CHARS))
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    category_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("ticket_categories.id", ondelete="SET NULL"))
+    search: Mapped[str] = mapped_column(
+        TSVECTOR,
+        Computed(
+            f"setweight(to_tsvector('{TEXT_CONFIG}'::regconfig, coalesce(title, '')), 'A')"
+            f" || setweight(to_tsvector('{TEXT_CONFIG}'::regconfig, coalesce(body, '')), 'B')",
+            persisted=True,
+        ),
+        deferred=True,
+    )
+    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

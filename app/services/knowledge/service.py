@@ -1,0 +1,280 @@
+"""Knowledge base: articles (drafts for members, published ones for everyone), their full-text
+search, and the assistant that answers a question from the published articles.
+
+Search is PostgreSQL's: `websearch_to_tsquery` over the generated `search` vector (GIN index),
+ranked by `ts_rank_cd`, with `ts_headline` snippets computed for the page's rows only.
+
+The assistant's score is deterministic and explainable: the question's terms are its lexemes
+(English stemming, stop words dropped, each counted once) and an article's score is the share of
+those terms it contains. It answers when the best article holds at least half of them.
+"""
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, func, literal_column, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core import paging
+from app.core.errors import PermissionDenied, RateLimited
+from app.core.settings import Settings
+from app.services.auth import throttle
+from app.services.knowledge.errors import ArticleNotFound
+from app.services.knowledge.models import TEXT_CONFIG, Article, ArticleStatus
+from app.services.knowledge.schemas import (
+    ArticleCreate,
+    ArticleRead,
+    ArticleUpdate,
+    AssistantAnswer,
+    AssistantSource,
+)
+from app.services.organizations import service as organizations_service
+from app.services.organizations.models import Organization
+from app.services.tickets import service as tickets_service
+from app.services.users.models import User
+
+ANSWER_THRESHOLD = 0.5
+MAX_SOURCES = 3
+HEADLINE_OPTIONS = "MaxFragments=2, MaxWords=35, MinWords=12, StartSel=<mark>, StopSel=</mark>, FragmentDelimiter= … "
+
+
+def _regconfig() -> Any:
+    return literal_column(f"'{TEXT_CONFIG}'::regconfig")
+
+
+def url_of(article_id: uuid.UUID) -> str:
+    return f"/api/v1/articles/{article_id}"
+
+
+# --- articles -----------------------------------------------------------------------------------
+
+
+async def _is_member(session: AsyncSession, *, user: User | None, organization_id: uuid.UUID) -> bool:
+    return user is not None and await organizations_service.is_staff(
+        session, user=user, organization_id=organization_id
+    )
+
+
+async def create(session: AsyncSession, *, organization: Organization, data: ArticleCreate, now: datetime) -> Article:
+    if data.category_id is not None:
+        await tickets_service.check_category(session, organization_id=organization.id, category_id=data.category_id)
+    article = Article(
+        organization_id=organization.id,
+        title=data.title,
+        body=data.body,
+        status=data.status,
+        category_id=data.category_id,
+        published_at=now if data.status == ArticleStatus.published else None,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(article)
+    await session.flush()
+    return article
+
+
+async def get_visible(session: AsyncSession, *, user: User | None, article_id: uuid.UUID) -> tuple[Article, bool]:
+    """The article and whether the caller is a member: drafts are their organization's only."""
+    article = await session.get(Article, article_id)
+    if article is None:
+        raise ArticleNotFound()
+    member = await _is_member(session, user=user, organization_id=article.organization_id)
+    if article.status != ArticleStatus.published and not member:
+        raise ArticleNotFound()
+    return article, member
+
+
+async def get_for_member(session: AsyncSession, *, user: User, article_id: uuid.UUID) -> Article:
+    """For changes: outsiders learn nothing of drafts (404); a published article exists for them (403)."""
+    article, member = await get_visible(session, user=user, article_id=article_id)
+    if not member:
+        raise PermissionDenied("Only the organization's members may change its articles.")
+    return article
+
+
+async def update(session: AsyncSession, *, article: Article, data: ArticleUpdate, now: datetime) -> Article:
+    changes = data.model_dump(exclude_unset=True)
+    if changes.get("category_id") is not None:
+        await tickets_service.check_category(
+            session, organization_id=article.organization_id, category_id=changes["category_id"]
+        )
+    status = changes.get("status")
+    if status is not None and status != article.status:
+        article.published_at = now if status == ArticleStatus.published else None
+    for field, value in changes.items():
+        setattr(article, field, value)
+    article.updated_at = now
+    await session.flush()
+    return article
+
+
+async def delete(session: AsyncSession, *, article: Article) -> None:
+    await session.delete(article)
+    await session.flush()
+
+
+# --- search -------------------------------------------------------------------------------------
+
+
+def _query(text: str) -> ColumnElement[Any]:
+    return func.websearch_to_tsquery(_regconfig(), text)
+
+
+async def get_all(
+    session: AsyncSession,
+    *,
+    organization_id: uuid.UUID,
+    user: User | None,
+    q: str | None,
+    status: ArticleStatus | None,
+    offset: int,
+    limit: int,
+) -> tuple[list[ArticleRead], int]:
+    """Published articles for everyone, drafts too for members; with `q` by rank with snippets,
+    else most recently updated first."""
+    await organizations_service.get_or_raise(session, organization_id)
+    member = await _is_member(session, user=user, organization_id=organization_id)
+    conditions: list[ColumnElement[bool]] = [Article.organization_id == organization_id]
+    if not member:
+        if status == ArticleStatus.draft:
+            return [], 0
+        conditions.append(Article.status == ArticleStatus.published)
+    elif status is not None:
+        conditions.append(Article.status == status)
+    if not q:
+        found, total = await paging.page_of(
+            session,
+            select(Article).where(*conditions),
+            order_by=[Article.updated_at.desc(), Article.id],
+            offset=offset,
+            limit=limit,
+        )
+        return [ArticleRead.model_validate(row) for row in found], total
+    query = _query(q)
+    conditions.append(Article.search.op("@@")(query))
+    rank = func.ts_rank_cd(Article.search, query)
+    # The total comes with the page (a window over the same matches): one index scan, not two.
+    page = (
+        select(Article.id, rank.label("rank"), func.count().over().label("total"))
+        .where(*conditions)
+        .order_by(rank.desc(), Article.id)
+        .offset(offset)
+        .limit(limit)
+        .subquery()
+    )
+    snippet = func.ts_headline(_regconfig(), Article.body, _query(q), HEADLINE_OPTIONS)
+    rows = (
+        await session.execute(
+            select(Article, page.c.rank, snippet.label("snippet"), page.c.total)
+            .join(page, page.c.id == Article.id)
+            .order_by(page.c.rank.desc(), Article.id)
+        )
+    ).all()
+    items = [
+        ArticleRead.model_validate(article).model_copy(update={"snippet": snip, "rank": round(float(r), 6)})
+        for article, r, snip, _ in rows
+    ]
+    if rows:
+        total = int(rows[0].total)
+    else:  # a page past the end: the window saw no row, so count on its own
+        total = await paging.count(session, select(Article.id).where(*conditions)) if offset else 0
+    return items, total
+
+
+# --- the assistant ------------------------------------------------------------------------------
+
+
+def _or_query(lexemes: Sequence[str]) -> str:
+    """A tsquery matching any of `lexemes` (already normalized: cast, never parsed again)."""
+    return " | ".join("'" + lexeme.replace("\\", "\\\\").replace("'", "''") + "'" for lexeme in lexemes)
+
+
+MAX_TERMS = 32
+
+
+async def terms_of(session: AsyncSession, question: str) -> list[str]:
+    """The question's terms: its distinct lexemes (stemmed, no stop words), in order (at most 32:
+    a question of 500 characters rarely has more)."""
+    vector = func.to_tsvector(_regconfig(), question)
+    lexemes = await session.scalar(select(func.tsvector_to_array(vector)))
+    return sorted(set(lexemes or []))[:MAX_TERMS]
+
+
+def _ask_statement(count: int) -> Any:
+    """Candidates through the GIN index (any term), then each one's share of the terms it holds
+    (one `@@` per term: a binary search in the stored vector); ties broken by rank, then id, so the
+    same question over the same articles always answers the same."""
+    held = " + ".join(f"(a.search @@ CAST(:term_{i} AS tsquery))::int" for i in range(count))
+    return text(
+        f"""
+        SELECT a.id, a.title, ts_headline('{TEXT_CONFIG}'::regconfig, a.body, CAST(:or_query AS tsquery), :options)
+                   AS snippet,
+               round(({held})::numeric / :count, 4) AS score
+        FROM articles AS a
+        WHERE a.organization_id = :organization_id AND a.status = 'published'
+          AND a.search @@ CAST(:or_query AS tsquery)
+        ORDER BY score DESC, ts_rank_cd(a.search, CAST(:or_query AS tsquery)) DESC, a.id
+        LIMIT :limit
+        """
+    )
+
+
+async def ask(
+    session: AsyncSession,
+    *,
+    settings: Settings,
+    organization_id: uuid.UUID,
+    question: str,
+    address: str | None,
+) -> AssistantAnswer:
+    await organizations_service.get_or_raise(session, organization_id)
+    key, window = await _check_throttle(session, settings=settings, address=address)
+    answer = await _answer(session, organization_id=organization_id, question=question)
+    # Counted last: the counter's row stays locked until the commit, which follows at once, so
+    # concurrent questions from one address do not wait on each other's searches.
+    await throttle.hit(session, key=key, window=window)
+    return answer
+
+
+async def _answer(session: AsyncSession, *, organization_id: uuid.UUID, question: str) -> AssistantAnswer:
+    terms = await terms_of(session, question)
+    if not terms:
+        return AssistantAnswer(answered=False, score=0.0, answer=None, sources=[], suggest_ticket=True)
+    rows = (
+        await session.execute(
+            _ask_statement(len(terms)),
+            {
+                "organization_id": organization_id,
+                **{f"term_{i}": _or_query([term]) for i, term in enumerate(terms)},
+                "or_query": _or_query(terms),
+                "count": len(terms),
+                "limit": MAX_SOURCES,
+                "options": HEADLINE_OPTIONS,
+            },
+        )
+    ).all()
+    sources = [
+        AssistantSource(id=row.id, title=row.title, url=url_of(row.id), snippet=row.snippet, score=float(row.score))
+        for row in rows
+    ]
+    best = sources[0].score if sources else 0.0
+    answered = best >= ANSWER_THRESHOLD
+    return AssistantAnswer(
+        answered=answered,
+        score=best,
+        answer=sources[0].snippet if answered else None,
+        sources=sources,
+        suggest_ticket=not answered,
+    )
+
+
+async def _check_throttle(session: AsyncSession, *, settings: Settings, address: str | None) -> tuple[str, timedelta]:
+    """The house's counters in PostgreSQL (shared by every process), per client address."""
+    window = timedelta(seconds=settings.assistant_window_seconds)
+    key = f"assistant:addr:{address or 'unknown'}"
+    wait = await throttle.retry_after(session, key=key, limit=settings.assistant_asks_per_window, window=window)
+    if wait:
+        raise RateLimited(wait, "Too many questions from this address; try again later.")
+    return key, window

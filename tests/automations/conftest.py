@@ -1,0 +1,3 @@
+from tests.tickets.helpers import clock
+
+__all__ = ["clock"]
