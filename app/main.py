@@ -7,6 +7,7 @@ from app.core import realtime
 from app.core.api import BackgroundService, create_app
 from app.core.settings import get_settings
 from app.services.appointments.routes import router as appointments_router
+from app.services.audit.routes import router as audit_router
 from app.services.auth.routes import router as auth_router
 from app.services.catalog.routes import router as catalog_router
 from app.services.chat.routes import router as chat_router
@@ -42,6 +43,7 @@ ROUTERS = [
     organizations_router,
     ratings_router,
     insights_router,
+    audit_router,
 ]
 
 

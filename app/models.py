@@ -2,6 +2,7 @@
 
 from app.core import realtime as realtime_models
 from app.services.appointments import models as appointments_models
+from app.services.audit import models as audit_models
 from app.services.auth import models as auth_models
 from app.services.catalog import models as catalog_models
 from app.services.chat import models as chat_models
@@ -14,6 +15,7 @@ from app.services.users import models as users_models
 
 __all__ = [
     "appointments_models",
+    "audit_models",
     "auth_models",
     "catalog_models",
     "chat_models",

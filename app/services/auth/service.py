@@ -15,6 +15,7 @@ from app.core import security
 from app.core.errors import RateLimited
 from app.core.security import AccessClaims, TokenSigner
 from app.core.settings import Settings
+from app.services.audit import service as audit_service
 from app.services.auth import throttle
 from app.services.auth.errors import (
     AccountDisabled,
@@ -140,12 +141,38 @@ async def login(
         for key in (account_key, address_key):
             if key:
                 await throttle.hit(session, key=key, window=window)
+        await _record_failed_login(session, user=user, email=email, reason=InvalidCredentials.code, client=client)
         raise InvalidCredentials()
     if not user.is_active:
+        await _record_failed_login(session, user=user, email=email, reason=AccountDisabled.code, client=client)
         raise AccountDisabled()
     await throttle.clear(session, key=account_key)
     tokens = await start_session(session, settings=settings, signer=signer, user=user, client=client)
+    await audit_service.record(
+        session,
+        action="auth.login",
+        actor=audit_service.Actor.user(user.id),
+        target_type="user",
+        target_id=user.id,
+        client_address=client.address,
+    )
     return user, tokens
+
+
+async def _record_failed_login(
+    session: AsyncSession, *, user: User | None, email: str, reason: str, client: ClientInfo
+) -> None:
+    """The refused sign-in's audit entry; the error raised next commits it (`commit_changes`)."""
+    data = {"reason": reason} if user else {"reason": reason, "email": users_service.normalise_email(email)}
+    await audit_service.record(
+        session,
+        action="auth.login_failed",
+        actor=audit_service.ANONYMOUS,
+        target_type="user" if user else None,
+        target_id=user.id if user else None,
+        data=data,
+        client_address=client.address,
+    )
 
 
 async def start_session(
@@ -207,6 +234,15 @@ async def refresh(
         )
         if used is not None:
             await revoke_sessions(session, session_ids=[used], reason="refresh_reuse")
+            user_id = await session.scalar(select(LoginSession.user_id).where(LoginSession.id == used))
+            await audit_service.record(
+                session,
+                action="auth.refresh_reuse",
+                actor=audit_service.ANONYMOUS,
+                target_type="user",
+                target_id=user_id,
+                data={"session_id": str(used)},
+            )
         raise InvalidRefreshToken()
 
     user = await session.scalar(
@@ -271,6 +307,13 @@ async def change_password(
     check_password_strength(new, email=user.email)
     user.password_hash = await security.hash_password(new, rounds=settings.bcrypt_rounds)
     await revoke_user_sessions(session, user_id=user.id, reason="password_change", keep=current_session_id)
+    await audit_service.record(
+        session,
+        action="auth.password_changed",
+        actor=audit_service.Actor.user(user.id),
+        target_type="user",
+        target_id=user.id,
+    )
     await session.flush()
 
 

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends
 
 from app.core.database import SessionDep
+from app.services.audit import service as audit_service
 from app.services.auth.dependencies import CurrentUser
 from app.services.organizations import service as organizations_service
 from app.services.organizations.models import MemberRole, Organization
@@ -20,6 +21,10 @@ class OrgAccess:
     organization: Organization
     user: User
     role: MemberRole | None
+
+    @property
+    def actor(self) -> audit_service.Actor:
+        return audit_service.Actor.user(self.user.id)
 
 
 def require_org_role(minimum: MemberRole):  # type: ignore[no-untyped-def]

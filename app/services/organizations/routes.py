@@ -88,7 +88,7 @@ async def add_member(data: MemberCreate, access: OrgManager, session: SessionDep
     Nobody can give a role above their own, nor change a member who ranks above them.
     """
     member, created = await organizations_service.add_member(
-        session, organization=access.organization, actor_role=access.role, data=data
+        session, organization=access.organization, actor=access.actor, actor_role=access.role, data=data
     )
     if not created:
         response.status_code = status.HTTP_200_OK
@@ -112,5 +112,5 @@ async def list_members(access: OrgStaff, session: SessionDep, page: PageDep) -> 
 async def remove_member(user_id: uuid.UUID, access: OrgManager, session: SessionDep) -> None:
     """Owners, managers and administrators: remove a member (never the last owner)."""
     await organizations_service.remove_member(
-        session, organization=access.organization, actor_role=access.role, user_id=user_id
+        session, organization=access.organization, actor=access.actor, actor_role=access.role, user_id=user_id
     )

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import paging
 from app.core.errors import AppError, Conflict, InvalidInput, NotFound, PermissionDenied
+from app.services.audit import service as audit_service
 from app.services.organizations.models import Department, MemberRole, Membership, Organization
 from app.services.organizations.schemas import MemberCreate, OrganizationCreate, OrganizationUpdate
 from app.services.users import service as users_service
@@ -161,7 +162,12 @@ def _check_rank(actor_role: MemberRole | None, role: MemberRole) -> None:
 
 
 async def add_member(
-    session: AsyncSession, *, organization: Organization, actor_role: MemberRole | None, data: MemberCreate
+    session: AsyncSession,
+    *,
+    organization: Organization,
+    actor: audit_service.Actor,
+    actor_role: MemberRole | None,
+    data: MemberCreate,
 ) -> tuple[dict[str, Any], bool]:
     """Add a member, or change an existing member's role, title and department.
 
@@ -188,6 +194,7 @@ async def add_member(
         .returning(Membership.user_id)
     )
     created = inserted is not None
+    changes: dict[str, Any] = {"role": data.role, "title": data.title, "department_id": data.department_id}
     if not created:
         existing = await session.get(
             Membership, (organization.id, user.id), with_for_update=True, populate_existing=True
@@ -197,8 +204,20 @@ async def add_member(
         _check_rank(actor_role, MemberRole(existing.role))
         if existing.role == MemberRole.owner and data.role != MemberRole.owner:
             await _keep_an_owner(session, organization_id=organization.id, leaving=user.id)
+        before = {"role": existing.role, "title": existing.title, "department_id": existing.department_id}
+        changes = {field: value for field, value in changes.items() if before[field] != value}
         existing.role, existing.title, existing.department_id = data.role, data.title, data.department_id
         await session.flush()
+    if created or changes:
+        await audit_service.record(
+            session,
+            action="member.added" if created else "member.changed",
+            actor=actor,
+            organization_id=organization.id,
+            target_type="user",
+            target_id=user.id,
+            data={field: None if value is None else str(value) for field, value in changes.items()},
+        )
     member = await get_member(session, organization_id=organization.id, user_id=user.id)
     assert member is not None
     return member, created
@@ -253,7 +272,12 @@ async def get_members(
 
 
 async def remove_member(
-    session: AsyncSession, *, organization: Organization, actor_role: MemberRole | None, user_id: uuid.UUID
+    session: AsyncSession,
+    *,
+    organization: Organization,
+    actor: audit_service.Actor,
+    actor_role: MemberRole | None,
+    user_id: uuid.UUID,
 ) -> None:
     membership = await session.get(Membership, (organization.id, user_id), with_for_update=True)
     if membership is None:
@@ -261,5 +285,15 @@ async def remove_member(
     _check_rank(actor_role, MemberRole(membership.role))
     if membership.role == MemberRole.owner:
         await _keep_an_owner(session, organization_id=organization.id, leaving=user_id)
+    role = membership.role
     await session.delete(membership)
     await session.flush()
+    await audit_service.record(
+        session,
+        action="member.removed",
+        actor=actor,
+        organization_id=organization.id,
+        target_type="user",
+        target_id=user_id,
+        data={"role": str(role)},
+    )

@@ -6,6 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import paging
 from app.core.errors import Conflict, NotFound
+from app.services.audit import service as audit_service
 from app.services.users.models import Role, User
 from app.services.users.schemas import UserAdminUpdate, UserUpdateMe
 
@@ -63,7 +64,24 @@ async def admin_update(session: AsyncSession, *, actor: User, user: User, data: 
         raise CannotChangeSelf()
     role_changed = "role" in changes and changes["role"] != user.role
     deactivated = changes.get("is_active") is False and user.is_active
+    reactivated = changes.get("is_active") is True and not user.is_active
+    entries: list[tuple[str, dict[str, str]]] = []
+    if role_changed:
+        entries.append(("user.role_changed", {"from": str(user.role), "to": str(changes["role"])}))
+    if deactivated:
+        entries.append(("user.deactivated", {}))
+    if reactivated:
+        entries.append(("user.reactivated", {}))
     for field, value in changes.items():
         setattr(user, field, value)
     await session.flush()
+    for action, details in entries:
+        await audit_service.record(
+            session,
+            action=action,
+            actor=audit_service.Actor.user(actor.id),
+            target_type="user",
+            target_id=user.id,
+            data=details,
+        )
     return role_changed or deactivated

@@ -1,0 +1,71 @@
+"""Platform security: the append-only audit log, API keys, MFA and one-time account tokens.
+
+`audit_entries` refuses UPDATE and DELETE in a row trigger, so the log stays append-only
+whatever the application does.
+
+Revision ID: 0011
+Revises: 0010
+Create Date: 2026-12-07 16:30:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.dialects import postgresql
+
+revision: str = "0011"
+down_revision: str | None = "0010"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "audit_entries",
+        sa.Column("id", sa.BigInteger(), sa.Identity(always=False), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), server_default=sa.text("clock_timestamp()"), nullable=False),
+        sa.Column("action", sa.String(length=64), nullable=False),
+        sa.Column("actor_type", sa.String(length=16), nullable=False),
+        sa.Column("actor_id", postgresql.UUID(as_uuid=True), nullable=True),
+        sa.Column("organization_id", postgresql.UUID(as_uuid=True), nullable=True),
+        sa.Column("target_type", sa.String(length=32), nullable=True),
+        sa.Column("target_id", postgresql.UUID(as_uuid=True), nullable=True),
+        sa.Column("request_id", sa.String(length=128), nullable=True),
+        sa.Column("client_address", sa.String(length=64), nullable=True),
+        sa.Column(
+            "data", postgresql.JSONB(astext_type=sa.Text()), server_default=sa.text("'{}'::jsonb"), nullable=False
+        ),
+        sa.CheckConstraint(
+            "actor_type IN ('user', 'api_key', 'anonymous', 'system')", name=op.f("audit_entries_actor_type_check")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("audit_entries_pkey")),
+    )
+    op.create_index("ix_audit_entries_at_id", "audit_entries", ["at", "id"])
+    op.create_index("ix_audit_entries_organization_id_at", "audit_entries", ["organization_id", "at"])
+    op.create_index("ix_audit_entries_target_id_at", "audit_entries", ["target_id", "at"])
+    op.create_index("ix_audit_entries_actor_id_at", "audit_entries", ["actor_id", "at"])
+    op.execute(
+        """
+        CREATE FUNCTION audit_entries_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            RAISE EXCEPTION 'audit entries are append-only: % refused', TG_OP
+                USING ERRCODE = 'insufficient_privilege';
+        END;
+        $$
+        """
+    )
+    op.execute(
+        "CREATE TRIGGER audit_entries_append_only BEFORE UPDATE OR DELETE ON audit_entries"
+        " FOR EACH ROW EXECUTE FUNCTION audit_entries_append_only()"
+    )
+
+
+def downgrade() -> None:
+    op.execute("DROP TRIGGER audit_entries_append_only ON audit_entries")
+    op.execute("DROP FUNCTION audit_entries_append_only()")
+    op.drop_index("ix_audit_entries_actor_id_at", table_name="audit_entries")
+    op.drop_index("ix_audit_entries_target_id_at", table_name="audit_entries")
+    op.drop_index("ix_audit_entries_organization_id_at", table_name="audit_entries")
+    op.drop_index("ix_audit_entries_at_id", table_name="audit_entries")
+    op.drop_table("audit_entries")
