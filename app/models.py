@@ -1,6 +1,7 @@
 """Imports every feature's models so that `Base.metadata` is whole (for Alembic and the app)."""
 
 from app.core import realtime as realtime_models
+from app.services.apikeys import models as apikeys_models
 from app.services.appointments import models as appointments_models
 from app.services.audit import models as audit_models
 from app.services.auth import models as auth_models
@@ -14,6 +15,7 @@ from app.services.ratings import models as ratings_models
 from app.services.users import models as users_models
 
 __all__ = [
+    "apikeys_models",
     "appointments_models",
     "audit_models",
     "auth_models",

@@ -45,6 +45,7 @@ class Settings(BaseSettings):
     login_failures_per_address: int = Field(default=50, ge=1)
     login_failure_window_seconds: int = Field(default=900, ge=1)
     registrations_per_address_per_hour: int = Field(default=1000, ge=1)
+    api_key_requests_per_minute: int = Field(default=300, ge=1)
 
     # Appointments: check-in opens this many minutes before the start and closes at the end.
     checkin_opens_minutes_before: int = Field(default=120, ge=0, le=24 * 60)

@@ -61,7 +61,47 @@ def upgrade() -> None:
     )
 
 
+    op.create_table(
+        "api_keys",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("organization_id", sa.Uuid(), nullable=False),
+        sa.Column("name", sa.String(length=100), nullable=False),
+        sa.Column("prefix", sa.String(length=16), nullable=False),
+        sa.Column("key_digest", sa.LargeBinary(length=32), nullable=False),
+        sa.Column("scopes", postgresql.ARRAY(sa.String(length=32)), nullable=False),
+        sa.Column("created_by", sa.Uuid(), nullable=True),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("last_used_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("window_start", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("window_count", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["created_by"], ["users.id"], name=op.f("api_keys_created_by_fkey"), ondelete="SET NULL"
+        ),
+        sa.ForeignKeyConstraint(
+            ["organization_id"], ["organizations.id"], name=op.f("api_keys_organization_id_fkey"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("api_keys_pkey")),
+        sa.UniqueConstraint("prefix", name=op.f("api_keys_prefix_key")),
+    )
+    op.create_index(op.f("ix_api_keys_organization_id"), "api_keys", ["organization_id"])
+    op.add_column("appointment_events", sa.Column("api_key_id", sa.Uuid(), nullable=True))
+    op.create_foreign_key(
+        op.f("appointment_events_api_key_id_fkey"),
+        "appointment_events",
+        "api_keys",
+        ["api_key_id"],
+        ["id"],
+        ondelete="SET NULL",
+    )
+
+
 def downgrade() -> None:
+    op.drop_constraint(op.f("appointment_events_api_key_id_fkey"), "appointment_events", type_="foreignkey")
+    op.drop_column("appointment_events", "api_key_id")
+    op.drop_index(op.f("ix_api_keys_organization_id"), table_name="api_keys")
+    op.drop_table("api_keys")
     op.execute("DROP TRIGGER audit_entries_append_only ON audit_entries")
     op.execute("DROP FUNCTION audit_entries_append_only()")
     op.drop_index("ix_audit_entries_actor_id_at", table_name="audit_entries")

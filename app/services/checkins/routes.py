@@ -5,8 +5,8 @@ from fastapi import APIRouter, Request
 from app.core.database import SessionDep, release_connection
 from app.core.dependencies import SettingsDep
 from app.services.appointments import service as appointments_service
+from app.services.appointments.dependencies import AppointmentWriter
 from app.services.appointments.schemas import AppointmentRead
-from app.services.auth.dependencies import CurrentUser
 from app.services.checkins import service as checkins_service
 from app.services.qr.dependencies import IMAGE_BODY, KeyringDep, read_image
 from app.services.qr.schemas import CheckinCode
@@ -22,7 +22,7 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
 
 @router.post("", responses=RESPONSES)
 async def check_in_by_code(
-    data: CheckinCode, user: CurrentUser, session: SessionDep, ring: KeyringDep, settings: SettingsDep
+    data: CheckinCode, user: AppointmentWriter, session: SessionDep, ring: KeyringDep, settings: SettingsDep
 ) -> AppointmentRead:
     """Staff: check an appointment in from the text its QR code holds (what a hardware scanner types).
     Scanning again returns the appointment unchanged."""
@@ -47,7 +47,7 @@ async def check_in_by_code(
     },
 )
 async def check_in_by_photo(
-    request: Request, user: CurrentUser, session: SessionDep, ring: KeyringDep, settings: SettingsDep
+    request: Request, user: AppointmentWriter, session: SessionDep, ring: KeyringDep, settings: SettingsDep
 ) -> AppointmentRead:
     """Staff: check an appointment in from a photo or screenshot of its QR code (multipart `file`)."""
     await release_connection(session)

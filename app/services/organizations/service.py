@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import paging
 from app.core.errors import AppError, Conflict, InvalidInput, NotFound, PermissionDenied
+from app.services.apikeys.service import ApiKeyPrincipal
 from app.services.audit import service as audit_service
 from app.services.organizations.models import Department, MemberRole, Membership, Organization
 from app.services.organizations.schemas import MemberCreate, OrganizationCreate, OrganizationUpdate
@@ -87,8 +88,11 @@ async def get_role(session: AsyncSession, *, organization_id: uuid.UUID, user_id
     return MemberRole(role) if role else None
 
 
-async def is_staff(session: AsyncSession, *, user: User, organization_id: uuid.UUID | None) -> bool:
-    """Whether `user` works for the organization (any role) or is a platform admin."""
+async def is_staff(session: AsyncSession, *, user: User | ApiKeyPrincipal, organization_id: uuid.UUID | None) -> bool:
+    """Whether `user` works for the organization (any role), is a platform admin, or is one of
+    the organization's API keys (whose scope the route's gate has checked)."""
+    if isinstance(user, ApiKeyPrincipal):
+        return user.organization_id == organization_id
     if user.role == Role.admin:
         return True
     if organization_id is None:
@@ -97,9 +101,19 @@ async def is_staff(session: AsyncSession, *, user: User, organization_id: uuid.U
 
 
 async def _role_at_least(
-    session: AsyncSession, *, user: User, organization_id: uuid.UUID, minimum: MemberRole, refusal: type[AppError]
+    session: AsyncSession,
+    *,
+    user: User | ApiKeyPrincipal,
+    organization_id: uuid.UUID,
+    minimum: MemberRole,
+    refusal: type[AppError],
 ) -> MemberRole | None:
-    """The user's role in the organization (None for a platform admin), or `refusal` raised."""
+    """The user's role in the organization (None for a platform admin or the organization's API
+    key), or `refusal` raised. Another organization's key always gets 404."""
+    if isinstance(user, ApiKeyPrincipal):
+        if user.organization_id != organization_id:
+            raise NotFound()
+        return None
     if user.role == Role.admin:
         return None
     role = await get_role(session, organization_id=organization_id, user_id=user.id)
@@ -109,7 +123,11 @@ async def _role_at_least(
 
 
 async def require_staff(
-    session: AsyncSession, *, user: User, organization_id: uuid.UUID, minimum: MemberRole = MemberRole.staff
+    session: AsyncSession,
+    *,
+    user: User | ApiKeyPrincipal,
+    organization_id: uuid.UUID,
+    minimum: MemberRole = MemberRole.staff,
 ) -> MemberRole | None:
     """For resources reached by their own id (an appointment, a document): someone outside the
     organization gets 404 and learns nothing, not even that the resource exists."""
@@ -117,7 +135,7 @@ async def require_staff(
 
 
 async def require_member_role(
-    session: AsyncSession, *, user: User, organization_id: uuid.UUID, minimum: MemberRole
+    session: AsyncSession, *, user: User | ApiKeyPrincipal, organization_id: uuid.UUID, minimum: MemberRole
 ) -> MemberRole | None:
     """For public resources (the organization itself, a service): an outsider gets 403, not 404."""
     return await _role_at_least(
