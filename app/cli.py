@@ -3,6 +3,8 @@
 import argparse
 import asyncio
 import getpass
+import os
+import shutil
 import signal
 import sys
 from collections.abc import Sequence
@@ -10,6 +12,7 @@ from types import FrameType
 
 from app.core import embedded
 from app.core.database import resolve_database_url
+from app.core.metrics_dir import prepare_multiprocess_dir
 from app.core.migrations import upgrade_head
 from app.core.settings import ConfigurationError, Settings, get_settings
 
@@ -46,6 +49,9 @@ def serve(args: argparse.Namespace) -> None:
     from app.core.http_protocol import OneWritePerResponse
 
     settings = _settings()
+    # Before any worker imports prometheus-client: the workers share this directory (app/core/metrics.py).
+    metrics_dir = settings.data_dir.resolve() / "metrics" / str(os.getpid())
+    prepare_multiprocess_dir(metrics_dir)
     url = resolve_database_url(settings)
     settings.resolved_secret_key()  # create the development key once, before the workers start
     upgrade_head(url)
@@ -69,6 +75,7 @@ def serve(args: argparse.Namespace) -> None:
         )
     finally:
         signal.signal(signal.SIGTERM, previous_handler)
+        shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 def migrate(args: argparse.Namespace) -> None:

@@ -3,9 +3,10 @@
 from fastapi import FastAPI
 
 from app import models  # noqa: F401  (every table in the metadata)
-from app.core import realtime
+from app.core import metrics, realtime
 from app.core.api import BackgroundService, create_app
 from app.core.settings import get_settings
+from app.services.accounts.routes import router as accounts_router
 from app.services.appointments.routes import router as appointments_router
 from app.services.audit.routes import router as audit_router
 from app.services.auth.routes import router as auth_router
@@ -15,6 +16,7 @@ from app.services.checkins.routes import router as checkins_router
 from app.services.documents.dependencies import document_storage
 from app.services.documents.routes import router as documents_router
 from app.services.insights.routes import router as insights_router
+from app.services.notifications import service as notifications_service
 from app.services.notifications.routes import router as notifications_router
 from app.services.notifications.workers import notification_workers
 from app.services.organizations.routes import router as organizations_router
@@ -28,6 +30,9 @@ BACKGROUND: list[BackgroundService] = [
     notification_workers,
     document_storage,
 ]
+
+# What only features can count, refreshed at each scrape of GET /metrics.
+metrics.REFRESHERS.append(notifications_service.refresh_outbox_metric)
 
 # Starlette tries routers in this order on every request: the busiest come first.
 ROUTERS = [
@@ -44,6 +49,7 @@ ROUTERS = [
     ratings_router,
     insights_router,
     audit_router,
+    accounts_router,
 ]
 
 

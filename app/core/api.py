@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.core import health, migrations
+from app.core import health, metrics, migrations
 from app.core.database import create_engine, create_sessionmaker, resolve_database_url
 from app.core.errors import AppError
 from app.core.logging import RequestContextMiddleware, configure_logging
@@ -167,6 +167,7 @@ def create_app(
                 yield
         finally:
             await engine.dispose()
+            metrics.process_exiting()
 
     app = FastAPI(
         title="Queueless",
@@ -196,9 +197,11 @@ def create_app(
             allow_headers=["*"],
             expose_headers=["X-Request-ID", "Retry-After"],
         )
+    app.add_middleware(metrics.MetricsMiddleware)
     app.add_middleware(RequestContextMiddleware)
 
     app.include_router(health.router)
+    app.include_router(metrics.router)
     for router in routers:
         app.include_router(router, prefix=API_PREFIX)
     return app

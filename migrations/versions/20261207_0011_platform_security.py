@@ -60,7 +60,6 @@ def upgrade() -> None:
         " FOR EACH ROW EXECUTE FUNCTION audit_entries_append_only()"
     )
 
-
     op.create_table(
         "api_keys",
         sa.Column("id", sa.Uuid(), nullable=False),
@@ -96,8 +95,72 @@ def upgrade() -> None:
         ondelete="SET NULL",
     )
 
+    op.add_column("users", sa.Column("mfa_enabled_at", sa.DateTime(timezone=True), nullable=True))
+    op.add_column("users", sa.Column("email_verified_at", sa.DateTime(timezone=True), nullable=True))
+    op.add_column("organizations", sa.Column("require_mfa", sa.Boolean(), server_default="false", nullable=False))
+    op.create_table(
+        "user_totp",
+        sa.Column("user_id", sa.Uuid(), nullable=False),
+        sa.Column("secret", sa.String(length=128), nullable=True),
+        sa.Column("last_step", sa.BigInteger(), nullable=True),
+        sa.Column("pending_secret", sa.String(length=128), nullable=True),
+        sa.Column("pending_expires_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("user_totp_user_id_fkey"), ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("user_id", name=op.f("user_totp_pkey")),
+    )
+    op.create_table(
+        "mfa_recovery_codes",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("user_id", sa.Uuid(), nullable=False),
+        sa.Column("code_digest", sa.LargeBinary(length=32), nullable=False),
+        sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("mfa_recovery_codes_user_id_fkey"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("mfa_recovery_codes_pkey")),
+        sa.UniqueConstraint("user_id", "code_digest", name=op.f("mfa_recovery_codes_user_id_code_digest_key")),
+    )
+    op.create_index(
+        "ix_mfa_recovery_codes_user_id_unused",
+        "mfa_recovery_codes",
+        ["user_id"],
+        postgresql_where=sa.text("used_at IS NULL"),
+    )
+    op.create_table(
+        "account_tokens",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("user_id", sa.Uuid(), nullable=False),
+        sa.Column("purpose", sa.String(length=16), nullable=False),
+        sa.Column("token_digest", sa.LargeBinary(length=32), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("spent_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.CheckConstraint("purpose IN ('password_reset', 'verify_email')", name=op.f("account_tokens_purpose_check")),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("account_tokens_user_id_fkey"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("account_tokens_pkey")),
+        sa.UniqueConstraint("token_digest", name=op.f("account_tokens_token_digest_key")),
+    )
+    op.create_index(
+        "ix_account_tokens_user_id_purpose_live",
+        "account_tokens",
+        ["user_id", "purpose"],
+        postgresql_where=sa.text("spent_at IS NULL"),
+    )
+
 
 def downgrade() -> None:
+    op.drop_index("ix_account_tokens_user_id_purpose_live", table_name="account_tokens")
+    op.drop_table("account_tokens")
+    op.drop_index("ix_mfa_recovery_codes_user_id_unused", table_name="mfa_recovery_codes")
+    op.drop_table("mfa_recovery_codes")
+    op.drop_table("user_totp")
+    op.drop_column("organizations", "require_mfa")
+    op.drop_column("users", "email_verified_at")
+    op.drop_column("users", "mfa_enabled_at")
     op.drop_constraint(op.f("appointment_events_api_key_id_fkey"), "appointment_events", type_="foreignkey")
     op.drop_column("appointment_events", "api_key_id")
     op.drop_index(op.f("ix_api_keys_organization_id"), table_name="api_keys")

@@ -191,7 +191,10 @@ async def get_for_staff(session: AsyncSession, *, appointment_id: uuid.UUID, use
     appointment = await session.get(Appointment, appointment_id, with_for_update=True)
     if appointment is None:
         raise AppointmentNotFound()
-    if not await is_staff_for(session, user=user, appointment=appointment):
+    staff = await organizations_service.is_staff(
+        session, user=user, organization_id=appointment.organization_id, refuse_without_mfa=True
+    )
+    if not staff:
         if isinstance(user, User) and appointment.citizen_id == user.id:
             raise PermissionDenied("Only the organization's staff can do this.")  # they can see it
         raise AppointmentNotFound()

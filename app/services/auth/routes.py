@@ -6,6 +6,7 @@ from fastapi.security import OAuth2PasswordRequestForm
 from app.core.database import SessionDep
 from app.core.dependencies import SettingsDep, SignerDep
 from app.core.errors import InvalidInput
+from app.services.accounts import service as accounts_service
 from app.services.auth import service as auth_service
 from app.services.auth.schemas import AuthResponse, LoginRequest, RefreshRequest, RegisterRequest
 from app.services.auth.service import ClientInfo, IssuedTokens
@@ -39,17 +40,19 @@ def _response(user: User, tokens: IssuedTokens) -> AuthResponse:
 async def register(
     data: RegisterRequest, request: Request, session: SessionDep, settings: SettingsDep, signer: SignerDep
 ) -> AuthResponse:
-    """Create a citizen account and sign it in."""
+    """Create a citizen account and sign it in. A link to verify the e-mail address is mailed
+    (`FRONTEND_URL/verify-email?token=...`); nothing waits for it."""
     user, tokens = await auth_service.register(
         session, settings=settings, signer=signer, data=data, client=_client(request)
     )
+    await accounts_service.send_verification(session, settings=settings, user=user)
     return _response(user, tokens)
 
 
 @router.post(
     "/login",
     responses={
-        401: {"description": "`invalid_credentials`"},
+        401: {"description": "`invalid_credentials`, `otp_required`, `invalid_otp`"},
         403: {"description": "`account_disabled`"},
         429: {"description": "`rate_limited`, with `Retry-After`"},
     },
@@ -57,14 +60,21 @@ async def register(
 async def login(
     data: LoginRequest, request: Request, session: SessionDep, settings: SettingsDep, signer: SignerDep
 ) -> AuthResponse:
-    """Sign in with e-mail and password. Each sign-in is a login session of its own."""
+    """Sign in with e-mail and password (and `otp` when the account has two-factor sign-in on).
+    Each sign-in is a login session of its own."""
     user, tokens = await auth_service.login(
-        session, settings=settings, signer=signer, email=data.email, password=data.password, client=_client(request)
+        session,
+        settings=settings,
+        signer=signer,
+        email=data.email,
+        password=data.password,
+        otp=data.otp,
+        client=_client(request),
     )
     return _response(user, tokens)
 
 
-@router.post("/token", responses={401: {"description": "`invalid_credentials`"}})
+@router.post("/token", responses={401: {"description": "`invalid_credentials`, `otp_required`"}})
 async def issue_token(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
     request: Request,

@@ -27,6 +27,8 @@ from app.services.auth.errors import (
 )
 from app.services.auth.models import LoginSession, RefreshToken
 from app.services.auth.schemas import RegisterRequest
+from app.services.mfa import service as mfa_service
+from app.services.mfa.errors import InvalidOtpLogin, OtpRequired
 from app.services.users import service as users_service
 from app.services.users.models import Role, User
 
@@ -122,7 +124,11 @@ async def login(
     email: str,
     password: str,
     client: ClientInfo,
+    otp: str | None = None,
 ) -> tuple[User, IssuedTokens]:
+    """Sign in. With MFA on, `otp` (a TOTP or recovery code) is needed once the password is
+    right; a missing or wrong one counts as a failed sign-in, and the failure count is cleared
+    only by a complete sign-in."""
     window = timedelta(seconds=settings.login_failure_window_seconds)
     account_key = _account_key(email)
     address_key = f"login:addr:{client.address}" if client.address else None
@@ -146,6 +152,18 @@ async def login(
     if not user.is_active:
         await _record_failed_login(session, user=user, email=email, reason=AccountDisabled.code, client=client)
         raise AccountDisabled()
+    if user.mfa_enabled:
+        refusal: type[OtpRequired | InvalidOtpLogin] | None = None
+        if not otp:
+            refusal = OtpRequired
+        elif await mfa_service.check_code(session, user=user, code=otp, secret_key=signer.secret_key) is None:
+            refusal = InvalidOtpLogin
+        if refusal is not None:
+            for key in (account_key, address_key):
+                if key:
+                    await throttle.hit(session, key=key, window=window)
+            await _record_failed_login(session, user=user, email=email, reason=refusal.code, client=client)
+            raise refusal()
     await throttle.clear(session, key=account_key)
     tokens = await start_session(session, settings=settings, signer=signer, user=user, client=client)
     await audit_service.record(
@@ -296,14 +314,8 @@ async def change_password(
 ) -> None:
     """Wrong current passwords count against the account's sign-in failures: a stolen access
     token cannot be used to guess the password faster than the sign-in form allows."""
-    window = timedelta(seconds=settings.login_failure_window_seconds)
-    key = _account_key(user.email)
-    if wait := await throttle.retry_after(session, key=key, limit=settings.login_failures_per_account, window=window):
-        raise RateLimited(wait, "Too many wrong passwords; try again later.")
-    if not await security.verify_password(current, user.password_hash, rounds=settings.bcrypt_rounds):
-        await throttle.hit(session, key=key, window=window)
-        raise WrongPassword()
-    await throttle.clear(session, key=key)
+    await verify_current_password(session, settings=settings, user=user, password=current)
+    await throttle.clear(session, key=_account_key(user.email))
     check_password_strength(new, email=user.email)
     user.password_hash = await security.hash_password(new, rounds=settings.bcrypt_rounds)
     await revoke_user_sessions(session, user_id=user.id, reason="password_change", keep=current_session_id)
@@ -315,6 +327,24 @@ async def change_password(
         target_id=user.id,
     )
     await session.flush()
+
+
+async def verify_current_password(session: AsyncSession, *, settings: Settings, user: User, password: str) -> None:
+    """422 `wrong_password` for a wrong one, counted against the account's sign-in failures (429
+    once over the limit), so a stolen access token cannot guess faster than the sign-in form."""
+    window = timedelta(seconds=settings.login_failure_window_seconds)
+    key = _account_key(user.email)
+    if wait := await throttle.retry_after(session, key=key, limit=settings.login_failures_per_account, window=window):
+        raise RateLimited(wait, "Too many wrong passwords or codes; try again later.")
+    if not await security.verify_password(password, user.password_hash, rounds=settings.bcrypt_rounds):
+        await throttle.hit(session, key=key, window=window)
+        raise WrongPassword()
+
+
+async def count_failure(session: AsyncSession, *, settings: Settings, user: User) -> None:
+    """Count a wrong second factor (an MFA code) like a wrong password."""
+    window = timedelta(seconds=settings.login_failure_window_seconds)
+    await throttle.hit(session, key=_account_key(user.email), window=window)
 
 
 def _open_login(user_id: Any, session_id: Any) -> list[ColumnElement[bool]]:

@@ -28,7 +28,7 @@ from app.services.chat.models import ChatMessage, Conversation, ConversationStat
 from app.services.chat.schemas import ConversationCreate, ConversationRead, MessageRead
 from app.services.notifications import service as notifications_service
 from app.services.organizations import service as organizations_service
-from app.services.organizations.models import Membership
+from app.services.organizations.models import Membership, Organization
 from app.services.users.models import Role, User
 
 MAX_PAGE = 100
@@ -83,6 +83,10 @@ async def _load(session: AsyncSession, *, user: User, conversation_id: uuid.UUID
     participants = _participants(conversation, staff_ids)
     if user.id not in participants and user.role != Role.admin:
         raise ConversationNotFound()
+    if user.id != conversation.citizen_id:  # as staff: 403 `mfa_required` while the policy holds them back
+        await organizations_service.is_staff(
+            session, user=user, organization_id=conversation.organization_id, refuse_without_mfa=True
+        )
     return Locked(conversation=conversation, participant_ids=participants)
 
 
@@ -115,6 +119,12 @@ async def create(session: AsyncSession, *, citizen: User, data: ConversationCrea
 # several milliseconds of CPU per message). `:session_id` is NULL for REST, whose dependency has
 # already checked the login; a socket passes its token's login so that a frame after logout or
 # deactivation finds `role` NULL and is refused in the same round trip.
+# The organization's members who act as its staff in a conversation `c` (recipients and senders):
+# while the organization requires MFA, members without it are held back (their sockets get
+# nothing of its conversations).
+_STAFF_IDS = """ARRAY(SELECT m.user_id FROM memberships m
+        JOIN organizations mo ON mo.id = m.organization_id JOIN users mu ON mu.id = m.user_id
+        WHERE m.organization_id = c.organization_id AND (NOT mo.require_mfa OR mu.mfa_enabled_at IS NOT NULL))"""
 # The role of `{user}` while the login holds (NULL when it has ended or the account is inactive).
 _ROLE_WHILE_LOGGED_IN = """(SELECT u.role FROM users u
      WHERE u.id = {user} AND u.is_active AND (
@@ -125,7 +135,7 @@ _ROLE_WHILE_LOGGED_IN = """(SELECT u.role FROM users u
 _ONLINE = f"p.seen_at > now() - interval '{realtime.PRESENCE_TTL_SECONDS} seconds'"
 _CONVERSATION_COLUMNS = f"""
     c.status, c.subject, c.citizen_id, c.last_message_id,
-    ARRAY(SELECT m.user_id FROM memberships m WHERE m.organization_id = c.organization_id) AS staff_ids,
+    {_STAFF_IDS} AS staff_ids,
     {_ROLE_WHILE_LOGGED_IN.format(user=":user_id")} AS role"""
 _ONLINE_COLUMN = f"""
     ARRAY(SELECT DISTINCT p.user_id FROM {realtime.Presence.__tablename__} p
@@ -177,7 +187,7 @@ _FRAME_JSON = (
 _POST = text(f"""
 WITH conv AS (
     SELECT c.id, c.status, c.subject, c.citizen_id,
-        ARRAY(SELECT m.user_id FROM memberships m WHERE m.organization_id = c.organization_id) AS staff_ids
+        {_STAFF_IDS} AS staff_ids
     FROM conversations c WHERE c.id = CAST(:conversation_id AS uuid)
     FOR UPDATE OF c
 ), me AS (
@@ -476,6 +486,10 @@ async def get_messages(
 
 def _visible_to(user: User, *, organization_id: uuid.UUID | None, is_member: bool) -> ColumnElement[bool]:
     member_orgs = select(Membership.organization_id).where(Membership.user_id == user.id)
+    if not user.mfa_enabled:  # organizations that require MFA withhold their conversations
+        member_orgs = member_orgs.join(Organization, Organization.id == Membership.organization_id).where(
+            Organization.require_mfa.is_(False)
+        )
     if organization_id is not None:
         if is_member or user.role == Role.admin:
             return Conversation.organization_id == organization_id
@@ -537,9 +551,7 @@ async def get_all(
     `organization_id` narrows to one organization (a non-member then sees only their own there)."""
     is_member = False
     if organization_id is not None:
-        is_member = (
-            await organizations_service.get_role(session, organization_id=organization_id, user_id=user.id)
-        ) is not None
+        is_member = await organizations_service.is_staff(session, user=user, organization_id=organization_id)
     where = [_visible_to(user, organization_id=organization_id, is_member=is_member)]
     if status is not None:
         where.append(Conversation.status == status)

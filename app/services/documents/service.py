@@ -184,10 +184,6 @@ async def create(
     return document, replaced_key
 
 
-async def _is_staff(session: AsyncSession, *, user: User | ApiKeyPrincipal, document: Document) -> bool:
-    return await organizations_service.is_staff(session, user=user, organization_id=document.organization_id)
-
-
 async def get_visible(
     session: AsyncSession, *, document_id: uuid.UUID, user: User | ApiKeyPrincipal, for_update: bool = False
 ) -> Document:
@@ -196,7 +192,9 @@ async def get_visible(
     if document is None:
         raise DocumentNotFound()
     is_owner = isinstance(user, User) and document.owner_id == user.id
-    if not is_owner and not await _is_staff(session, user=user, document=document):
+    if not is_owner and not await organizations_service.is_staff(
+        session, user=user, organization_id=document.organization_id, refuse_without_mfa=True
+    ):
         raise DocumentNotFound()
     return document
 
@@ -204,7 +202,9 @@ async def get_visible(
 async def get_for_review(session: AsyncSession, *, document_id: uuid.UUID, user: User | ApiKeyPrincipal) -> Document:
     """Locked; 404 unless `user` is staff of the document's organization or an admin."""
     document = await session.get(Document, document_id, with_for_update=True)
-    if document is None or not await _is_staff(session, user=user, document=document):
+    if document is None or not await organizations_service.is_staff(
+        session, user=user, organization_id=document.organization_id, refuse_without_mfa=True
+    ):
         raise DocumentNotFound()
     return document
 

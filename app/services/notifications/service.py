@@ -21,7 +21,7 @@ from sqlalchemy import CTE, DateTime, Select, String, Uuid, bindparam, exists, f
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core import paging, realtime
+from app.core import metrics, paging, realtime
 from app.core.errors import NotFound
 from app.services.appointments.models import Appointment
 from app.services.catalog.models import Service
@@ -453,3 +453,21 @@ async def mark_all_read(session: AsyncSession, *, user: User) -> int:
         .values(read_at=func.now())
     )
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def queue_email(
+    session: AsyncSession, *, to_address: str, full_name: str, kind: str, title: str, body: str, data: dict[str, Any]
+) -> None:
+    """An e-mail without an in-app notification (account mails: reset links, verification links,
+    security changes), rendered from `templates/<kind>.txt` and sent by the outbox worker once the
+    caller's transaction commits."""
+    subject, text = render_email(kind, full_name=full_name, title=title, body=body, data=data)
+    session.add(OutboxEmail(notification_id=None, to_address=to_address, subject=subject, body=text))
+    await session.flush()
+
+
+async def refresh_outbox_metric(session: AsyncSession) -> None:
+    """`queueless_outbox_emails{state}` from the outbox itself, at each metrics scrape."""
+    counts = dict((await session.execute(select(OutboxEmail.status, func.count()).group_by(OutboxEmail.status))).all())
+    for state in EmailStatus:
+        metrics.OUTBOX_EMAILS.labels(state.value).set(counts.get(state.value, 0))

@@ -76,6 +76,7 @@ def require_org_role(minimum: MemberRole, *, scope: str | None = None) -> Any:
 
 OrgStaff = Annotated[OrgAccess, require_org_role(MemberRole.staff)]
 OrgManager = Annotated[OrgAccess, require_org_role(MemberRole.manager)]
+OrgOwner = Annotated[OrgAccess, require_org_role(MemberRole.owner)]
 # The organization's own staff operations, with the scope an API key needs for them.
 OrgCatalogEditor = Annotated[OrgAccess, require_org_role(MemberRole.manager, scope=Scope.catalog_write)]
 OrgMemberReader = Annotated[OrgAccess, require_org_role(MemberRole.staff, scope=Scope.members_read)]

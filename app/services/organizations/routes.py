@@ -11,7 +11,7 @@ from app.services.apikeys import service as apikeys_service
 from app.services.apikeys.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyRead
 from app.services.auth.dependencies import AdminUser
 from app.services.organizations import service as organizations_service
-from app.services.organizations.dependencies import OrgCatalogEditor, OrgManager, OrgMemberReader
+from app.services.organizations.dependencies import OrgCatalogEditor, OrgManager, OrgMemberReader, OrgOwner
 from app.services.organizations.models import OrganizationKind
 from app.services.organizations.schemas import (
     DepartmentCreate,
@@ -21,6 +21,8 @@ from app.services.organizations.schemas import (
     OrganizationCreate,
     OrganizationRead,
     OrganizationUpdate,
+    SecurityRead,
+    SecurityUpdate,
 )
 
 router = APIRouter(prefix="/organizations", tags=["organizations"])
@@ -158,3 +160,21 @@ async def list_api_keys(access: OrgManager, session: SessionDep, page: PageDep) 
 async def revoke_api_key(key_id: uuid.UUID, access: OrgManager, session: SessionDep) -> None:
     """Owners, managers and administrators: revoke a key at once. It stays listed."""
     await apikeys_service.revoke(session, organization_id=access.organization.id, actor=access.actor, key_id=key_id)
+
+
+@router.get("/{organization_id}/security")
+async def get_security(access: OrgManager) -> SecurityRead:
+    """Owners, managers and administrators: the organization's security policy."""
+    return SecurityRead(require_mfa=access.organization.require_mfa)
+
+
+@router.patch("/{organization_id}/security", responses={403: {"description": "`forbidden`, `mfa_required`"}})
+async def update_security(data: SecurityUpdate, access: OrgOwner, session: SessionDep) -> SecurityRead:
+    """Owners and administrators: require two-factor sign-in of every member. While it is on, a
+    member without it gets 403 `mfa_required` on everything done through the membership (an
+    owner must have it on to turn the policy on); citizens are not affected."""
+    assert access.user is not None  # the gate refuses API keys
+    organization = await organizations_service.set_security(
+        session, organization=access.organization, actor=access.user, require_mfa=data.require_mfa
+    )
+    return SecurityRead(require_mfa=organization.require_mfa)

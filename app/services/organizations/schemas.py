@@ -79,4 +79,13 @@ class MemberRead(Schema):
     role: MemberRole
     title: str | None
     department_id: uuid.UUID | None
+    mfa_enabled: bool
     created_at: datetime
+
+
+class SecurityRead(Schema):
+    require_mfa: bool
+
+
+class SecurityUpdate(InputSchema):
+    require_mfa: bool

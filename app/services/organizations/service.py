@@ -12,6 +12,7 @@ from app.core import paging
 from app.core.errors import AppError, Conflict, InvalidInput, NotFound, PermissionDenied
 from app.services.apikeys.service import ApiKeyPrincipal
 from app.services.audit import service as audit_service
+from app.services.mfa.errors import MfaRequired
 from app.services.organizations.models import Department, MemberRole, Membership, Organization
 from app.services.organizations.schemas import MemberCreate, OrganizationCreate, OrganizationUpdate
 from app.services.users import service as users_service
@@ -88,16 +89,56 @@ async def get_role(session: AsyncSession, *, organization_id: uuid.UUID, user_id
     return MemberRole(role) if role else None
 
 
-async def is_staff(session: AsyncSession, *, user: User | ApiKeyPrincipal, organization_id: uuid.UUID | None) -> bool:
+async def _membership(
+    session: AsyncSession, *, organization_id: uuid.UUID, user: User
+) -> tuple[MemberRole, bool] | None:
+    """The user's role in the organization and whether its MFA policy holds them back."""
+    row = (
+        await session.execute(
+            select(Membership.role, Organization.require_mfa)
+            .join(Organization, Organization.id == Membership.organization_id)
+            .where(Membership.organization_id == organization_id, Membership.user_id == user.id)
+        )
+    ).first()
+    if row is None:
+        return None
+    return MemberRole(row.role), bool(row.require_mfa) and not user.mfa_enabled
+
+
+def check_mfa_policy(organization: Organization, user: User) -> None:
+    """403 `mfa_required` for a member acting through the membership of an organization that
+    requires MFA while theirs is off (platform admins act as admins, not as members)."""
+    if organization.require_mfa and not user.mfa_enabled and user.role != Role.admin:
+        raise MfaRequired()
+
+
+async def is_staff(
+    session: AsyncSession,
+    *,
+    user: User | ApiKeyPrincipal,
+    organization_id: uuid.UUID | None,
+    refuse_without_mfa: bool = False,
+) -> bool:
     """Whether `user` works for the organization (any role), is a platform admin, or is one of
-    the organization's API keys (whose scope the route's gate has checked)."""
+    the organization's API keys (whose scope the route's gate has checked).
+
+    A member held back by the organization's MFA policy is not staff here (they may still act
+    as a citizen); with `refuse_without_mfa`, for staff-only operations, they get 403
+    `mfa_required` instead."""
     if isinstance(user, ApiKeyPrincipal):
         return user.organization_id == organization_id
     if user.role == Role.admin:
         return True
     if organization_id is None:
         return False
-    return await get_role(session, organization_id=organization_id, user_id=user.id) is not None
+    membership = await _membership(session, organization_id=organization_id, user=user)
+    if membership is None:
+        return False
+    if membership[1]:
+        if refuse_without_mfa:
+            raise MfaRequired()
+        return False
+    return True
 
 
 async def _role_at_least(
@@ -116,10 +157,12 @@ async def _role_at_least(
         return None
     if user.role == Role.admin:
         return None
-    role = await get_role(session, organization_id=organization_id, user_id=user.id)
-    if role is None or role.rank < minimum.rank:
+    membership = await _membership(session, organization_id=organization_id, user=user)
+    if membership is None or membership[0].rank < minimum.rank:
         raise refusal()
-    return role
+    if membership[1]:
+        raise MfaRequired()
+    return membership[0]
 
 
 async def require_staff(
@@ -262,6 +305,7 @@ def _member_columns() -> tuple[Any, ...]:
         Membership.title,
         Membership.department_id,
         Membership.created_at,
+        User.mfa_enabled_at.is_not(None).label("mfa_enabled"),
     )
 
 
@@ -315,3 +359,37 @@ async def remove_member(
         target_id=user_id,
         data={"role": str(role)},
     )
+
+
+async def set_security(
+    session: AsyncSession, *, organization: Organization, actor: User, require_mfa: bool
+) -> Organization:
+    """Turn the MFA policy on or off. An owner must have MFA on to require it (admins may)."""
+    if require_mfa and actor.role != Role.admin and not actor.mfa_enabled:
+        raise MfaRequired("Turn on two-factor sign-in for your own account before requiring it of the members.")
+    if organization.require_mfa != require_mfa:
+        before = organization.require_mfa
+        organization.require_mfa = require_mfa
+        await session.flush()
+        await audit_service.record(
+            session,
+            action="organization.security_changed",
+            actor=audit_service.Actor.user(actor.id),
+            organization_id=organization.id,
+            target_type="organization",
+            target_id=organization.id,
+            data={"require_mfa": {"from": before, "to": require_mfa}},
+        )
+    return organization
+
+
+async def withheld_organizations(session: AsyncSession, *, user: User) -> frozenset[uuid.UUID]:
+    """The organizations whose MFA policy holds `user` back from acting as their member."""
+    if user.mfa_enabled or user.role == Role.admin:
+        return frozenset()
+    rows = await session.scalars(
+        select(Membership.organization_id)
+        .join(Organization, Organization.id == Membership.organization_id)
+        .where(Membership.user_id == user.id, Organization.require_mfa.is_(True))
+    )
+    return frozenset(rows)
