@@ -12,7 +12,7 @@ from types import FrameType
 
 from app.core import embedded
 from app.core.database import resolve_database_url
-from app.core.metrics_dir import prepare_multiprocess_dir
+from app.core.metrics_dir import MULTIPROC_ENV, prepare_multiprocess_dir
 from app.core.migrations import upgrade_head
 from app.core.settings import ConfigurationError, Settings, get_settings
 
@@ -76,6 +76,7 @@ def serve(args: argparse.Namespace) -> None:
     finally:
         signal.signal(signal.SIGTERM, previous_handler)
         shutil.rmtree(metrics_dir, ignore_errors=True)
+        os.environ.pop(MULTIPROC_ENV, None)
 
 
 def migrate(args: argparse.Namespace) -> None:

@@ -55,6 +55,9 @@ OUTBOX_EMAILS = Gauge(
     "queueless_outbox_emails", "E-mails in the outbox, by state", ["state"], multiprocess_mode="mostrecent"
 )
 
+# Decided once, like prometheus-client's own choice of value storage at its import.
+_MULTIPROCESS_DIR = multiprocess_dir()
+
 Refresher = Callable[[AsyncSession], Awaitable[None]]
 REFRESHERS: list[Refresher] = []
 
@@ -63,7 +66,7 @@ _POOL_EVERY_SECONDS = 1.0
 
 def process_exiting() -> None:
     """Drop this process's live gauges from the sums (at shutdown)."""
-    if multiprocess_dir() is not None:
+    if _MULTIPROCESS_DIR is not None:
         multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
 
 
@@ -90,7 +93,7 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, send_status)
         finally:
-            route = getattr(scope.get("route"), "path", None) or UNMATCHED
+            route = route_template(scope)
             method = scope["method"]
             HTTP_REQUESTS.labels(method, route, str(status)).inc()
             HTTP_DURATION.labels(method, route).observe(time.perf_counter() - started)
@@ -102,6 +105,20 @@ class MetricsMiddleware:
                     update_pool(engine)
 
 
+def route_template(scope: Scope) -> str:
+    """The matched route's full template (`/api/v1/appointments/{appointment_id}`), or `<unmatched>`.
+
+    FastAPI keeps an included router's prefix apart from its routes' own paths and records the
+    full template of the route it chose in its part of the scope; an older FastAPI's route
+    carries it itself."""
+    route = scope.get("route")
+    if route is None:
+        return UNMATCHED
+    chosen = (scope.get("fastapi") or {}).get("effective_route_context")
+    template = getattr(chosen, "path_format", None) or getattr(route, "path_format", None)
+    return str(template or getattr(route, "path", None) or UNMATCHED)
+
+
 def update_pool(engine: AsyncEngine) -> None:
     pool = engine.sync_engine.pool
     in_use = getattr(pool, "checkedout", lambda: 0)()
@@ -111,11 +128,10 @@ def update_pool(engine: AsyncEngine) -> None:
 
 
 def _registry() -> CollectorRegistry:
-    path = multiprocess_dir()
-    if path is None:
+    if _MULTIPROCESS_DIR is None:
         return REGISTRY
     registry = CollectorRegistry()
-    multiprocess.MultiProcessCollector(registry, path=str(path))  # type: ignore[no-untyped-call]
+    multiprocess.MultiProcessCollector(registry, path=str(_MULTIPROCESS_DIR))  # type: ignore[no-untyped-call]
     return registry
 
 
