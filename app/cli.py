@@ -1,4 +1,4 @@
-"""The `queueless` command: serve, migrate, create-admin, db-url, seed-demo."""
+"""The `queueless` command: serve, migrate, create-admin, db-url, seed-demo, backup, restore."""
 
 import argparse
 import asyncio
@@ -8,6 +8,8 @@ import shutil
 import signal
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
 from types import FrameType
 
 from app.core import embedded
@@ -134,6 +136,44 @@ def seed_demo(args: argparse.Namespace) -> None:
     print(f"demo accounts: {demo_seed.ADMIN_EMAIL} and the others in README.md, password {demo_seed.PASSWORD!r}")
 
 
+def _uploads_dir(settings: Settings) -> Path:
+    # The documents feature's local storage (app/services/documents/dependencies.py).
+    return settings.data_dir / "uploads"
+
+
+def backup(args: argparse.Namespace) -> None:
+    from app.core import backup as backups
+
+    settings = _settings()
+    output = Path(args.output or f"queueless-backup-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.tar")
+    try:
+        manifest = backups.backup(
+            database_url=resolve_database_url(settings), uploads_dir=_uploads_dir(settings), output=output
+        )
+    except backups.BackupError as exc:
+        print(f"queueless: {exc}", file=sys.stderr)
+        raise SystemExit(exc.exit_code) from None
+    files = len(manifest["files"]) - 1
+    print(f"backup written to {output} (revision {', '.join(manifest['alembic_revisions'])}, {files} files)")
+
+
+def restore(args: argparse.Namespace) -> None:
+    from app.core import backup as backups
+
+    settings = _settings()
+    try:
+        manifest = backups.restore(
+            database_url=resolve_database_url(settings),
+            uploads_dir=_uploads_dir(settings),
+            archive=Path(args.file),
+            migrate=upgrade_head,
+        )
+    except backups.BackupError as exc:
+        print(f"queueless: {exc}", file=sys.stderr)
+        raise SystemExit(exc.exit_code) from None
+    print(f"restored the backup of {manifest['created_at']} and migrated to the latest revision")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="queueless", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -165,6 +205,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser("db-url", help="print the URL of the database (for psql and other tools)")
     p.set_defaults(handler=db_url)
+
+    p = commands.add_parser("backup", help="write the database and the uploaded files to one tar archive")
+    p.add_argument("--output", help="the archive to write (default queueless-backup-<UTC time>.tar)")
+    p.set_defaults(handler=backup)
+
+    p = commands.add_parser(
+        "restore", help="restore an archive of `backup` into an empty database (exit 2 if it is not empty)"
+    )
+    p.add_argument("file", help="the archive written by `queueless backup`")
+    p.set_defaults(handler=restore)
     return parser
 
 
