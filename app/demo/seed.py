@@ -35,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from app.core.security import hash_password_sync
 from app.demo import catalog
+from app.demo import platform as platform_demo
 from app.services.appointments.models import ACTIVE_VALUES_SQL
 from app.services.appointments.service import REFERENCE_ALPHABET, REFERENCE_LENGTH
 from app.services.catalog.models import Closure, OpeningHours, Requirement, Service
@@ -127,7 +128,7 @@ class VerticalSeeder(Protocol):
 
 
 # Each vertical's seeder, in order; each finds what an earlier run made and only tops it up.
-VERTICALS: list[VerticalSeeder] = []
+VERTICALS: list[VerticalSeeder] = [platform_demo.seed]
 
 
 async def seed(
