@@ -283,6 +283,8 @@ async def test_bad_keys_and_bad_requests_are_clear_problems(client: httpx.AsyncC
     assert (await client.delete(f"{path}/{key['id']}", headers=setup.owner.headers)).status_code == 204
     listed = {k["id"]: k for k in (await client.get(path, headers=setup.owner.headers)).json()["items"]}
     assert listed[key["id"]]["revoked_at"] is not None
+    audit = (await client.get(f"/organizations/{org_id}/audit", headers=setup.owner.headers)).json()["items"]
+    assert [e["target_id"] for e in audit if e["action"] == "api_key.revoked"] == [key["id"]]  # once
     # Another organization's owner cannot revoke it: 403 (not their organization), unknown id 404.
     assert_problem(await client.delete(f"{path}/{soon['id']}", headers=setup.other_owner.headers), 403, "forbidden")
     assert_problem(await client.delete(f"{path}/{uuid.uuid4()}", headers=setup.owner.headers), 404, "not_found")

@@ -75,6 +75,11 @@ async def test_password_change_refresh_reuse_and_admin_changes_are_recorded(
     entries = (await client.get("/admin/audit", headers=admin.headers, params={"action": "user.role_changed"})).json()
     assert entries["items"][0]["data"] == {"from": "citizen", "to": "admin"}
     assert entries["items"][0]["actor_id"] == str(admin.id)
+    mailed = await session.scalar(
+        text("SELECT count(*) FROM email_outbox WHERE to_address = :email AND subject = 'Your password was changed'"),
+        {"email": citizen.email},
+    )
+    assert mailed == 1
 
 
 async def test_organization_entries_are_read_by_its_owners_and_managers_only(

@@ -174,6 +174,8 @@ async def test_regenerating_codes_needs_the_password_and_a_code_and_kills_the_ol
     assert not set(fresh) & set(mfa.recovery_codes)
     assert_problem(await login(client, account.email, mfa.recovery_codes[2]), 401, "invalid_otp")
     assert (await login(client, account.email, fresh[0])).status_code == 200
+    actions = [e["action"] for e in (await client.get("/users/me/audit", headers=account.headers)).json()["items"]]
+    assert "mfa.recovery_codes_regenerated" in actions
 
 
 async def test_disabling_needs_password_and_code_and_ends_other_logins(
@@ -195,6 +197,8 @@ async def test_disabling_needs_password_and_code_and_ends_other_logins(
     assert (await login(client, account.email, "ignored")).status_code == 200  # otp is ignored without MFA
     again = await client.post(path, headers=account.headers, json={"password": PASSWORD, "code": "000000"})
     assert_problem(again, 409, "mfa_not_enabled")
+    actions = [e["action"] for e in (await client.get("/users/me/audit", headers=account.headers)).json()["items"]]
+    assert "mfa.disabled" in actions
     regenerate = await client.post(
         "/users/me/mfa/recovery-codes", headers=account.headers, json={"password": PASSWORD, "code": "000000"}
     )

@@ -160,6 +160,16 @@ async def reset_password(session: AsyncSession, *, settings: Settings, token: st
     )
 
 
+async def mail_password_changed(session: AsyncSession, *, user: User) -> None:
+    await _mail(
+        session,
+        user=user,
+        kind="account_security",
+        title="Your password was changed",
+        body="The password of your account was changed; your other sign-ins were ended.",
+    )
+
+
 async def send_verification(session: AsyncSession, *, settings: Settings, user: User) -> None:
     """Mail a verification link (at registration, and on request)."""
     token = await _issue_token(session, user=user, purpose=VERIFY_EMAIL)

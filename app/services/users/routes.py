@@ -6,6 +6,7 @@ from fastapi import APIRouter, Query, status
 from app.core.database import SessionDep
 from app.core.dependencies import PageDep, SettingsDep
 from app.core.schemas import Page
+from app.services.accounts import service as accounts_service
 from app.services.auth import service as auth_service
 from app.services.auth.dependencies import AdminUser, CurrentLogin, CurrentUser
 from app.services.users import service as users_service
@@ -38,7 +39,7 @@ async def update_me(data: UserUpdateMe, user: CurrentUser, session: SessionDep) 
 async def change_password(
     data: PasswordChange, login: CurrentLogin, session: SessionDep, settings: SettingsDep
 ) -> None:
-    """Change your password. Every other login of yours ends; this one stays."""
+    """Change your password. Every other login of yours ends; this one stays. The change is mailed."""
     await auth_service.change_password(
         session,
         settings=settings,
@@ -47,6 +48,7 @@ async def change_password(
         current=data.current_password,
         new=data.new_password,
     )
+    await accounts_service.mail_password_changed(session, user=login.user)
 
 
 @router.get("")
