@@ -148,8 +148,8 @@ async def reset_password(session: AsyncSession, *, settings: Settings, token: st
         user.email_verified_at = datetime.now(UTC)
     await session.flush()
     await auth_service.revoke_user_sessions(session, user_id=user.id, reason="password_reset")
-    await audit_service.record(
-        session, action="auth.password_reset", actor=audit_service.ANONYMOUS, target_type="user", target_id=user.id
+    await audit_service.record_about_user(
+        session, action="auth.password_reset", user_id=user.id, actor=audit_service.ANONYMOUS
     )
     await _mail(
         session,
@@ -190,13 +190,7 @@ async def verify_email(session: AsyncSession, *, token: str) -> User:
     if user.email_verified_at is None:
         user.email_verified_at = datetime.now(UTC)
         await session.flush()
-    await audit_service.record(
-        session,
-        action="auth.email_verified",
-        actor=audit_service.Actor.user(user.id),
-        target_type="user",
-        target_id=user.id,
-    )
+    await audit_service.record_about_user(session, action="auth.email_verified", user_id=user.id)
     return user
 
 

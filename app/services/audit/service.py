@@ -79,6 +79,28 @@ async def record(
     )
 
 
+async def record_about_user(
+    session: AsyncSession,
+    *,
+    action: str,
+    user_id: uuid.UUID,
+    actor: Actor | None = None,
+    data: Mapping[str, Any] | None = None,
+    client_address: str | None = None,
+) -> None:
+    """An entry whose target is the account `user_id` (`auth.*`, `mfa.*`, `user.*`); unless
+    `actor` says otherwise, the user acted themselves."""
+    await record(
+        session,
+        action=action,
+        actor=actor or Actor.user(user_id),
+        target_type="user",
+        target_id=user_id,
+        data=data,
+        client_address=client_address,
+    )
+
+
 def _conditions(filters: AuditFilters) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = []
     if filters.action is not None:

@@ -166,14 +166,7 @@ async def login(
             raise refusal()
     await throttle.clear(session, key=account_key)
     tokens = await start_session(session, settings=settings, signer=signer, user=user, client=client)
-    await audit_service.record(
-        session,
-        action="auth.login",
-        actor=audit_service.Actor.user(user.id),
-        target_type="user",
-        target_id=user.id,
-        client_address=client.address,
-    )
+    await audit_service.record_about_user(session, action="auth.login", user_id=user.id, client_address=client.address)
     return user, tokens
 
 
@@ -252,13 +245,12 @@ async def refresh(
         )
         if used is not None:
             await revoke_sessions(session, session_ids=[used], reason="refresh_reuse")
-            user_id = await session.scalar(select(LoginSession.user_id).where(LoginSession.id == used))
-            await audit_service.record(
+            user_id = (await session.execute(select(LoginSession.user_id).where(LoginSession.id == used))).scalar_one()
+            await audit_service.record_about_user(
                 session,
                 action="auth.refresh_reuse",
+                user_id=user_id,
                 actor=audit_service.ANONYMOUS,
-                target_type="user",
-                target_id=user_id,
                 data={"session_id": str(used)},
             )
         raise InvalidRefreshToken()
@@ -319,13 +311,7 @@ async def change_password(
     check_password_strength(new, email=user.email)
     user.password_hash = await security.hash_password(new, rounds=settings.bcrypt_rounds)
     await revoke_user_sessions(session, user_id=user.id, reason="password_change", keep=current_session_id)
-    await audit_service.record(
-        session,
-        action="auth.password_changed",
-        actor=audit_service.Actor.user(user.id),
-        target_type="user",
-        target_id=user.id,
-    )
+    await audit_service.record_about_user(session, action="auth.password_changed", user_id=user.id)
     await session.flush()
 
 

@@ -125,9 +125,7 @@ async def confirm(session: AsyncSession, *, user: User, code: str, secret_key: s
     user.mfa_enabled_at = datetime.now(UTC)
     await session.flush()
     codes = await _new_recovery_codes(session, user=user)
-    await audit_service.record(
-        session, action="mfa.enabled", actor=audit_service.Actor.user(user.id), target_type="user", target_id=user.id
-    )
+    await audit_service.record_about_user(session, action="mfa.enabled", user_id=user.id)
     return codes
 
 
@@ -141,13 +139,7 @@ async def check_code(session: AsyncSession, *, user: User, code: str, secret_key
     if _TOTP_CODE.match(text):
         return CodeKind.totp if await _accept_totp(session, user=user, code=text, secret_key=secret_key) else None
     if await _spend_recovery_code(session, user=user, code=text):
-        await audit_service.record(
-            session,
-            action="mfa.recovery_code_used",
-            actor=audit_service.Actor.user(user.id),
-            target_type="user",
-            target_id=user.id,
-        )
+        await audit_service.record_about_user(session, action="mfa.recovery_code_used", user_id=user.id)
         return CodeKind.recovery
     return None
 
@@ -227,13 +219,7 @@ async def regenerate_recovery_codes(session: AsyncSession, *, user: User) -> lis
     """New codes for a user whose password and code were checked."""
     require_enabled(user)
     codes = await _new_recovery_codes(session, user=user)
-    await audit_service.record(
-        session,
-        action="mfa.recovery_codes_regenerated",
-        actor=audit_service.Actor.user(user.id),
-        target_type="user",
-        target_id=user.id,
-    )
+    await audit_service.record_about_user(session, action="mfa.recovery_codes_regenerated", user_id=user.id)
     return codes
 
 
@@ -244,4 +230,4 @@ async def remove(session: AsyncSession, *, user: User, actor: audit_service.Acto
     await session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
     user.mfa_enabled_at = None
     await session.flush()
-    await audit_service.record(session, action=action, actor=actor, target_type="user", target_id=user.id)
+    await audit_service.record_about_user(session, action=action, user_id=user.id, actor=actor)

@@ -76,12 +76,7 @@ async def admin_update(session: AsyncSession, *, actor: User, user: User, data: 
         setattr(user, field, value)
     await session.flush()
     for action, details in entries:
-        await audit_service.record(
-            session,
-            action=action,
-            actor=audit_service.Actor.user(actor.id),
-            target_type="user",
-            target_id=user.id,
-            data=details,
+        await audit_service.record_about_user(
+            session, action=action, user_id=user.id, actor=audit_service.Actor.user(actor.id), data=details
         )
     return role_changed or deactivated
