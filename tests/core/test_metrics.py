@@ -6,6 +6,7 @@ import re
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -21,8 +22,11 @@ TOKEN = "metrics-token-" + "m" * 20
 
 
 @pytest.fixture
-def with_token(app: FastAPI, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(app.state, "settings", settings.model_copy(update={"metrics_token": TOKEN}))
+def with_token(app: FastAPI, settings: Settings) -> Iterator[None]:
+    # Not monkeypatch.setattr: its undo deletes a Starlette State attribute instead of restoring it.
+    app.state.settings = settings.model_copy(update={"metrics_token": TOKEN})
+    yield
+    app.state.settings = settings
 
 
 def _sample(text: str, name: str, **labels: str) -> float:
