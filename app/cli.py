@@ -87,7 +87,7 @@ def migrate(args: argparse.Namespace) -> None:
 
 
 def create_admin(args: argparse.Namespace) -> None:
-    from app.services.users import admin_setup
+    from app.services.auth import admin_setup
 
     email = args.email or input("E-mail: ").strip()
     password = args.password or getpass.getpass("Password: ")

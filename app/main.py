@@ -7,27 +7,31 @@ from app.core import metrics, realtime
 from app.core.api import BackgroundService, create_app
 from app.core.settings import get_settings
 from app.services.accounts.routes import router as accounts_router
+from app.services.appointments.reminders import reminder_worker
 from app.services.appointments.routes import router as appointments_router
 from app.services.audit.routes import router as audit_router
 from app.services.auth.routes import router as auth_router
+from app.services.auth.users_routes import router as users_router
 from app.services.catalog.routes import router as catalog_router
 from app.services.chat.routes import router as chat_router
 from app.services.checkins.routes import router as checkins_router
 from app.services.documents.dependencies import document_storage
 from app.services.documents.routes import router as documents_router
 from app.services.insights.routes import router as insights_router
+from app.services.medical_records.routes import router as medical_records_router
 from app.services.notifications import service as notifications_service
 from app.services.notifications.routes import router as notifications_router
 from app.services.notifications.workers import notification_workers
 from app.services.organizations.routes import router as organizations_router
+from app.services.patients.routes import router as patients_router
 from app.services.qr.routes import router as qr_router
 from app.services.ratings.routes import router as ratings_router
-from app.services.users.routes import router as users_router
 
 # Long-running parts of features, started with the app (see create_app).
 BACKGROUND: list[BackgroundService] = [
     realtime.live_service,
     notification_workers,
+    reminder_worker,
     document_storage,
 ]
 
@@ -50,6 +54,8 @@ ROUTERS = [
     insights_router,
     audit_router,
     accounts_router,
+    patients_router,
+    medical_records_router,
 ]
 
 

@@ -10,9 +10,11 @@ from app.services.catalog import models as catalog_models
 from app.services.chat import models as chat_models
 from app.services.documents import models as documents_models
 from app.services.insights import models as insights_models
+from app.services.medical_records import models as medical_records_models
 from app.services.mfa import models as mfa_models
 from app.services.notifications import models as notifications_models
 from app.services.organizations import models as organizations_models
+from app.services.patients import models as patients_models
 from app.services.ratings import models as ratings_models
 from app.services.users import models as users_models
 
@@ -26,9 +28,11 @@ __all__ = [
     "chat_models",
     "documents_models",
     "insights_models",
+    "medical_records_models",
     "mfa_models",
     "notifications_models",
     "organizations_models",
+    "patients_models",
     "ratings_models",
     "realtime_models",
     "users_models",

@@ -1,10 +1,11 @@
-"""TARGET_SETUP_CMD of bench/booking.sh: a database of the project beside the bench's own.
+"""The setup of bench/booking.sh and bench/same_sql.sh: a database of the project beside the baseline's.
 
-Runs inside ../shared/bench/run.sh after its cluster is up (BENCH_DSN points at its `postgres`
-database, which holds the baseline's tables). Creates a database `queueless_bench` in the same
+Runs after bench/lib/pg.sh has started the throwaway cluster and loaded the baseline's tables
+into its `postgres` database (BENCH_DSN). Creates a database `queueless_bench` in the same
 cluster, migrates it, seeds it with `queueless seed-demo` (1,000,000 appointments over 1,000
 services by default), signs in two bench citizens (session rows + access tokens signed with
-SECRET_KEY, as the server will verify them) and writes the endpoint templates for the harness.
+SECRET_KEY, as the server will verify them) and writes the requests for bench/lib/loadrun.py
+(OUT_DIR/booking.json), each naming the baseline request it is measured beside (`compare`).
 
 Environment: BENCH_DSN, SECRET_KEY, BENCH_APPOINTMENTS (1000000), BENCH_SERVICES (1000),
 BENCH_CITIZENS (10000). Usage: booking_setup.py OUT_DIR
@@ -32,8 +33,8 @@ DATABASE = "queueless_bench"
 BOOKER = f"bench.booker@{demo_seed.DOMAIN}"
 ACTIVE = "('booked', 'checked_in', 'in_progress')"
 
-# The booker's own bookings are removed before each booking run (harness "before" hook), so that
-# every run starts from the seeded state, as the baseline's `db/pg.sh reset` does.
+# The booker's own bookings are removed before each booking run (the "before" hook), so that
+# every run starts from the seeded state, as the baseline's `bench/lib/pg.sh reset` does.
 RESET_SQL = f"""
 WITH gone AS (
     DELETE FROM appointments WHERE citizen_id = (SELECT id FROM users WHERE email = '{BOOKER}')
@@ -90,7 +91,7 @@ async def sign_in(url: str, signer: TokenSigner) -> dict[str, str]:
 
 
 def _rand(low: int | str, high: int | str) -> str:
-    """The harness's placeholder: an integer in [low, high] per request."""
+    """bench/lib/wrk.lua's placeholder: an integer in [low, high] per request."""
     return "{rand:" + f"{low}:{high}" + "}"
 
 
@@ -103,17 +104,14 @@ def endpoints(out: Path, tokens: dict[str, str]) -> None:
     reader = {"headers": f"Authorization: Bearer {tokens['reader']}"}
     booker = {"headers": f"Authorization: Bearer {tokens['booker']}"}
     appointment = "00000000-0000-4000-8000-" + _rand(tokens["reader_low"], tokens["reader_high"])
-    by_id = {"name": "db", "method": "GET", "path": f"/api/v1/appointments/{appointment}", **reader}
+    by_id = {"name": "by_id", "compare": "db", "method": "GET", "path": f"/api/v1/appointments/{appointment}", **reader}
     slots_week = {
-        "name": "slots",
+        "name": "slots_7d",
+        "compare": "slots",
         "method": "GET",
         "path": f"/api/v1/services/{services}/slots?from={tomorrow}&to={week_end}",
     }
-    slots_month = {
-        "name": "slots",
-        "method": "GET",
-        "path": f"/api/v1/services/{services}/slots?from={tomorrow}&to={month_end}",
-    }
+    slots_month = slots_week | {"name": "slots_31d", "path": slots_week["path"].replace(str(week_end), str(month_end))}
     # Hourly slots 10:00-19:00 UTC of the generated service points, up to 700 days ahead.
     starts_at = "{date:" + f"{tomorrow}:700" + "}T" + _rand(10, 19) + ":00:00Z"
     book = {
@@ -124,22 +122,19 @@ def endpoints(out: Path, tokens: dict[str, str]) -> None:
         "before": f'psql -q -X -d {DATABASE} -c "{" ".join(RESET_SQL.split())}"',
         **booker,
     }
-    # The citizen's list, any of its pages (20 rows a page). Measured twice: beside the baseline's
-    # `db` (one row by id, pass `more`) and beside its `slots` (a list of up to 50 rows, pass `list`).
+    # The citizen's list, any of its pages (20 rows a page): beside the baseline's list (up to 50
+    # free slots), and beside its one row by id (stricter).
     pages = max(1, int(tokens["reader_count"]) // 20)
     listing = {
-        "name": "db",
+        "name": "list",
+        "compare": "slots",
         "method": "GET",
         "path": f"/api/v1/appointments?page={_rand(1, pages)}&size=20",
         **reader,
     }
     out.mkdir(parents=True, exist_ok=True)
-    for name, eps in {
-        "main": [by_id, slots_week, book],
-        "more": [slots_month, listing],
-        "list": [listing | {"name": "slots"}],
-    }.items():
-        (out / f"{name}.json").write_text(json.dumps(eps, indent=1))
+    requests = [by_id, slots_week, book, slots_month, listing, listing | {"name": "list_vs_row", "compare": "db"}]
+    (out / "booking.json").write_text(json.dumps(requests, indent=1))
 
 
 def main() -> None:

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# TARGET_CMD of bench/booking.sh: the project, one worker, on the bench cluster's queueless_bench
-# database (BENCH_DSN comes from ../shared/bench/run.sh). Usage: booking_target.sh PORT
+# The project as bench/booking.sh and bench/same_sql.sh run it: one worker, on the bench cluster's
+# queueless_bench database (BENCH_DSN from bench/lib/pg.sh). Usage: booking_target.sh PORT
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"

@@ -18,7 +18,7 @@ Scenarios per process count:
   message fans out to 8 sockets), --rate messages/s for --duration s.
 - `chat-1x100`: the baseline's own shape: one conversation, 100 sockets (citizen 50, one staff
   member 50), 50 messages/s (senders rotate over the citizen's sockets).
-- `baseline-pg`: ../shared/bench/baseline/app.py `/ws/pg` (Starlette + asyncpg, NOTIFY broadcast to
+- `baseline-pg`: bench/baseline/app.py `/ws/pg` (Starlette + asyncpg, NOTIFY broadcast to
   all clients), 100 clients, 50 messages/s from one client, same processes count, same client code.
 
 Bounded: at most 2,000 sockets, 1,000 messages/s, 60 s per scenario; loopback only; every process it
@@ -36,7 +36,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import textwrap
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -55,7 +54,7 @@ from app.core import embedded  # noqa: E402
 from app.core.migrations import upgrade_head  # noqa: E402
 from app.core.security import TokenSigner, hash_password_sync  # noqa: E402
 
-BASELINE_DIR = Path(os.environ.get("BASELINE_DIR", ROOT.parent / "shared" / "bench"))
+BASELINE_DIR = ROOT / "bench"  # holds baseline/app.py
 SECRET = "bench-secret-" + "x" * 40
 SIGNER = TokenSigner(secret_key=SECRET, issuer="queueless", audience="queueless-api", access_ttl=timedelta(hours=2))
 
@@ -383,16 +382,6 @@ def summarise(
 # -- orchestration -------------------------------------------------------------------------------
 
 
-ORJSON_SHIM = '''
-"""Stand-in for orjson (only the baseline's HTTP endpoints use it; its /ws/pg path does not)."""
-import json
-def dumps(value, default=None):
-    return json.dumps(value, default=default).encode()
-def loads(value):
-    return json.loads(value)
-'''
-
-
 async def main(a: argparse.Namespace) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="queueless-chat-bench-"))
     servers = Servers()
@@ -407,9 +396,6 @@ async def main(a: argparse.Namespace) -> None:
         dsn = url.replace("postgresql+asyncpg://", "postgresql://")
         await asyncio.to_thread(upgrade_head, url)
         many, one = await seed(dsn, conversations=a.conversations, single=not a.skip_baseline)
-        shim = workdir / "shim"
-        shim.mkdir()
-        (shim / "orjson.py").write_text(textwrap.dedent(ORJSON_SHIM))
         env = {
             "DATABASE_URL": url,
             "SECRET_KEY": SECRET,
@@ -439,7 +425,7 @@ async def main(a: argparse.Namespace) -> None:
                 print("   ", results[-1][2], flush=True)
             servers.stop()
             if not a.skip_baseline:
-                baseline_env = {"BENCH_DSN": dsn, "PYTHONPATH": str(shim), "POOL_SIZE": "10"}
+                baseline_env = {"BENCH_DSN": dsn, "POOL_SIZE": "10"}
                 hosts = [
                     servers.start(["baseline.app:app"], cwd=BASELINE_DIR, env=baseline_env, port=free_port())
                     for _ in range(count)

@@ -1,9 +1,9 @@
 """The project's own SQL with no framework: the floor for the booking, the read by id and the list.
 
-The shared harness's baseline does less database work than the project: its `book` is one
+The baseline (bench/baseline/app.py) does less database work than the project: its `book` is one
 `INSERT … ON CONFLICT`, its `db` one row. This app sends PostgreSQL exactly the statements the
 project's hot paths send (imported from the project, so they cannot drift), from plain Starlette
-and asyncpg on uvloop and httptools, as the shared baseline is built (but with no reset query when
+and asyncpg on uvloop and httptools, as the baseline is built (but with no reset query when
 a connection goes back to the pool: `keep_session`). Measured beside the project and the baseline
 (`bench/same_sql.sh`), it tells what the SQL itself allows against the baseline, and what the
 project adds above its SQL: FastAPI, validation, the checks in Python, the pool, the notification
@@ -35,7 +35,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from app.core.schemas import page_response
-from app.services.appointments import booking
+from app.services.appointments import announcements, booking
 from app.services.appointments import service as appointments
 from app.services.appointments.service import new_reference
 from app.services.notifications import service as notifications
@@ -50,9 +50,7 @@ pool: asyncpg.Pool
 
 def _sample_announcement() -> dict[str, Any]:
     """The notification parameters of a typical booking, as `booking.book` builds them."""
-    citizen = notifications.Recipient(
-        user_id=uuid.uuid4(), email="citizen.00001@demo.example.org", full_name="Ada Citizen"
-    )
+    citizen = notifications.Recipient(user_id=uuid.uuid4(), full_name="Ada Citizen")
     appointment = booking._NewAppointment(
         id=uuid.uuid4(),
         reference=new_reference(),
@@ -61,7 +59,7 @@ def _sample_announcement() -> dict[str, Any]:
         citizen_id=citizen.user_id,
         starts_at=dt.datetime(2027, 3, 8, 10, tzinfo=dt.UTC),
     )
-    message = notifications.appointment_message(
+    message = announcements.appointment_message(
         "appointment_booked",
         appointment=appointment,
         service_name="Passport renewal",
@@ -138,7 +136,6 @@ async def book(request: Request) -> Response:
             "notification_id": uuid.uuid4(),
             "notification_user_id": user_id,
             "notification_created_at": dt.datetime.now(dt.UTC),
-            "email_to": service["email"],
         }
         try:
             row = await connection.fetchrow(WRITE.sql, *WRITE.arguments(write))

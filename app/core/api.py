@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.core import health, metrics, migrations
+from app.core import health, metrics, migrations, openapi
 from app.core.database import create_engine, create_sessionmaker, resolve_database_url
 from app.core.errors import AppError
 from app.core.logging import RequestContextMiddleware, configure_logging
@@ -204,4 +204,5 @@ def create_app(
     app.include_router(metrics.router)
     for router in routers:
         app.include_router(router, prefix=API_PREFIX)
+    openapi.install(app, routers, prefix=API_PREFIX)
     return app

@@ -1,23 +1,29 @@
 """The declarative base, the engine and the one-transaction-per-request session."""
 
 import asyncio
+import logging
 import os
-from collections.abc import AsyncIterator, Generator
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
+import anyio
 import asyncpg
 import pydantic_core
 from fastapi import Depends, Request
-from sqlalchemy import DateTime, MetaData, func
+from sqlalchemy import DateTime, MetaData, event, func
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, SessionTransaction, mapped_column
 
 from app.core import embedded
 from app.core.errors import AppError
 from app.core.settings import Settings
+
+logger = logging.getLogger(__name__)
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -33,6 +39,12 @@ READ_ONLY_METHODS = frozenset({"GET", "HEAD"})
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def violated_constraint(exc: IntegrityError) -> str | None:
+    """The name of the constraint or unique index an ORM statement violated (asyncpg reports it)."""
+    name = getattr(getattr(exc.orig, "__cause__", None), "constraint_name", None)
+    return name if isinstance(name, str) else None
 
 
 class TimestampMixin:
@@ -103,8 +115,92 @@ def create_engine(url: str, settings: Settings) -> AsyncEngine:
     )
 
 
+# --- after-commit work ----------------------------------------------------------------------------
+
+Callback = Callable[[], Awaitable[None]]
+_HOOKS = "after_commit"
+
+
+@dataclass
+class _Hooks:
+    on_commit: list[Callback] = field(default_factory=list)
+    on_rollback: list[Callback] = field(default_factory=list)
+    due: list[Callback] = field(default_factory=list)
+
+    def settle(self, *, committed: bool) -> None:
+        self.due.extend(self.on_commit if committed else self.on_rollback)
+        self.on_commit.clear()
+        self.on_rollback.clear()
+
+
+def after_commit(
+    session: AsyncSession, on_commit: Callback | None = None, *, on_rollback: Callback | None = None
+) -> None:
+    """Run `on_commit` once the session's current transaction has committed, or `on_rollback` once
+    it has rolled back (a failed commit, an error, or the session closed without committing).
+
+    For work outside the database that must follow it: move a file into place once its row
+    exists, remove one once its row is gone, delete a staged file of a failed request. Any
+    feature may call it anywhere in a unit of work, in any order: SQLAlchemy's session events
+    decide which callbacks are due, and the session runs them (in registration order, shielded
+    from cancellation) when its commit, rollback or close returns, so before a request's response
+    is sent. A callback that fails is logged and the others still run; it must leave a state that
+    a later sweep can finish.
+    """
+    hooks: _Hooks = session.sync_session.info.setdefault(_HOOKS, _Hooks())
+    if on_commit is not None:
+        hooks.on_commit.append(on_commit)
+    if on_rollback is not None:
+        hooks.on_rollback.append(on_rollback)
+
+
+@event.listens_for(Session, "after_commit")
+def _committed(session: Session) -> None:
+    hooks: _Hooks | None = session.info.get(_HOOKS)
+    if hooks is not None:
+        hooks.settle(committed=True)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _rolled_back(session: Session, previous_transaction: SessionTransaction) -> None:
+    hooks: _Hooks | None = session.info.get(_HOOKS)
+    if hooks is not None and previous_transaction.parent is None:  # not a savepoint's
+        hooks.settle(committed=False)
+
+
+class AppSession(AsyncSession):
+    """The app's session: runs the `after_commit` callbacks that its commit or rollback made due."""
+
+    async def commit(self) -> None:
+        await super().commit()
+        await self._run_due()
+
+    async def rollback(self) -> None:
+        await super().rollback()
+        await self._run_due()
+
+    async def close(self) -> None:
+        hooks: _Hooks | None = self.sync_session.info.get(_HOOKS)
+        if hooks is not None:
+            hooks.settle(committed=False)  # what never committed is undone by the close
+        await super().close()
+        await self._run_due()
+
+    async def _run_due(self) -> None:
+        hooks: _Hooks | None = self.sync_session.info.get(_HOOKS)
+        if hooks is None or not hooks.due:
+            return
+        due, hooks.due = hooks.due, []
+        with anyio.CancelScope(shield=True):
+            for callback in due:
+                try:
+                    await callback()
+                except Exception:
+                    logger.exception("after-commit work failed")
+
+
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+    return async_sessionmaker(engine, class_=AppSession, expire_on_commit=False, autoflush=False)
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:

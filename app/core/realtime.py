@@ -29,8 +29,27 @@ from typing import Any
 
 import asyncpg
 from fastapi import FastAPI
-from sqlalchemy import BigInteger, DateTime, Identity, Index, delete, func, insert, select, text
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import (
+    CTE,
+    BigInteger,
+    ColumnElement,
+    DateTime,
+    FromClause,
+    Identity,
+    Index,
+    Text,
+    cast,
+    delete,
+    exists,
+    func,
+    insert,
+    literal,
+    literal_column,
+    select,
+    text,
+    true,
+)
+from sqlalchemy.dialects.postgresql import JSONB, aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -77,6 +96,7 @@ class StoredFrame(Base):
 
 
 _NOTIFY = text(f"SELECT pg_notify('{CHANNEL}', :payload)")
+_PRESENCE_TTL: ColumnElement[Any] = literal_column(f"interval '{PRESENCE_TTL_SECONDS} seconds'")
 
 
 def _dumps(value: Any) -> str:
@@ -122,12 +142,56 @@ def payload_for(user_id: uuid.UUID, frame: dict[str, Any]) -> str:
     return payload
 
 
-def notify_sql(*, recipients: str, frame: str) -> str:
-    """A SQL expression that sends `frame` (a SQL text expression holding the frame's JSON) to the
-    users of `recipients` (a SQL expression of a JSON array of their ids as strings), for a statement
-    that stores something and announces it in the same round trip. The caller keeps the payload
-    under MAX_PAYLOAD_BYTES (else PostgreSQL refuses it and the statement fails)."""
-    return f"""pg_notify('{CHANNEL}', '{{"u":' || ({recipients}) || ',"f":' || ({frame}) || '}}')"""
+def sent_live(source: FromClause, *, recipients: ColumnElement[Any], frame: ColumnElement[str], name: str) -> CTE:
+    """A CTE that sends `frame` (its JSON as text) to the users of `recipients` (an array of their
+    ids), once the transaction commits, for a statement that stores something and announces it in
+    the same round trip; `source` gives the row (at most one) they are computed from.
+
+    `send_to_users` in SQL, with its rules: the frame travels inline when it fits a payload beside
+    the recipients, else it is stored in `realtime_frames` and the payload names it; the recipients
+    are split over as many notifications as their ids need. Nothing is sent unless the statement
+    reads the CTE (`select(func.count()).select_from(cte)`).
+    """
+    live = select(frame.label("frame"), recipients.label("recipients")).select_from(source).cte(f"{name}_frame")
+    too_big = func.octet_length(live.c.frame) + 40 * func.least(func.cardinality(live.c.recipients), 20)
+    stored = (
+        insert(StoredFrame)
+        .from_select(["frame"], select(cast(live.c.frame, JSONB)).where(too_big > MAX_PAYLOAD_BYTES))
+        .returning(StoredFrame.id)
+        .cte(f"{name}_stored")
+    )
+    body = func.coalesce(literal('"r":') + cast(stored.c.id, Text), literal('"f":') + live.c.frame)
+    member = func.unnest(live.c.recipients).table_valued("user_id").render_derived(name=f"{name}_member")
+    numbered = (
+        select(
+            body.label("body"),
+            member.c.user_id,
+            (func.row_number().over(order_by=member.c.user_id) - 1).label("n"),
+        )
+        .select_from(live.outerjoin(stored, true()).join(member, true()))
+        .group_by(live.c.frame, stored.c.id, member.c.user_id)
+        .cte(f"{name}_recipient")
+    )
+    per_payload = func.greatest(1, (MAX_PAYLOAD_BYTES - func.octet_length(numbered.c.body) - 16) // 39)
+    chunks = (
+        select(
+            numbered.c.body,
+            func.array_to_json(func.array_agg(aggregate_order_by(numbered.c.user_id, numbered.c.user_id))).label("ids"),
+        )
+        .group_by(numbered.c.body, numbered.c.n // per_payload)
+        .subquery(f"{name}_chunk")
+    )
+    payload = literal('{"u":') + cast(chunks.c.ids, Text) + literal(",") + chunks.c.body + literal("}")
+    return select(func.pg_notify(CHANNEL, payload).label("sent")).select_from(chunks).cte(name)
+
+
+def online(user_id: Any) -> ColumnElement[bool]:
+    """`user_id` (a value or a column) has an open socket on some live server process."""
+    return (
+        exists()
+        .where(Presence.user_id == user_id, Presence.seen_at > func.now() - _PRESENCE_TTL)
+        .correlate_except(Presence)
+    )
 
 
 async def online_user_ids(session: AsyncSession, user_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
@@ -138,7 +202,7 @@ async def online_user_ids(session: AsyncSession, user_ids: Sequence[uuid.UUID]) 
         select(Presence.user_id)
         .where(
             Presence.user_id.in_(list(set(user_ids))),
-            Presence.seen_at > func.now() - text(f"interval '{PRESENCE_TTL_SECONDS} seconds'"),
+            Presence.seen_at > func.now() - _PRESENCE_TTL,
         )
         .distinct()
     )

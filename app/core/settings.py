@@ -63,6 +63,12 @@ class Settings(BaseSettings):
     image_max_pixels: int = Field(default=40_000_000, ge=10_000, le=200_000_000)
     qr_key_id: str = Field(default="1", pattern=r"^[0-9A-Z]$")
     qr_retired_keys: dict[str, str] = {}
+    # Where document bytes live (README "Running on several machines"): file://PATH or s3://BUCKET/PREFIX.
+    storage_url: str | None = None  # unset: file://DATA_DIR/uploads
+    storage_s3_endpoint: str | None = None  # unset: AWS S3 of the region (or AWS_ENDPOINT)
+    storage_s3_region: str | None = None  # unset: AWS_REGION / AWS_DEFAULT_REGION, else us-east-1
+    storage_s3_access_key_id: str | None = None  # unset: the AWS credential chain (AWS_* variables, ...)
+    storage_s3_secret_access_key: str | None = None
 
     cors_origins: list[str] = []
     log_level: str = "INFO"
@@ -90,6 +96,17 @@ class Settings(BaseSettings):
             return None
         return to_asyncpg_url(value)
 
+    @field_validator("storage_url")
+    @classmethod
+    def _check_storage_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if value.startswith("file://") and len(value) > len("file://"):
+            return value
+        if value.startswith("s3://") and value.removeprefix("s3://").partition("/")[0]:
+            return value
+        raise ValueError("STORAGE_URL must be file://PATH or s3://BUCKET[/PREFIX]")
+
     @field_validator("reminder_minutes_before")
     @classmethod
     def _check_reminders(cls, value: list[int]) -> list[int]:
@@ -102,6 +119,10 @@ class Settings(BaseSettings):
         if self.notification_workers is None:
             return self.environment is not Environment.test
         return self.notification_workers
+
+    @property
+    def resolved_storage_url(self) -> str:
+        return self.storage_url or f"file://{self.data_dir / 'uploads'}"
 
     @property
     def checkin_opens_before(self) -> timedelta:

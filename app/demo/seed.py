@@ -34,7 +34,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from app.core.security import hash_password_sync
-from app.demo import catalog
+from app.demo import catalog, clinic
 from app.demo import platform as platform_demo
 from app.services.appointments.models import ACTIVE_VALUES_SQL
 from app.services.appointments.service import REFERENCE_ALPHABET, REFERENCE_LENGTH
@@ -128,7 +128,7 @@ class VerticalSeeder(Protocol):
 
 
 # Each vertical's seeder, in order; each finds what an earlier run made and only tops it up.
-VERTICALS: list[VerticalSeeder] = [platform_demo.seed]
+VERTICALS: list[VerticalSeeder] = [clinic.seed, platform_demo.seed]
 
 
 async def seed(
@@ -584,7 +584,7 @@ SELECT count(*) FROM ins
 # The demo's appointments are written at once, but they stand for months of bookings: a reminder
 # whose time has passed went out then, and is recorded as sent (at its time) so that a server
 # started on the demo does not send thousands of overdue "tomorrow" reminders in its first minutes.
-# The conditions are the reminder worker's (`notifications.workers._CLAIM_REMINDERS`).
+# The conditions are the reminder worker's (`appointments.reminders._CLAIM_REMINDERS`).
 _PAST_REMINDERS = """
 INSERT INTO sent_reminders (appointment_id, starts_at, minutes_before, sent_at)
 SELECT a.id, a.starts_at, o, a.starts_at - make_interval(mins => o)

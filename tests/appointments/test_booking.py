@@ -22,8 +22,8 @@ async def test_booking_returns_the_contract_body(client: httpx.AsyncClient, sess
     assert response.status_code == 201, response.text
     body = response.json()
     assert set(body) == {
-        "id", "reference", "service_id", "organization_id", "citizen_id", "staff_id", "starts_at", "ends_at",
-        "status", "notes", "requirements", "checked_in_at", "created_at", "updated_at",
+        "id", "reference", "service_id", "organization_id", "citizen_id", "patient_id", "staff_id", "starts_at",
+        "ends_at", "status", "notes", "reason", "requirements", "checked_in_at", "created_at", "updated_at",
     }  # fmt: skip
     assert body["status"] == "booked"
     assert datetime.fromisoformat(body["starts_at"]) == starts_at

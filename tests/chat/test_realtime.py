@@ -10,10 +10,10 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from fastapi import FastAPI
-from sqlalchemy import text
+from sqlalchemy import ARRAY, Text, Uuid, bindparam, func, literal, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
-from app.core import realtime
+from app.core import prepared, realtime
 
 
 class Recorder:
@@ -130,3 +130,28 @@ def test_asyncpg_dsn_keeps_unix_socket_urls() -> None:
     assert parse_qs(dsn.query) == {"host": ["/tmp/pg-sock"]}  # asyncpg unquotes it the same way
     engine = create_async_engine("postgresql+asyncpg://u:p%40ss@db.example.org:5433/q")
     assert realtime.asyncpg_dsn(engine) == "postgresql://u:p%40ss@db.example.org:5433/q"
+
+
+async def test_a_statement_sends_live_frames_by_the_same_rules_as_send_to_users(
+    app: FastAPI, session: AsyncSession
+) -> None:
+    """`sent_live` (one statement: store, then announce) splits long recipient lists and stores big
+    frames, as `send_to_users` does; with PostgreSQL's cap, a wrong split fails the statement."""
+    recipients = bindparam("recipients", type_=ARRAY(Uuid))
+    frame = bindparam("frame", type_=Text)
+    source = select(literal(1).label("one")).subquery("source")
+    sending = realtime.sent_live(source, recipients=recipients, frame=frame, name="live")
+    statement = prepared.Prepared(select(select(func.count()).select_from(sending).scalar_subquery().label("sent")))
+    recorder = Recorder()
+    async with live(app, recorder) as socket:
+        crowd = [uuid.uuid4() for _ in range(500)] + [socket.user_id, socket.user_id]
+        big = {"type": "message", "body": "é" * 6000, "n": 1}
+        connection = await session.connection()
+        for users, sent in ((crowd, {"type": "crowd"}), ([socket.user_id], big)):
+            arguments = statement.arguments({"recipients": users, "frame": json.dumps(sent)})
+            notifications = (await connection.exec_driver_sql(statement.sql, tuple(arguments))).scalar_one()
+            assert notifications == (3 if sent == {"type": "crowd"} else 1)  # 501 ids, 178 a payload
+        await session.commit()
+        await wait_for(lambda: len(recorder.frames) == 2)
+        assert recorder.frames[0][1] == '{"type":"crowd"}'  # once, although named twice
+        assert json.loads(recorder.frames[1][1]) == big  # stored as jsonb: same object, keys reordered

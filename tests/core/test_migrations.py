@@ -57,6 +57,37 @@ async def _insert_sample_rows(url: str) -> None:
             "INSERT INTO users (id, email, password_hash, full_name) VALUES ($1, 'm@example.org', 'x', 'M')", user_id
         )
         await conn.execute("INSERT INTO login_sessions (id, user_id) VALUES ($1, $2)", uuid.uuid4(), user_id)
+        # A clinic with a doctor, a patient and an entry that was read (append-only tables included).
+        clinic_id, patient_id, entry_id = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+        await conn.execute(
+            "INSERT INTO organizations (id, name, kind, timezone) VALUES ($1, 'C', 'clinic', 'UTC')", clinic_id
+        )
+        await conn.execute(
+            "INSERT INTO memberships (organization_id, user_id, role, clinical_role)"
+            " VALUES ($1, $2, 'owner', 'doctor')",
+            clinic_id,
+            user_id,
+        )
+        await conn.execute(
+            "INSERT INTO patients (id, organization_id, mrn, full_name) VALUES ($1, $2, 'M1', 'P')",
+            patient_id,
+            clinic_id,
+        )
+        await conn.execute(
+            "INSERT INTO medical_entries (id, patient_id, chain_id, version, kind, data, confidential,"
+            " effective_at, author_name, author_role)"
+            " VALUES ($1, $2, $1, 1, 'note', '{\"text\": \"t\"}', false, now(), 'D', 'doctor')",
+            entry_id,
+            patient_id,
+        )
+        await conn.execute(
+            "INSERT INTO record_access_log (id, organization_id, patient_id, actor_name, actor_role, action, entry_id)"
+            " VALUES ($1, $2, $3, 'D', 'doctor', 'read_entry', $4)",
+            uuid.uuid4(),
+            clinic_id,
+            patient_id,
+            entry_id,
+        )
     finally:
         await conn.close()
 

@@ -223,3 +223,44 @@ async def test_a_connection_past_its_recycle_age_is_reopened(database_url: str) 
         gc.collect()
     finally:
         await engine.dispose()
+
+
+async def test_the_private_parts_prepared_leans_on_are_still_there(engine: AsyncEngine) -> None:
+    """A SQLAlchemy upgrade that renames or reshapes what app/core/prepared.py reads fails here,
+    with the name of the part, rather than somewhere on a hot path (see pyproject's pin)."""
+    from sqlalchemy import String
+    from sqlalchemy.pool import QueuePool
+
+    compiler = prepared._DIALECT.statement_compiler
+    for name in ("visit_bindparam", "render_literal_value", "render_bind_cast"):
+        assert callable(getattr(compiler, name, None)), name
+    assert prepared._DIALECT.paramstyle == "numeric_dollar"  # `$n`, what exec_driver_sql passes on
+    compiled = prepared._ConstantsInlined(prepared._DIALECT, select(bindparam("x", type_=String), literal("k")))
+    for name in ("insert_prefetch", "update_prefetch", "positiontup", "params", "string"):
+        assert hasattr(compiled, name), name
+    assert list(compiled.positiontup or ()) == ["x"]
+    assert "'k'" in compiled.string
+    pool = engine.pool
+    assert isinstance(pool, QueuePool)
+    assert pool._pre_ping is False
+    assert not pool.dispatch.checkout
+    assert callable(pool.checkedin)
+    assert callable(pool.size)
+
+
+async def test_a_prepared_statement_runs_in_the_sessions_transaction(app: FastAPI) -> None:
+    """Chat's send runs its compiled statement with `exec_driver_sql` in the caller's session: it
+    takes the statement's positional values and is part of the session's transaction."""
+    from sqlalchemy import text
+
+    statement = prepared.Prepared(
+        select((bindparam("a", type_=Integer) * 10 + bindparam("b", type_=Integer)).label("n"))
+    )
+    async with app.state.sessionmaker() as session:
+        connection = await session.connection()
+        result = await connection.exec_driver_sql(statement.sql, tuple(statement.arguments({"a": 4, "b": 2})))
+        assert result.scalar_one() == 42
+        await connection.exec_driver_sql("CREATE TEMP TABLE scratch (n int)")
+        await session.rollback()
+        missing = await session.execute(text("SELECT to_regclass('pg_temp.scratch') IS NULL"))
+        assert missing.scalar_one() is True  # undone with the transaction it ran in

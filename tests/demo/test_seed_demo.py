@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import cli
 from app.core.settings import Settings, get_settings
 from app.demo import seed as demo_seed
+from app.demo.clinic import BOOKED_PATIENTS
 
 ACTIVE = "('booked', 'checked_in', 'in_progress')"
 
@@ -62,7 +63,9 @@ async def test_seed_demo_fills_the_database_and_a_second_run_adds_nothing(
     assert await scalar(session, "SELECT count(*) FROM organizations") == 3 + 2  # 12 extra services: 2 points
     assert await scalar(session, "SELECT count(*) FROM services") == 25
     assert await scalar(session, "SELECT count(*) FROM users WHERE email LIKE 'citizen%'") == 120
-    assert await scalar(session, "SELECT count(*) FROM appointments") == 4000
+    # The citizens' appointments, and those the clinic booked for its patients (app/demo/clinic.py).
+    assert await scalar(session, "SELECT count(*) FROM appointments WHERE patient_id IS NULL") == 4000
+    assert await scalar(session, "SELECT count(*) FROM appointments WHERE patient_id IS NOT NULL") == BOOKED_PATIENTS
     assert await scalar(session, "SELECT count(*) FROM departments") == 8
     roles = (await session.execute(text("SELECT DISTINCT role, title FROM memberships"))).all()
     assert {"owner", "manager", "staff"} <= {role for role, _ in roles}
@@ -155,7 +158,7 @@ async def test_seeded_appointments_keep_every_invariant_of_the_booking_engine(
         == 0
     )
     references = await scalar(session, "SELECT count(DISTINCT reference) FROM appointments")
-    assert references == 4000
+    assert references == 4000 + BOOKED_PATIENTS
     assert await scalar(session, "SELECT count(*) FROM appointments WHERE reference ~ '[01OI]'") == 0
 
 
@@ -211,7 +214,7 @@ async def test_reminders_whose_time_passed_are_recorded_as_sent(
 ) -> None:
     """The demo stands for months of bookings: a server started on it must not send every
     overdue reminder at once."""
-    from app.services.notifications.workers import send_due_reminders
+    from app.services.appointments.reminders import send_due_reminders
 
     await run_seed("--appointments", "4000", "--citizens", "120", "--services", "25")
     recorded = await scalar(session, "SELECT count(*) FROM sent_reminders")

@@ -15,8 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from app.core.settings import Settings
 from app.services.documents.dependencies import Stores, sweep
 from app.services.documents.models import Document
+from app.services.documents.storage import Staged, new_key
 from tests.documents.factories import World, create_appointment, create_world
-from tests.documents.files import PDF, image_bytes, zip_bytes
+from tests.documents.files import PDF, failing_second_commit, image_bytes, zip_bytes
+from tests.documents.processes import dead_process
 from tests.helpers import assert_problem, register_admin
 
 MIB = 1024 * 1024
@@ -207,28 +209,13 @@ async def test_client_disconnect_mid_upload_leaves_nothing_behind(
     assert messages[0]["status"] == 400
 
 
-def _failing_second_commit() -> Any:
-    """`AsyncSession.commit` for one upload: the first commit (`release_connection`, before the
-    body is read) goes through, the second (the request's end, after the row is written) fails."""
-    original = AsyncSession.commit
-    calls: list[bool] = []
-
-    async def commit(self: AsyncSession) -> None:
-        calls.append(True)
-        if len(calls) == 2:
-            raise RuntimeError("the database went away")
-        await original(self)
-
-    return commit
-
-
 async def test_failed_commit_leaves_neither_row_nor_file(
     app: FastAPI, world: World, stores: Stores, session: AsyncSession, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://test/api/v1") as raw_client:
         with monkeypatch.context() as patch:
-            patch.setattr(AsyncSession, "commit", _failing_second_commit())
+            patch.setattr(AsyncSession, "commit", failing_second_commit())
             response = await upload(raw_client, world.citizen)
     assert_problem(response, 500, "internal_error")
     assert files_on_disk(stores) == []
@@ -246,7 +233,7 @@ async def test_a_replacement_whose_commit_fails_keeps_the_replaced_file(
         assert len(kept) == 1
 
         with monkeypatch.context() as patch:
-            patch.setattr(AsyncSession, "commit", _failing_second_commit())
+            patch.setattr(AsyncSession, "commit", failing_second_commit())
             assert_problem(await upload(raw_client, world.citizen, image_bytes("PNG"), **links), 500, "internal_error")
         assert files_on_disk(stores) == kept
         content = await raw_client.get(f"/documents/{first['id']}/content", headers=world.citizen.headers)
@@ -481,20 +468,26 @@ async def test_startup_sweep_finishes_or_undoes_interrupted_uploads(
     document = await session.get(Document, uuid.UUID(kept["id"]))
     assert document is not None
     stored = Path(getattr(stores.storage, "root")) / document.storage_key[:2] / document.storage_key  # noqa: B009
-    # A crash after the commit, before the move: the file is still staged.
-    staged = stores.staging.path(document.storage_key)
+    gone = str(dead_process())
+    # A crash after the commit, before the move: the file is still staged, its writer gone.
+    staged = stores.staging.path(Staged(document.storage_key, gone))
+    staged.parent.mkdir(parents=True)
     stored.replace(staged)
-    # A crash before the commit: a staged file without a row. And a stored file whose row was deleted.
-    _orphan_key, orphan = stores.staging.new_path()
+    # A crash before the commit: a staged file without a row (its writer gone, the file new).
+    orphan = stores.staging.path(Staged(new_key(), gone))
     orphan.write_bytes(b"partial")
+    # A stored file whose row was deleted.
     lost = Path(getattr(stores.storage, "root")) / "ab" / ("ab" + "0" * 30)  # noqa: B009
     lost.parent.mkdir(parents=True, exist_ok=True)
     lost.write_bytes(b"deleted")
-    _fresh_key, fresh = stores.staging.new_path()
-    fresh.write_bytes(b"in flight")
+    # This live process's upload in flight, even an old one; and a file of the flat layout of
+    # earlier versions, whose writer is unknown: it waits for the grace period.
+    _staged, mine = stores.staging.new_path()
+    mine.write_bytes(b"in flight")
     old = time.time() - 7200
-    for path in (staged, orphan):
-        os.utime(path, (old, old))
+    os.utime(mine, (old, old))
+    unknown = stores.staging.root / new_key()
+    unknown.write_bytes(b"in flight?")
     # A replaced document whose file stayed (its removal after the commit did not happen).
     links: dict[str, Any] = {"appointment_id": world.appointment.id, "requirement_id": world.requirements[0].id}
     replaced = await session.get(Document, uuid.UUID((await upload(client, world.citizen, **links)).json()["id"]))
@@ -511,12 +504,18 @@ async def test_startup_sweep_finishes_or_undoes_interrupted_uploads(
     assert stored.read_bytes() == PDF
     assert not staged.exists()
     assert not orphan.exists()
+    assert not staged.parent.exists()  # the gone writer's folder too
     assert not lost.exists()
     assert not leftover.exists()
-    assert fresh.exists()  # may belong to a request in flight
+    assert mine.exists()  # a live writer's upload is never taken
+    assert unknown.exists()  # may belong to a request in flight
     response = await client.get(f"/documents/{kept['id']}/content", headers=world.citizen.headers)
     assert response.content == PDF
-    fresh.unlink()
+
+    os.utime(unknown, (old, old))
+    assert await sweep(app.state.sessionmaker, stores, grace_seconds=3600) == 1
+    assert not unknown.exists()
+    mine.unlink()
 
 
 async def test_review_decision_is_announced_to_the_owner(client: httpx.AsyncClient, world: World) -> None:

@@ -8,7 +8,9 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import realtime
+from app.services.appointments import announcements
 from app.services.appointments.models import Status
+from app.services.documents import service as documents_service
 from app.services.notifications import service as notifications_service
 from app.services.notifications.models import Notification, OutboxEmail
 from app.services.users.models import User
@@ -39,7 +41,7 @@ async def test_notification_is_stored_only_if_the_transaction_commits(session: A
 
 async def test_booking_by_the_citizen_is_announced_and_emailed_in_local_time(session: AsyncSession) -> None:
     _, service, citizen, _, appointment = await _setup(session)
-    notification = await notifications_service.announce_appointment(
+    notification = await announcements.announce_appointment(
         session, appointment=appointment, kind="appointment_booked", actor=citizen
     )
     await session.commit()
@@ -62,7 +64,7 @@ async def test_booking_by_the_citizen_is_announced_and_emailed_in_local_time(ses
 async def test_cancellation_by_staff_names_the_organization_and_is_not_emailed(session: AsyncSession) -> None:
     _, _, citizen, staff, appointment = await _setup(session)
     appointment.status = Status.cancelled
-    notification = await notifications_service.announce_appointment(
+    notification = await announcements.announce_appointment(
         session, appointment=appointment, kind="appointment_cancelled", actor=staff, note="Office closed"
     )
     await session.commit()
@@ -80,24 +82,24 @@ async def test_reschedule_names_old_and_new_time_and_status_and_rating_request(s
     old = appointment.starts_at
     appointment.starts_at = old + timedelta(days=1, hours=1)
     appointment.ends_at = appointment.starts_at + timedelta(minutes=30)
-    moved = await notifications_service.announce_appointment(
+    moved = await announcements.announce_appointment(
         session, appointment=appointment, kind="appointment_rescheduled", actor=citizen, previous_starts_at=old
     )
     assert "moved by you from Tue 1 Dec 2026, 09:30 to Wed 2 Dec 2026, 10:30" in moved.body
     assert moved.data["previous_starts_at"] == old.isoformat()
     appointment.status = Status.no_show
-    status = await notifications_service.announce_appointment(
+    status = await announcements.announce_appointment(
         session, appointment=appointment, kind="appointment_status", actor=staff
     )
     assert status.title == "Appointment marked as missed"
     assert status.data["status"] == "no_show"
     appointment.status = Status.completed
-    request = await notifications_service.announce_appointment(
+    request = await announcements.announce_appointment(
         session, appointment=appointment, kind="rating_request", actor=staff
     )
     assert request.kind == "rating_request"
     assert request.title == "How was your visit?"
-    checked_in = await notifications_service.announce_appointment(
+    checked_in = await announcements.announce_appointment(
         session, appointment=appointment, kind="appointment_checked_in", actor=staff
     )
     assert checked_in.title == "Checked in"
@@ -109,10 +111,10 @@ async def test_reschedule_names_old_and_new_time_and_status_and_rating_request(s
 async def test_document_rejection_is_emailed_with_its_reason_approval_is_not(session: AsyncSession) -> None:
     citizen = await make_user(session, full_name="Dora")
     await session.commit()
-    rejected = await notifications_service.announce_document_review(
+    rejected = await documents_service.announce_review(
         session, user_id=citizen.id, document_id=uuid.uuid4(), filename="id.pdf", decision="rejected", note="Blurry"
     )
-    approved = await notifications_service.announce_document_review(
+    approved = await documents_service.announce_review(
         session, user_id=citizen.id, document_id=uuid.uuid4(), filename="bill.pdf", decision="approved"
     )
     await session.commit()
@@ -157,3 +159,20 @@ async def test_notification_frame_goes_to_the_live_channel_on_commit(session: As
     assert frame["notification"]["title"] == "Hello"
     assert frame["notification"]["data"] == {"k": "v"}
     assert set(frame["notification"]) == {"id", "kind", "title", "body", "data", "read_at", "created_at"}
+
+
+async def test_the_writer_clips_texts_to_their_columns_in_every_statement(session: AsyncSession) -> None:
+    """`stored` clips in SQL, so a writer that passes raw texts (chat's subject line, `notify`)
+    stores them cut with an ellipsis instead of failing on the column's length."""
+    user = await make_user(session)
+    await session.commit()
+    stored = await notifications_service.notify(
+        session, user_id=user.id, kind="k" * 60, title="t" * 300, body="b" * 2500, email=True
+    )
+    await session.commit()
+    row = await session.get(Notification, stored.id)
+    assert row is not None
+    assert (row.kind, row.title, row.body) == ("k" * 40, "t" * 199 + "…", "b" * 1999 + "…")
+    mail = await session.scalar(select(OutboxEmail).where(OutboxEmail.notification_id == row.id))
+    assert mail is not None
+    assert mail.to_address == user.email

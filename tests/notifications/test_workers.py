@@ -10,10 +10,11 @@ from sqlalchemy import String, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.settings import Settings
-from app.services.appointments.models import Appointment, Status
+from app.services.appointments import reminders
+from app.services.appointments.models import Appointment, SentReminder, Status
 from app.services.notifications import service as notifications_service
 from app.services.notifications import workers
-from app.services.notifications.models import EmailStatus, Notification, OutboxEmail, SentReminder
+from app.services.notifications.models import EmailStatus, Notification, OutboxEmail
 from app.services.users.models import User
 from tests.insights.factories import make_appointment, make_org, make_service, make_user
 from tests.notifications.smtp_stub import SmtpStub
@@ -70,18 +71,18 @@ async def test_due_reminders_go_out_once_each_the_most_urgent_only(
 ) -> None:
     await _appointments(session)
     async with _sessionmaker(app)() as worker, worker.begin():
-        assert await workers.send_due_reminders(worker, settings=settings, now=NOW) == 2
+        assert await reminders.send_due_reminders(worker, settings=settings, now=NOW) == 2
     # 24 h ahead: the one starting in 23 h; 1 h ahead: the one in 30 min (not also its 24 h one).
     # Not: in two days, booked only 2 hours ahead of its start (booked after its 24 h point and
     # its 1 h point not reached), cancelled, already started.
     assert await _reminders(session) == [("IN_23H", 1440), ("IN_30MIN", 60)]
     async with _sessionmaker(app)() as worker, worker.begin():
-        assert await workers.send_due_reminders(worker, settings=settings, now=NOW + timedelta(minutes=5)) == 0
+        assert await reminders.send_due_reminders(worker, settings=settings, now=NOW + timedelta(minutes=5)) == 0
     # Later, "booked_late" reaches its 1 h point, then "in_23h" gets its 1 h reminder as well.
     for hours, due in ((19, 1), (22, 1), (22, 0)):
         async with _sessionmaker(app)() as worker, worker.begin():
             later = NOW + timedelta(hours=hours, minutes=1)
-            assert await workers.send_due_reminders(worker, settings=settings, now=later) == due
+            assert await reminders.send_due_reminders(worker, settings=settings, now=later) == due
     assert await _reminders(session) == [("BOOKED_LATE", 60), ("IN_23H", 60), ("IN_23H", 1440), ("IN_30MIN", 60)]
     mails = (await session.scalars(select(OutboxEmail).order_by(OutboxEmail.created_at))).all()
     assert len(mails) == 4
@@ -93,14 +94,14 @@ async def test_a_rescheduled_appointment_is_reminded_again(
 ) -> None:
     made = await _appointments(session)
     async with _sessionmaker(app)() as worker, worker.begin():
-        await workers.send_due_reminders(worker, settings=settings, now=NOW)
+        await reminders.send_due_reminders(worker, settings=settings, now=NOW)
     moved = await session.get(Appointment, made["in_23h"].id)
     assert moved is not None
     moved.starts_at += timedelta(minutes=30)
     moved.ends_at += timedelta(minutes=30)
     await session.commit()
     async with _sessionmaker(app)() as worker, worker.begin():
-        assert await workers.send_due_reminders(worker, settings=settings, now=NOW + timedelta(minutes=1)) == 1
+        assert await reminders.send_due_reminders(worker, settings=settings, now=NOW + timedelta(minutes=1)) == 1
     keys = (await session.execute(select(SentReminder.starts_at).where(SentReminder.appointment_id == moved.id))).all()
     assert len(keys) == 2
 
@@ -113,8 +114,8 @@ async def test_two_concurrent_passes_send_each_reminder_at_most_once(
     async with maker() as first, maker() as second:
         # The first pass claims and holds its transaction open; the second runs meanwhile and
         # must wait on the claims, then skip them.
-        claimed_first = await workers.send_due_reminders(first, settings=settings, now=NOW)
-        second_pass = asyncio.create_task(workers.send_due_reminders(second, settings=settings, now=NOW))
+        claimed_first = await reminders.send_due_reminders(first, settings=settings, now=NOW)
+        second_pass = asyncio.create_task(reminders.send_due_reminders(second, settings=settings, now=NOW))
         async with engine.connect() as probe:
             for _ in range(200):
                 waiting = await probe.scalar(
@@ -139,10 +140,10 @@ async def test_two_concurrent_passes_send_each_reminder_at_most_once(
 async def test_rolled_back_pass_claims_nothing(session: AsyncSession, settings: Settings, app: FastAPI) -> None:
     await _appointments(session)
     async with _sessionmaker(app)() as worker:
-        assert await workers.send_due_reminders(worker, settings=settings, now=NOW) == 2
+        assert await reminders.send_due_reminders(worker, settings=settings, now=NOW) == 2
         await worker.rollback()
     async with _sessionmaker(app)() as worker, worker.begin():
-        assert await workers.send_due_reminders(worker, settings=settings, now=NOW) == 2
+        assert await reminders.send_due_reminders(worker, settings=settings, now=NOW) == 2
     assert len(await _reminders(session)) == 2
 
 
@@ -323,7 +324,7 @@ async def test_background_service_runs_reminders_and_outbox(
             sessionmaker=app.state.sessionmaker,
         )
     )
-    async with workers.notification_workers(fake_app):  # type: ignore[arg-type]
+    async with workers.notification_workers(fake_app), reminders.reminder_worker(fake_app):  # type: ignore[arg-type]
         for _ in range(200):
             if await session.scalar(select(func.count()).where(OutboxEmail.status == EmailStatus.sent)):
                 break

@@ -11,7 +11,8 @@ import zxingcpp
 from PIL import Image
 
 from app.services.qr import images
-from app.services.qr.images import ImageKind, ImageTooLarge, NotAnImage
+from app.services.qr.errors import ImageTooLarge, NotAnImage
+from app.services.qr.images import ImageKind
 from app.services.qr.tokens import Keyring
 from tests.documents.files import zip_bytes
 from tests.qr import photos

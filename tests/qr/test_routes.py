@@ -6,8 +6,8 @@ import pytest
 from PIL import Image
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.services.checkins import service as checkins_service
 from app.services.qr import images
-from app.services.qr import service as qr_service
 from tests.documents.factories import World, create_world
 from tests.documents.files import PDF, zip_bytes
 from tests.helpers import assert_problem, register_admin
@@ -26,7 +26,7 @@ def decoded(png: bytes) -> list[str]:
 
 
 async def test_appointment_qr_png_names_the_appointment_and_is_cached(client: httpx.AsyncClient, world: World) -> None:
-    qr_service.appointment_images.clear()
+    checkins_service.appointment_images.clear()
     url = f"/appointments/{world.appointment.id}/qr"
     first = await client.get(url, headers=world.citizen.headers)
     assert first.status_code == 200
@@ -39,8 +39,8 @@ async def test_appointment_qr_png_names_the_appointment_and_is_cached(client: ht
     assert world.appointment.reference not in token
     second = await client.get(url, headers=world.staff.headers)
     assert second.content == first.content
-    assert qr_service.appointment_images.hits == 1
-    assert qr_service.appointment_images.misses == 1
+    assert checkins_service.appointment_images.hits == 1
+    assert checkins_service.appointment_images.misses == 1
     not_modified = await client.get(url, headers={**world.citizen.headers, "If-None-Match": first.headers["etag"]})
     assert not_modified.status_code == 304
 

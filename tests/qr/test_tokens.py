@@ -3,7 +3,8 @@ import uuid
 
 import pytest
 
-from app.services.qr.tokens import InvalidToken, Keyring
+from app.services.qr.errors import InvalidCodeSignature
+from app.services.qr.tokens import Keyring
 
 SECRET = "s" * 48
 
@@ -34,23 +35,23 @@ def test_every_altered_character_is_refused() -> None:
             altered = token[:position] + replacement + token[position + 1 :]
             if altered.upper() == token:
                 continue
-            with pytest.raises(InvalidToken):
+            with pytest.raises(InvalidCodeSignature):
                 ring().verify(altered)
 
 
 def test_forged_tokens_are_refused() -> None:
     appointment_id = uuid.uuid4()
     forged_with_other_secret = ring(secret="x" * 48).sign(appointment_id)
-    with pytest.raises(InvalidToken):
+    with pytest.raises(InvalidCodeSignature):
         ring().verify(forged_with_other_secret)
     # Another appointment's id with this token's MAC.
     token = ring().sign(appointment_id)
     raw = base64.b32decode(token[4:] + "===")
     spliced = "QL1." + base64.b32encode(uuid.uuid4().bytes + raw[16:]).decode().rstrip("=")
-    with pytest.raises(InvalidToken):
+    with pytest.raises(InvalidCodeSignature):
         ring().verify(spliced)
     for garbage in ("", "QL1.", "hello", "QL9." + token[4:], token + "A", "https://example.org"):
-        with pytest.raises(InvalidToken):
+        with pytest.raises(InvalidCodeSignature):
             ring().verify(garbage)
 
 
@@ -62,5 +63,5 @@ def test_rotation_keeps_retired_keys_valid_and_unknown_ones_not() -> None:
     assert new_token.startswith("QL2.")
     assert rotated.verify(old_token) == appointment_id
     assert rotated.verify(new_token) == appointment_id
-    with pytest.raises(InvalidToken):
+    with pytest.raises(InvalidCodeSignature):
         ring("2", "n" * 48).verify(old_token)  # the old key was dropped

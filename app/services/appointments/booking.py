@@ -12,6 +12,13 @@
      a concurrent request) violates `appointments_citizen_overlap_excl` and the statement,
      seat included, is undone (`OverlappingAppointment`);
    - the rare collision of a random reference is retried with a new one.
+
+In a clinic the booking may be for a patient (`patient_id`, by a member of the clinic or by the
+patient's linked account; a linked account's own booking there gets its record): the read also
+finds the patient, the booker's membership and the chosen `staff_id`'s, and the appointment's
+account (`citizen_id`, who is told) is the patient's, none for a patient without an account. The
+patient's own exclusion constraint (`appointments_patient_overlap_excl`) keeps their appointments
+from overlapping, as the citizen's does.
 """
 
 import uuid
@@ -20,7 +27,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
-from sqlalchemy import DateTime, Integer, String, Uuid, bindparam, literal, select, true
+from sqlalchemy import DateTime, Integer, String, Uuid, bindparam, exists, literal, select, true
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -28,17 +35,20 @@ from app.core import prepared
 from app.core.errors import Conflict
 from app.core.prepared import Prepared
 from app.core.security import AccessClaims
-from app.services.appointments import bookable_query, queries
-from app.services.appointments.errors import OverlappingAppointment, SlotFull
+from app.services.appointments import announcements, bookable_query, queries
+from app.services.appointments.errors import InvalidStaff, OverlappingAppointment, SlotFull
 from app.services.appointments.models import Appointment, AppointmentEvent, Status
 from app.services.appointments.schemas import AppointmentRead
 from app.services.appointments.service import new_reference
 from app.services.auth import service as auth_service
 from app.services.auth.errors import LoginEnded
-from app.services.catalog.service import ServiceNotFound
+from app.services.catalog.errors import ServiceNotFound
 from app.services.notifications import service as notifications_service
+from app.services.organizations.models import Membership
+from app.services.patients import queries as patients_queries
+from app.services.patients.errors import PatientArchived, PatientNotFound
 
-OVERLAP_CONSTRAINT = "appointments_citizen_overlap_excl"
+OVERLAP_CONSTRAINTS = frozenset({"appointments_citizen_overlap_excl", "appointments_patient_overlap_excl"})
 REFERENCE_ATTEMPTS = 3
 
 
@@ -46,10 +56,30 @@ def _read() -> Any:
     login = auth_service.open_login()
     service = bookable_query.statement(with_seats=False).add_columns(queries.new_requirements(bindparam("service_id")))
     body = service.lateral("service")
-    return select(login.c.email, login.c.full_name, body).select_from(login.outerjoin(body, true()))
+    patient_id = bindparam("patient_id", type_=Uuid)
+    patient = patients_queries.for_booking(
+        patient_id=patient_id, organization_id=body.c.organization_id, user_id=login.c.id
+    ).lateral("patient")
+    booker_role = (
+        select(Membership.role)
+        .where(Membership.organization_id == body.c.organization_id, Membership.user_id == login.c.id)
+        .scalar_subquery()
+        .label("booker_role")
+    )
+    staff_ok = (
+        exists()
+        .where(
+            Membership.organization_id == body.c.organization_id,
+            Membership.user_id == bindparam("staff_id", type_=Uuid),
+        )
+        .label("staff_ok")
+    )
+    return select(login.c.full_name, body, patient, booker_role, staff_ok).select_from(
+        login.outerjoin(body, true()).outerjoin(patient, true())
+    )
 
 
-def _write() -> Any:
+def _write(*, announce: bool) -> Any:
     seat = bookable_query.take_seat(
         bindparam("new_service_id", type_=Uuid),
         bindparam("new_starts_at", type_=DateTime(timezone=True)),
@@ -61,28 +91,33 @@ def _write() -> Any:
         bindparam("new_service_id", type_=Uuid),
         bindparam("new_organization_id", type_=Uuid),
         bindparam("new_citizen_id", type_=Uuid),
+        bindparam("new_patient_id", type_=Uuid),
+        bindparam("new_staff_id", type_=Uuid),
         bindparam("new_starts_at", type_=DateTime(timezone=True)),
         bindparam("new_ends_at", type_=DateTime(timezone=True)),
         literal(Status.booked.value),
         bindparam("new_notes", type_=String),
+        bindparam("new_reason", type_=String),
     ).select_from(seat)
-    columns = ["id", "reference", "service_id", "organization_id", "citizen_id", "starts_at", "ends_at"]
+    columns = ["id", "reference", "service_id", "organization_id", "citizen_id", "patient_id", "staff_id"]
     appointment = (
         insert(Appointment)
-        .from_select([*columns, "status", "notes"], values)
+        .from_select([*columns, "starts_at", "ends_at", "status", "notes", "reason"], values)
         .returning(*Appointment.__table__.c)
         .cte("appointment")
     )
     history = insert(AppointmentEvent).from_select(
         ["appointment_id", "to_status", "actor_id"],
-        select(appointment.c.id, literal(Status.booked.value), appointment.c.citizen_id),
+        select(appointment.c.id, literal(Status.booked.value), bindparam("new_actor_id", type_=Uuid)),
     )
     statement = select(appointment).add_cte(history.cte("history"))
-    return notifications_service.announced(statement, after=appointment)
+    return notifications_service.announced(statement, after=appointment) if announce else statement
 
 
 _READ = Prepared(_read())
-_WRITE = Prepared(_write())
+_WRITE = Prepared(_write(announce=True))
+# A clinic patient without an account: nobody to tell.
+_WRITE_UNANNOUNCED = Prepared(_write(announce=False))
 
 
 @dataclass(slots=True)
@@ -93,16 +128,44 @@ class _NewAppointment:
     reference: str
     service_id: uuid.UUID
     organization_id: uuid.UUID
-    citizen_id: uuid.UUID
+    citizen_id: uuid.UUID | None
     starts_at: datetime
     status: str = Status.booked.value
 
 
+def _party(
+    row: Any, *, claims: AccessClaims, organization_id: uuid.UUID, patient_id: uuid.UUID | None
+) -> tuple[uuid.UUID | None, notifications_service.Recipient | None]:
+    """Whom the booking is for: (patient id or None, the account told or None)."""
+    booker = notifications_service.Recipient(user_id=claims.user_id, full_name=row["full_name"])
+    if row["patient_id"] is None or row["patient_organization_id"] != organization_id:
+        if patient_id is not None:
+            raise PatientNotFound()
+        return None, booker
+    if patient_id is not None and row["booker_role"] is None and row["patient_user_id"] != claims.user_id:
+        raise PatientNotFound()  # neither a member of the clinic nor the patient's own account
+    if row["patient_archived"]:
+        raise PatientArchived()
+    if row["patient_user_id"] is None:
+        return row["patient_id"], None
+    account = notifications_service.Recipient(user_id=row["patient_user_id"], full_name=row["patient_user_name"])
+    return row["patient_id"], account
+
+
 async def book(
-    engine: AsyncEngine, *, claims: AccessClaims, service_id: uuid.UUID, starts_at: datetime, notes: str | None
+    engine: AsyncEngine,
+    *,
+    claims: AccessClaims,
+    service_id: uuid.UUID,
+    starts_at: datetime,
+    notes: str | None,
+    patient_id: uuid.UUID | None = None,
+    staff_id: uuid.UUID | None = None,
+    reason: str | None = None,
 ) -> AppointmentRead:
-    """Book a slot for the signed-in citizen. Under any concurrency a slot never holds more active
-    appointments than its capacity, and a citizen never holds two that overlap."""
+    """Book a slot for the signed-in citizen, or for a clinic's patient. Under any concurrency a
+    slot never holds more active appointments than its capacity, and neither a citizen nor a
+    patient ever holds two that overlap."""
     starts_at = starts_at.astimezone(UTC)
     first, last = bookable_query.days_around(starts_at)
     row = await prepared.fetchrow(
@@ -110,22 +173,30 @@ async def book(
         _READ,
         **auth_service.login_parameters(claims),
         **bookable_query.parameters(service_id=service_id, first=first, last=last),
+        patient_id=patient_id,
+        staff_id=staff_id,
     )
     if row is None:
         raise LoginEnded()
     if row["organization_id"] is None:
         raise ServiceNotFound()
     service = bookable_query.from_row(row, first=first, last=last)
+    patient, citizen = _party(row, claims=claims, organization_id=service.organization_id, patient_id=patient_id)
+    if staff_id is not None and not row["staff_ok"]:
+        raise InvalidStaff()
     bookable_query.require_bookable(service, starts_at)
-    citizen = notifications_service.Recipient(user_id=claims.user_id, email=row["email"], full_name=row["full_name"])
     values: dict[str, Any] = {
         "new_service_id": service_id,
         "new_organization_id": service.organization_id,
-        "new_citizen_id": citizen.user_id,
+        "new_citizen_id": citizen.user_id if citizen else None,
+        "new_patient_id": patient,
+        "new_staff_id": staff_id,
+        "new_actor_id": claims.user_id,
         "new_starts_at": starts_at,
         "new_ends_at": starts_at + service.rules.duration,
         "new_capacity": service.capacity,
         "new_notes": notes,
+        "new_reason": reason,
     }
     for _ in range(REFERENCE_ATTEMPTS):
         new = _NewAppointment(
@@ -133,24 +204,27 @@ async def book(
             reference=new_reference(),
             service_id=service_id,
             organization_id=service.organization_id,
-            citizen_id=citizen.user_id,
+            citizen_id=citizen.user_id if citizen else None,
             starts_at=starts_at,
         )
-        message = notifications_service.appointment_message(
-            "appointment_booked",
-            appointment=new,
-            service_name=service.service_name,
-            organization_name=service.organization_name,
-            timezone=service.timezone,
-            actor_id=citizen.user_id,
-        )
-        announcement = notifications_service.announcement_values(message, recipient=citizen)
+        statement, announcement = _WRITE_UNANNOUNCED, {}
+        if citizen is not None:
+            message = announcements.appointment_message(
+                "appointment_booked",
+                appointment=new,
+                service_name=service.service_name,
+                organization_name=service.organization_name,
+                timezone=service.timezone,
+                actor_id=claims.user_id,
+            )
+            statement = _WRITE
+            announcement = notifications_service.announcement_values(message, recipient=citizen)
         try:
             written = await prepared.fetchrow(
-                engine, _WRITE, **values, new_id=new.id, new_reference=new.reference, **announcement
+                engine, statement, **values, new_id=new.id, new_reference=new.reference, **announcement
             )
         except asyncpg.ExclusionViolationError as exc:
-            if exc.constraint_name != OVERLAP_CONSTRAINT:
+            if exc.constraint_name not in OVERLAP_CONSTRAINTS:
                 raise
             raise OverlappingAppointment() from exc
         except asyncpg.UniqueViolationError as exc:

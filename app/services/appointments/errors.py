@@ -48,3 +48,8 @@ class RangeTooLong(InvalidInput):
 class NotAMember(InvalidInput):
     code = "not_a_member"
     default_detail = "Appointments can only be assigned to members of their organization."
+
+
+class InvalidStaff(InvalidInput):
+    code = "invalid_staff"
+    default_detail = "`staff_id` must be a member of the service's organization."

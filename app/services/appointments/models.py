@@ -59,7 +59,17 @@ class Appointment(TimestampMixin, Base):
             using="gist",
             where=text(ACTIVE_SQL),
         ),
+        # Nor does a patient (a clinic's record, with or without an account).
+        ExcludeConstraint(
+            ("patient_id", "="),
+            (func.tstzrange(text("starts_at"), text("ends_at")), "&&"),
+            name="appointments_patient_overlap_excl",
+            using="gist",
+            where=text(ACTIVE_SQL),
+        ),
         Index("ix_appointments_service_id_starts_at", "service_id", "starts_at"),
+        Index("ix_appointments_patient_id_starts_at", "patient_id", "starts_at"),
+        Index("ix_appointments_staff_id_starts_at", "staff_id", "starts_at"),
         Index("ix_appointments_citizen_id_starts_at", "citizen_id", "starts_at"),
     )
 
@@ -67,12 +77,15 @@ class Appointment(TimestampMixin, Base):
     reference: Mapped[str] = mapped_column(String(12), unique=True)
     service_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("services.id", ondelete="RESTRICT"))
     organization_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id", ondelete="RESTRICT"))
-    citizen_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    # The account the appointment is for; NULL for a clinic patient without an account.
+    citizen_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    patient_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("patients.id", ondelete="RESTRICT"))
     staff_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     ends_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     status: Mapped[str] = mapped_column(String(16), default=Status.booked, server_default=Status.booked)
     notes: Mapped[str | None] = mapped_column(String(1000))
+    reason: Mapped[str | None] = mapped_column(String(500))
     checked_in_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # The first time of each later move. A trigger on `appointment_events` (migration 0007) sets
     # them from the history in the same statement, whoever writes it (this service, seed-demo):
@@ -118,3 +131,17 @@ class AppointmentEvent(Base):
     api_key_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("api_keys.id", ondelete="SET NULL"))
     note: Mapped[str | None] = mapped_column(String(1000))
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class SentReminder(Base):
+    """A reminder that went out. The primary key is the claim: whichever process inserts the row
+    sends the reminder, every other one finds the row and skips it. `starts_at` is part of the key
+    so that a rescheduled appointment is reminded again for its new time."""
+
+    __tablename__ = "sent_reminders"
+    __table_args__ = (PrimaryKeyConstraint("appointment_id", "starts_at", "minutes_before"),)
+
+    appointment_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("appointments.id", ondelete="CASCADE"))
+    starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    minutes_before: Mapped[int] = mapped_column(Integer)
+    sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

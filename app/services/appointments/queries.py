@@ -7,18 +7,18 @@ makes a query per row and a read by id is a single round trip after the token ch
 
 import uuid
 from collections.abc import Callable
-from itertools import chain
 from typing import Any
 
 from sqlalchemy import (
     CTE,
     JSON,
-    DateTime,
     Select,
+    String,
     Text,
+    Uuid,
     and_,
-    case,
     cast,
+    column,
     exists,
     false,
     func,
@@ -26,20 +26,32 @@ from sqlalchemy import (
     null,
     or_,
     select,
+    table,
     true,
 )
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.sql.elements import ColumnElement
 
+from app.core.json_sql import json_object
 from app.services.appointments.models import Appointment
 from app.services.appointments.schemas import AppointmentRead
 from app.services.auth import service as auth_service
 from app.services.catalog.models import Requirement
-
-# Documents are another feature's table; reading their link here keeps the body one query.
-from app.services.documents.models import Document, DocumentStatus
 from app.services.organizations.models import Membership, Organization
 from app.services.users.models import Role, User
+
+# The body shows, for each requirement, the document currently linked to it. `documents` is a
+# feature above this one (a document names its appointment), so the body reads those columns of
+# its table by name, as a foreign key names a table, rather than importing the feature; a test
+# holds them equal to the `Document` model.
+DOCUMENTS = table(
+    "documents",
+    column("id", Uuid),
+    column("appointment_id", Uuid),
+    column("requirement_id", Uuid),
+    column("status", String),
+)
+DOCUMENT_REPLACED = "replaced"
 
 
 def _requirement_list(document_id: Any, document_status: Any) -> Any:
@@ -59,14 +71,14 @@ def _requirement_list(document_id: Any, document_status: Any) -> Any:
 
 def _requirements() -> Any:
     return (
-        select(_requirement_list(Document.id, Document.status))
+        select(_requirement_list(DOCUMENTS.c.id, DOCUMENTS.c.status))
         .select_from(Requirement)
         .outerjoin(
-            Document,
+            DOCUMENTS,
             and_(
-                Document.appointment_id == Appointment.id,
-                Document.requirement_id == Requirement.id,
-                Document.status != DocumentStatus.replaced,
+                DOCUMENTS.c.appointment_id == Appointment.id,
+                DOCUMENTS.c.requirement_id == Requirement.id,
+                DOCUMENTS.c.status != DOCUMENT_REPLACED,
             ),
         )
         .where(Requirement.service_id == Appointment.service_id)
@@ -89,27 +101,12 @@ def new_requirements(service_id: Any) -> Any:
 BODY_COLUMNS = (*Appointment.__table__.c, _requirements())
 
 
-def _iso(moment: Any) -> Any:
-    """A timestamp written as pydantic writes the `datetime` asyncpg returns (UTC): `Z`, and six
-    digits of fraction only when there is one. NULL stays NULL."""
-    whole = func.date_trunc("second", moment) == moment
-    form = case((whole, 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), else_='YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
-    return func.to_char(func.timezone("UTC", moment), form)
-
-
-def _json_field(name: str) -> Any:
-    if name == "requirements":
-        return _requirements()
-    column = Appointment.__table__.c[name]
-    return _iso(column) if isinstance(column.type, DateTime) else column
-
-
 # The body as JSON text, written by PostgreSQL with the values `AppointmentRead.model_dump_json()`
 # writes (same fields, same order, timestamps in the same form; only the spacing differs, and a
 # test holds them equal), for the hot reads: no row decoding, validation or serialization per
 # appointment in Python.
 BODY_JSON = cast(
-    func.json_build_object(*chain.from_iterable((name, _json_field(name)) for name in AppointmentRead.model_fields)),
+    json_object(AppointmentRead, {**dict(Appointment.__table__.c.items()), "requirements": _requirements()}),
     Text,
 ).label("body")
 

@@ -1,6 +1,6 @@
 import uuid
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response, status
 
@@ -16,6 +16,7 @@ from app.services.appointments.dependencies import (
     AppointmentWriter,
     QueueReader,
 )
+from app.services.appointments.errors import InvalidStaff
 from app.services.appointments.models import Status
 from app.services.appointments.schemas import (
     AppointmentCreate,
@@ -29,20 +30,24 @@ from app.services.appointments.schemas import (
     StatusChange,
 )
 from app.services.auth.dependencies import AccessDep
+from app.services.organizations.dependencies import GATE_RESPONSES
 
 router = APIRouter(tags=["appointments"])
 
 _BOOKING_ERRORS: dict[int | str, dict[str, Any]] = {
-    404: {"description": "`not_found`"},
-    409: {"description": "`slot_full`, `overlapping_appointment`"},
-    422: {"description": "`slot_unavailable`, `validation_error`"},
+    404: {"description": "`not_found` (also a patient you may not book for)"},
+    409: {"description": "`slot_full`, `overlapping_appointment`, `patient_archived`"},
+    422: {"description": "`slot_unavailable`, `invalid_staff`, `validation_error`"},
 }
 
 
 @router.get(
     "/services/{service_id}/slots",
     response_model=list[Slot],
-    responses={422: {"description": "`range_too_long`, `invalid_range`"}},
+    responses={
+        404: {"description": "`not_found`: no such service"},
+        422: {"description": "`range_too_long`, `invalid_range`"},
+    },
 )
 async def list_slots(
     service_id: uuid.UUID,
@@ -65,9 +70,21 @@ async def list_slots(
     responses=_BOOKING_ERRORS,
 )
 async def create_appointment(data: AppointmentCreate, claims: AccessDep, engine: EngineDep) -> Response:
-    """Book a slot. Under any concurrency a slot never holds more active appointments than its capacity."""
+    """Book a slot. Under any concurrency a slot never holds more active appointments than its capacity.
+
+    In a clinic, its members book for a patient (`patient_id`; `citizen_id` is then the patient's
+    account, null without one) and may name the member who sees them (`staff_id`) and a `reason`;
+    a patient's linked account books for itself, and its record is attached.
+    """
     appointment = await booking.book(
-        engine, claims=claims, service_id=data.service_id, starts_at=data.starts_at, notes=data.notes
+        engine,
+        claims=claims,
+        service_id=data.service_id,
+        starts_at=data.starts_at,
+        notes=data.notes,
+        patient_id=data.patient_id,
+        staff_id=data.staff_id,
+        reason=data.reason,
     )
     return json_response(appointment, status_code=status.HTTP_201_CREATED)
 
@@ -144,7 +161,11 @@ async def get_appointment_history(
 
 @router.post(
     "/appointments/{appointment_id}/status",
-    responses={404: {"description": "`not_found`"}, 409: {"description": "`invalid_transition`, `checkin_window`"}},
+    responses={
+        403: {"description": "`forbidden`: the citizen of the appointment (only staff may)"},
+        404: {"description": "`not_found`"},
+        409: {"description": "`invalid_transition`, `checkin_window`"},
+    },
 )
 async def change_appointment_status(
     appointment_id: uuid.UUID, data: StatusChange, user: AppointmentWriter, session: SessionDep, settings: SettingsDep
@@ -165,7 +186,11 @@ async def change_appointment_status(
 
 @router.post(
     "/appointments/{appointment_id}/assign",
-    responses={404: {"description": "`not_found`"}, 422: {"description": "`not_a_member`"}},
+    responses={
+        403: {"description": "`forbidden`: the citizen of the appointment (only staff may)"},
+        404: {"description": "`not_found`"},
+        422: {"description": "`not_a_member`"},
+    },
 )
 async def assign_appointment(
     appointment_id: uuid.UUID, data: AssignRequest, user: AppointmentWriter, session: SessionDep
@@ -176,7 +201,7 @@ async def assign_appointment(
     return await appointments_service.to_read(session, appointment)
 
 
-@router.get("/organizations/{organization_id}/appointments")
+@router.get("/organizations/{organization_id}/appointments", responses=GATE_RESPONSES)
 async def list_organization_appointments(
     access: QueueReader,
     session: SessionDep,
@@ -185,8 +210,18 @@ async def list_organization_appointments(
     status_: Annotated[Status | None, Query(alias="status")] = None,
     service_id: uuid.UUID | None = None,
     q: Annotated[str | None, Query(max_length=200, description="Reference or citizen name")] = None,
+    staff_id: Annotated[
+        Literal["me"] | uuid.UUID | None, Query(description="`me` (your own calendar) or a member's user id")
+    ] = None,
+    patient_id: uuid.UUID | None = None,
+    from_: Annotated[date | None, Query(alias="from", description="First local date, inclusive")] = None,
+    to: Annotated[date | None, Query(description="Last local date, inclusive")] = None,
 ) -> Page[QueueItem]:
-    """Staff: the organization's queue, in time order."""
+    """Staff: the organization's queue, in time order (a doctor's own calendar: `staff_id=me`)."""
+    if staff_id == "me" and access.user is None:
+        raise InvalidStaff("`staff_id=me` needs a signed-in member; an API key has no calendar of its own.")
+    staff = access.user.id if staff_id == "me" and access.user is not None else staff_id
+    assert not isinstance(staff, str)
     rows, total = await appointments_service.get_queue(
         session,
         organization=access.organization,
@@ -196,5 +231,9 @@ async def list_organization_appointments(
         q=q,
         offset=page.offset,
         limit=page.size,
+        staff_id=staff,
+        patient_id=patient_id,
+        first=from_,
+        last=to,
     )
     return Page.build([QueueItem.model_validate(r) for r in rows], total=total, page=page.page, size=page.size)

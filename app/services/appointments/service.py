@@ -35,7 +35,7 @@ from app.core.errors import InvalidRange, PermissionDenied
 from app.core.prepared import Prepared
 from app.core.security import AccessClaims
 from app.services.apikeys.service import ApiKeyPrincipal
-from app.services.appointments import availability, bookable_query, queries, slots
+from app.services.appointments import announcements, availability, bookable_query, queries, slots
 from app.services.appointments.bookable_query import Bookable
 from app.services.appointments.errors import (
     AppointmentNotFound,
@@ -57,11 +57,11 @@ from app.services.appointments.models import (
 from app.services.appointments.schemas import AppointmentRead, HistoryEntry
 from app.services.auth import service as auth_service
 from app.services.auth.errors import LoginEnded
+from app.services.catalog.errors import ServiceNotFound
 from app.services.catalog.models import Service
-from app.services.catalog.service import ServiceNotFound
-from app.services.notifications import service as notifications_service
 from app.services.organizations import service as organizations_service
 from app.services.organizations.models import Organization
+from app.services.patients.models import Patient
 from app.services.users.models import User
 
 # Who acts on an appointment: a signed-in user or the organization's API key.
@@ -215,7 +215,7 @@ async def _move(
     _record(session, appointment_id=appointment.id, before=before, after=to, actor=actor, note=note)
     await session.flush()
     await session.refresh(appointment)
-    await notifications_service.announce_appointment(
+    await announcements.announce_appointment(
         session,
         appointment=appointment,
         kind=_ANNOUNCEMENTS.get(to, "appointment_status"),
@@ -223,9 +223,7 @@ async def _move(
         note=note,
     )
     if to is Status.completed:
-        await notifications_service.announce_appointment(
-            session, appointment=appointment, kind="rating_request", actor=None
-        )
+        await announcements.announce_appointment(session, appointment=appointment, kind="rating_request", actor=None)
     return appointment
 
 
@@ -310,7 +308,7 @@ async def reschedule(
     _record(session, appointment_id=appointment.id, before=Status.booked, after=Status.booked, actor=actor, note=note)
     await session.flush()
     await session.refresh(appointment)
-    await notifications_service.announce_appointment(
+    await announcements.announce_appointment(
         session, appointment=appointment, kind="appointment_rescheduled", actor=_user(actor), previous_starts_at=old
     )
     return appointment
@@ -461,29 +459,51 @@ async def get_queue(
     q: str | None,
     offset: int,
     limit: int,
+    staff_id: uuid.UUID | None = None,
+    patient_id: uuid.UUID | None = None,
+    first: date | None = None,
+    last: date | None = None,
 ) -> tuple[list[dict[str, Any]], int]:
-    """The organization's appointments for staff, in time order, with citizen and service names."""
+    """The organization's appointments for staff, in time order, with citizen and service names
+    (a clinic patient without an account: the patient's name). `first`/`last` are inclusive local
+    dates, like `day`."""
     query: Select[Any] = (
         select(
             *queries.BODY_COLUMNS,
-            User.full_name.label("citizen_name"),
+            func.coalesce(User.full_name, Patient.full_name, "").label("citizen_name"),
             Service.name.label("service_name"),
             func.count().over().label("total"),
         )
-        .join(User, User.id == Appointment.citizen_id)
+        .outerjoin(User, User.id == Appointment.citizen_id)
+        .outerjoin(Patient, Patient.id == Appointment.patient_id)
         .join(Service, Service.id == Appointment.service_id)
         .where(Appointment.organization_id == organization.id)
     )
+    zone = ZoneInfo(organization.timezone)
     if day is not None:
-        low, high = _local_day_bounds(day, ZoneInfo(organization.timezone))
+        low, high = _local_day_bounds(day, zone)
         query = query.where(Appointment.starts_at >= low, Appointment.starts_at < high)
+    if first is not None:
+        query = query.where(Appointment.starts_at >= _local_day_bounds(first, zone)[0])
+    if last is not None:
+        query = query.where(Appointment.starts_at < _local_day_bounds(last, zone)[1])
+    if staff_id is not None:
+        query = query.where(Appointment.staff_id == staff_id)
+    if patient_id is not None:
+        query = query.where(Appointment.patient_id == patient_id)
     if status is not None:
         query = query.where(Appointment.status == status)
     if service_id is not None:
         query = query.where(Appointment.service_id == service_id)
     if q:
         pattern = paging.contains(q)
-        query = query.where(or_(Appointment.reference == q.upper().replace("-", ""), User.full_name.ilike(pattern)))
+        query = query.where(
+            or_(
+                Appointment.reference == q.upper().replace("-", ""),
+                User.full_name.ilike(pattern),
+                Patient.full_name.ilike(pattern),
+            )
+        )
     ordered = query.order_by(Appointment.starts_at, Appointment.id).offset(offset).limit(limit)
     rows = (await session.execute(ordered)).all()
     return [dict(row._mapping) for row in rows], await _total(session, query, rows, offset)

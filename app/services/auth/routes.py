@@ -35,7 +35,11 @@ def _response(user: User, tokens: IssuedTokens) -> AuthResponse:
 @router.post(
     "/register",
     status_code=status.HTTP_201_CREATED,
-    responses={409: {"description": "`email_taken`"}, 422: {"description": "`weak_password`, `validation_error`"}},
+    responses={
+        409: {"description": "`email_taken`"},
+        422: {"description": "`weak_password`, `validation_error`"},
+        429: {"description": "`rate_limited`: too many registrations from this address, with `Retry-After`"},
+    },
 )
 async def register(
     data: RegisterRequest, request: Request, session: SessionDep, settings: SettingsDep, signer: SignerDep
@@ -74,7 +78,14 @@ async def login(
     return _response(user, tokens)
 
 
-@router.post("/token", responses={401: {"description": "`invalid_credentials`, `otp_required`"}})
+@router.post(
+    "/token",
+    responses={
+        401: {"description": "`invalid_credentials`, `otp_required`"},
+        403: {"description": "`account_disabled`"},
+        429: {"description": "`rate_limited`, with `Retry-After`"},
+    },
+)
 async def issue_token(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
     request: Request,

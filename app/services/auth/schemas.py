@@ -1,6 +1,6 @@
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from app.core.schemas import InputSchema, Schema
 from app.services.users.schemas import Email, FullName, Password, Phone, UserRead
@@ -9,6 +9,19 @@ RefreshTokenText = Annotated[str, Field(min_length=1, max_length=200)]
 
 
 class RegisterRequest(InputSchema):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "email": "ana@example.org",
+                    "password": "a long passphrase",
+                    "full_name": "Ana Silva",
+                    "phone": "+49 30 1234567",
+                }
+            ]
+        }
+    )
+
     email: Email
     password: Password
     full_name: FullName
@@ -16,6 +29,10 @@ class RegisterRequest(InputSchema):
 
 
 class LoginRequest(InputSchema):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"email": "ana@example.org", "password": "a long passphrase"}]}
+    )
+
     email: Email
     password: Password
     otp: Annotated[
@@ -28,6 +45,10 @@ class LoginRequest(InputSchema):
 
 
 class RefreshRequest(InputSchema):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"refresh_token": "kq1nU8v0T3JxYz_refresh-token-from-login"}]}
+    )
+
     refresh_token: RefreshTokenText
 
 

@@ -1,15 +1,17 @@
 """Registration, login sessions, refresh-token rotation with reuse detection, and logout."""
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import CTE, ColumnElement, bindparam, select, update
+from sqlalchemy import CTE, ColumnElement, and_, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.core import security
 from app.core.errors import RateLimited
@@ -258,7 +260,7 @@ async def refresh(
     user = await session.scalar(
         select(User)
         .join(LoginSession, LoginSession.user_id == User.id)
-        .where(LoginSession.id == session_id, LoginSession.revoked_at.is_(None), User.is_active.is_(True))
+        .where(login_is_open(LoginSession.user_id, session_id))
     )
     if user is None:
         raise InvalidRefreshToken()
@@ -333,14 +335,19 @@ async def count_failure(session: AsyncSession, *, settings: Settings, user: User
     await throttle.hit(session, key=_account_key(user.email), window=window)
 
 
-def _open_login(user_id: Any, session_id: Any) -> list[ColumnElement[bool]]:
-    """The conditions under which an access token's login still works."""
-    return [
+def login_is_open(user_id: Any, session_id: Any) -> ColumnElement[bool]:
+    """ "This login session is still open": the one rule, over `users` joined with `login_sessions`.
+
+    `user_id` and `session_id` are an access token's claims (values or columns). Every check of a
+    login uses it: the token gates, the hot paths' statements, chat's send and the socket audit.
+    """
+    return and_(
         LoginSession.id == session_id,
         User.id == user_id,
+        LoginSession.user_id == User.id,
         LoginSession.revoked_at.is_(None),
         User.is_active.is_(True),
-    ]
+    )
 
 
 async def get_user_for_access(session: AsyncSession, *, claims: AccessClaims) -> User | None:
@@ -348,7 +355,7 @@ async def get_user_for_access(session: AsyncSession, *, claims: AccessClaims) ->
     return await session.scalar(
         select(User)
         .join(LoginSession, LoginSession.user_id == User.id)
-        .where(*_open_login(claims.user_id, claims.session_id))
+        .where(login_is_open(claims.user_id, claims.session_id))
     )
 
 
@@ -359,9 +366,54 @@ def open_login() -> CTE:
     return (
         select(User.id, (User.role == Role.admin).label("is_admin"), User.email, User.full_name)
         .join(LoginSession, LoginSession.user_id == User.id)
-        .where(*_open_login(bindparam("user_id"), bindparam("session_id")))
+        .where(login_is_open(bindparam("user_id"), bindparam("session_id")))
         .cte("login")
     )
+
+
+def role_while_logged_in(user_id: Any, session_id: Any) -> ColumnElement[Any]:
+    """The role of `user_id` while the login `session_id` is open, NULL once it has ended or the
+    account is inactive: a scalar subquery for statements that check the login as they work."""
+    return (
+        select(User.role)
+        .join(LoginSession, LoginSession.user_id == User.id)
+        .where(login_is_open(user_id, session_id))
+        .scalar_subquery()
+    )
+
+
+class LoginState(StrEnum):
+    open = "open"
+    ended = "ended"  # logged out, revoked, or not this user's
+    disabled = "disabled"  # the account was deactivated while the login was open
+
+
+async def login_states(connection: AsyncConnection, claims: Iterable[AccessClaims]) -> dict[AccessClaims, LoginState]:
+    """Whether each token's login is still open, and if not why, in one query (the socket audit)."""
+    wanted = set(claims)
+    if not wanted:
+        return {}
+    rows = await connection.execute(
+        select(
+            LoginSession.id,
+            LoginSession.user_id,
+            login_is_open(LoginSession.user_id, LoginSession.id).label("open"),
+            LoginSession.revoked_at.is_(None).label("unrevoked"),
+        )
+        .join(User, User.id == LoginSession.user_id)
+        .where(LoginSession.id.in_({c.session_id for c in wanted}))
+    )
+    found = {row.id: row for row in rows}
+    states = {}
+    for claim in wanted:
+        row = found.get(claim.session_id)
+        if row is None or row.user_id != claim.user_id:
+            states[claim] = LoginState.ended
+        elif row.open:
+            states[claim] = LoginState.open
+        else:
+            states[claim] = LoginState.disabled if row.unrevoked else LoginState.ended
+    return states
 
 
 def login_parameters(claims: AccessClaims) -> dict[str, uuid.UUID]:

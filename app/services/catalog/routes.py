@@ -1,5 +1,5 @@
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, status
 
@@ -20,10 +20,16 @@ from app.services.catalog.schemas import (
     ServiceUpdate,
 )
 from app.services.organizations import service as organizations_service
-from app.services.organizations.dependencies import OrgCatalogEditor
+from app.services.organizations.dependencies import GATE_RESPONSES, OrgCatalogEditor
 from app.services.organizations.models import MemberRole
 
 router = APIRouter(tags=["catalog"])
+
+# `_managed_service`'s answers, for the routes that change a service.
+MANAGED_RESPONSES: dict[int | str, dict[str, Any]] = {
+    403: {"description": "`forbidden`: not an owner or manager of the service's organization"},
+    404: {"description": "`not_found`: no such service"},
+}
 
 # A signed-in user (a manager of the service's organization: checked below) or a key with the scope.
 CatalogEditor = Annotated[Caller, require_caller(Scope.catalog_write)]
@@ -40,7 +46,7 @@ async def _managed_service(session: SessionDep, service_id: uuid.UUID, user: Cal
 @router.post(
     "/organizations/{organization_id}/services",
     status_code=status.HTTP_201_CREATED,
-    responses={422: {"description": "`department_not_found`, `validation_error`"}},
+    responses={**GATE_RESPONSES, 422: {"description": "`department_not_found`, `validation_error`"}},
 )
 async def create_service(data: ServiceCreate, access: OrgCatalogEditor, session: SessionDep) -> ServiceRead:
     """Owners, managers and administrators: offer a new service, with the documents it requires."""
@@ -70,7 +76,13 @@ async def get_service(service_id: uuid.UUID, session: SessionDep) -> ServiceRead
     return (await catalog_service.to_reads(session, [service]))[0]
 
 
-@router.patch("/services/{service_id}")
+@router.patch(
+    "/services/{service_id}",
+    responses={
+        **MANAGED_RESPONSES,
+        422: {"description": "`unknown_requirement`, `department_not_found`, `slot_too_short`, `validation_error`"},
+    },
+)
 async def update_service(
     service_id: uuid.UUID, data: ServiceUpdate, user: CatalogEditor, session: SessionDep
 ) -> ServiceRead:
@@ -82,7 +94,10 @@ async def update_service(
 
 @router.put(
     "/services/{service_id}/schedule",
-    responses={422: {"description": "`overlapping_hours`, `slot_too_short`, `validation_error`"}},
+    responses={
+        **MANAGED_RESPONSES,
+        422: {"description": "`overlapping_hours`, `slot_too_short`, `validation_error`"},
+    },
 )
 async def set_schedule(
     service_id: uuid.UUID, data: ScheduleIn, user: CatalogEditor, session: SessionDep
@@ -93,14 +108,18 @@ async def set_schedule(
     return await catalog_service.set_schedule(session, service=service, data=data)
 
 
-@router.get("/services/{service_id}/schedule")
+@router.get("/services/{service_id}/schedule", responses={404: {"description": "`not_found`"}})
 async def get_schedule(service_id: uuid.UUID, session: SessionDep) -> ScheduleRead:
     """Public: the weekly opening hours and booking rules."""
     service = await catalog_service.get_or_raise(session, service_id)
     return await catalog_service.get_schedule(session, service=service)
 
 
-@router.post("/services/{service_id}/closures", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/services/{service_id}/closures",
+    status_code=status.HTTP_201_CREATED,
+    responses={**MANAGED_RESPONSES, 422: {"description": "`invalid_range`, `validation_error`"}},
+)
 async def create_closure(
     service_id: uuid.UUID, data: ClosureCreate, user: CatalogEditor, session: SessionDep
 ) -> ClosureRead:

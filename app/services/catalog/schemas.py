@@ -2,7 +2,7 @@ import uuid
 from datetime import date, datetime, time
 from typing import Annotated
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import ConfigDict, Field, StringConstraints, model_validator
 
 from app.core.schemas import InputSchema, Schema
 
@@ -30,6 +30,23 @@ class Rating(Schema):
 
 
 class ServiceCreate(InputSchema):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Passport application",
+                    "description": "Bring your old passport.",
+                    "duration_minutes": 20,
+                    "capacity": 2,
+                    "requirements": [
+                        {"name": "Birth certificate", "mandatory": True},
+                        {"name": "Photo", "mandatory": True},
+                    ],
+                }
+            ]
+        }
+    )
+
     name: Name
     description: Description | None = None
     department_id: uuid.UUID | None = None
@@ -39,6 +56,20 @@ class ServiceCreate(InputSchema):
 
 
 class ServiceUpdate(InputSchema):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "capacity": 3,
+                    "requirements": [
+                        {"id": "0b4e6f0c-3a7d-4c9e-9f1a-2d3c4b5a6e7f", "name": "Birth certificate"},
+                        {"name": "Proof of address", "mandatory": False},
+                    ],
+                }
+            ]
+        }
+    )
+
     name: Name | None = None
     description: Description | None = None
     department_id: uuid.UUID | None = None
@@ -80,6 +111,23 @@ class OpeningRange(InputSchema):
 
 
 class ScheduleIn(InputSchema):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "slot_minutes": 20,
+                    "weekly": [
+                        {"weekday": 0, "opens": "09:00", "closes": "12:00"},
+                        {"weekday": 0, "opens": "13:00", "closes": "16:00"},
+                        {"weekday": 2, "opens": "09:00", "closes": "18:00"},
+                    ],
+                    "min_notice_minutes": 60,
+                    "max_days_ahead": 60,
+                }
+            ]
+        }
+    )
+
     slot_minutes: Annotated[int | None, Field(ge=5, le=720, description="Defaults to the service's duration")] = None
     weekly: Annotated[list[OpeningRange], Field(max_length=70)]
     min_notice_minutes: Annotated[int, Field(ge=0, le=60 * 24 * 60)] = 0
@@ -104,6 +152,10 @@ MAX_CLOSURE_DAYS = 731  # longer closures are a service to deactivate, not a hol
 
 
 class ClosureCreate(InputSchema):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"starts_on": "2026-12-24", "ends_on": "2026-12-26", "reason": "Holidays"}]}
+    )
+
     starts_on: date
     ends_on: date
     reason: Annotated[str, StringConstraints(max_length=200)] | None = None

@@ -9,7 +9,13 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import paging
-from app.core.errors import InvalidInput, InvalidRange, NotFound
+from app.core.errors import InvalidRange
+from app.services.catalog.errors import (
+    OverlappingOpeningHours,
+    ServiceNotFound,
+    SlotShorterThanDuration,
+    UnknownRequirement,
+)
 from app.services.catalog.models import Closure, OpeningHours, Requirement, Service
 from app.services.catalog.schemas import (
     ClosureCreate,
@@ -25,25 +31,6 @@ from app.services.catalog.schemas import (
 )
 from app.services.organizations import service as organizations_service
 from app.services.organizations.models import Organization
-
-
-class ServiceNotFound(NotFound):
-    default_detail = "No such service."
-
-
-class OverlappingOpeningHours(InvalidInput):
-    code = "overlapping_hours"
-    default_detail = "Two opening ranges of the same weekday overlap."
-
-
-class SlotShorterThanDuration(InvalidInput):
-    code = "slot_too_short"
-    default_detail = "Slots may not be shorter than the service's duration (slots of one service never overlap)."
-
-
-class UnknownRequirement(InvalidInput):
-    code = "unknown_requirement"
-    default_detail = "A requirement id does not belong to this service."
 
 
 async def get_or_raise(session: AsyncSession, service_id: uuid.UUID, *, for_update: bool = False) -> Service:

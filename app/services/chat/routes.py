@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query, Response, WebSocket, status
 from app.core.database import SessionDep
 from app.core.dependencies import PageDep
 from app.core.schemas import Page
-from app.services.auth.dependencies import CurrentUser
+from app.services.auth.dependencies import CurrentLogin, CurrentUser
 from app.services.chat import service as chat_service
 from app.services.chat import ws as chat_ws
 from app.services.chat.models import ConversationStatus
@@ -33,10 +33,10 @@ MessageId = Annotated[int, Query(ge=0, le=2**63 - 1)]
         422: {"description": "`validation_error`, `appointment_not_found`"},
     },
 )
-async def create_conversation(data: ConversationCreate, user: CurrentUser, session: SessionDep) -> ConversationRead:
+async def create_conversation(data: ConversationCreate, login: CurrentLogin, session: SessionDep) -> ConversationRead:
     """Start a conversation with an organization, optionally about one of your appointments there.
     `body` is its first message."""
-    return await chat_service.create(session, citizen=user, data=data)
+    return await chat_service.create(session, citizen=login.user, login_session_id=login.session_id, data=data)
 
 
 @router.get("/conversations")
@@ -89,11 +89,16 @@ async def list_messages(
     },
 )
 async def create_message(
-    conversation_id: uuid.UUID, data: MessageCreate, user: CurrentUser, session: SessionDep, response: Response
+    conversation_id: uuid.UUID, data: MessageCreate, login: CurrentLogin, session: SessionDep, response: Response
 ) -> MessageRead:
     """Send a message; every participant's open chat sockets receive it."""
     message, created = await chat_service.post(
-        session, sender=user, conversation_id=conversation_id, body=data.body, client_id=data.client_id
+        session,
+        sender=login.user,
+        login_session_id=login.session_id,
+        conversation_id=conversation_id,
+        body=data.body,
+        client_id=data.client_id,
     )
     if not created:
         response.status_code = status.HTTP_200_OK
@@ -102,11 +107,15 @@ async def create_message(
 
 @router.post("/conversations/{conversation_id}/read", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND)
 async def mark_conversation_read(
-    conversation_id: uuid.UUID, data: ReadCreate, user: CurrentUser, session: SessionDep
+    conversation_id: uuid.UUID, data: ReadCreate, login: CurrentLogin, session: SessionDep
 ) -> None:
     """You have read everything up to `last_read_message_id`; the other side's sockets get a `read` frame."""
     await chat_service.mark_read(
-        session, user=user, conversation_id=conversation_id, last_read_message_id=data.last_read_message_id
+        session,
+        user=login.user,
+        login_session_id=login.session_id,
+        conversation_id=conversation_id,
+        last_read_message_id=data.last_read_message_id,
     )
 
 
@@ -118,5 +127,11 @@ async def close_conversation(conversation_id: uuid.UUID, user: CurrentUser, sess
 
 @router.websocket("/ws/chat")
 async def chat_socket(websocket: WebSocket, token: Annotated[str | None, Query(max_length=4096)] = None) -> None:
-    """Live chat (see the API description): `?token=` or a first frame `{"type": "auth", "token"}`."""
+    """Live chat and notifications. Authenticate with `?token=<access token>` or, within 10 s, a first
+    frame `{"type": "auth", "token"}` (close 4401: bad token or ended login; 4403: deactivated account).
+    JSON text frames, at most 32 KiB, 20 a second (bursts of 40). Client frames: `send`
+    {conversation_id, body, client_id}, `read` {conversation_id, last_read_message_id}, `resume`
+    {conversation_id, after_id}, `ping`. Server frames: `message` {message}, `ack` {client_id,
+    message}, `read` {conversation_id, user_id, last_read_message_id}, `notification`
+    {notification}, `error` {code, detail}, `pong`."""
     await chat_ws.serve(websocket, token)

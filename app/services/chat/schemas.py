@@ -12,6 +12,19 @@ ClientId = Annotated[str, StringConstraints(min_length=1, max_length=MAX_CLIENT_
 
 
 class ConversationCreate(InputSchema):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "organization_id": "00000000-0000-4000-a000-000000000001",
+                    "subject": "Which documents for a passport?",
+                    "body": "Hello, do I need my old passport?",
+                    "client_id": "c-1",
+                }
+            ]
+        }
+    )
+
     organization_id: uuid.UUID
     subject: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
     appointment_id: uuid.UUID | None = None
@@ -20,6 +33,8 @@ class ConversationCreate(InputSchema):
 
 
 class MessageCreate(InputSchema):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"body": "Thank you!", "client_id": "c-2"}]})
+
     body: Body
     client_id: ClientId | None = Field(
         default=None, description="Your id for this message: sending it again stores nothing new (200)."
@@ -27,6 +42,8 @@ class MessageCreate(InputSchema):
 
 
 class ReadCreate(InputSchema):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"last_read_message_id": 1045}]})
+
     last_read_message_id: int = Field(ge=0, le=2**63 - 1)
 
 

@@ -9,21 +9,37 @@ under a lock on the conversation row makes them commit in id order within a conv
 client that resumes "after id N" never skips a message.
 """
 
-import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, func, or_, select, text
+from sqlalchemy import (
+    ColumnElement,
+    String,
+    Text,
+    Uuid,
+    and_,
+    bindparam,
+    cast,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from app.core import realtime
-from app.core.errors import Conflict, InvalidInput, NotFound
+from app.core.json_sql import json_object
+from app.core.prepared import Prepared
 from app.services.appointments.models import Appointment
+from app.services.auth import service as auth_service
 from app.services.auth.errors import LoginEnded
+from app.services.chat.errors import ConversationAppointmentNotFound, ConversationClosed, ConversationNotFound
 from app.services.chat.models import ChatMessage, Conversation, ConversationStatus, ReadMarker
 from app.services.chat.schemas import ConversationCreate, ConversationRead, MessageRead
 from app.services.notifications import service as notifications_service
@@ -32,20 +48,8 @@ from app.services.organizations.models import Membership, Organization
 from app.services.users.models import Role, User
 
 MAX_PAGE = 100
-
-
-class ConversationNotFound(NotFound):
-    default_detail = "No such conversation."
-
-
-class ConversationClosed(Conflict):
-    code = "conversation_closed"
-    default_detail = "This conversation is closed; start a new one."
-
-
-class AppointmentNotFound(InvalidInput):
-    code = "appointment_not_found"
-    default_detail = "The appointment is not one of yours with this organization."
+CHAT_KIND = "chat_message"
+PREVIEW_CHARS = 200
 
 
 @dataclass(slots=True)
@@ -58,10 +62,6 @@ class Locked:
 
 def message_frame(message: MessageRead) -> dict[str, Any]:
     return {"type": "message", "message": message.model_dump(mode="json")}
-
-
-def _participants(conversation: Conversation, staff_ids: Sequence[uuid.UUID] | None) -> list[uuid.UUID]:
-    return list(dict.fromkeys([conversation.citizen_id, *(staff_ids or ())]))
 
 
 async def _load(session: AsyncSession, *, user: User, conversation_id: uuid.UUID, lock: bool = False) -> Locked:
@@ -80,7 +80,7 @@ async def _load(session: AsyncSession, *, user: User, conversation_id: uuid.UUID
     if row is None:
         raise ConversationNotFound()
     conversation, staff_ids = row
-    participants = _participants(conversation, staff_ids)
+    participants = _participant_ids(conversation.citizen_id, staff_ids)
     if user.id not in participants and user.role != Role.admin:
         raise ConversationNotFound()
     if user.id != conversation.citizen_id:  # as staff: 403 `mfa_required` while the policy holds them back
@@ -90,7 +90,9 @@ async def _load(session: AsyncSession, *, user: User, conversation_id: uuid.UUID
     return Locked(conversation=conversation, participant_ids=participants)
 
 
-async def create(session: AsyncSession, *, citizen: User, data: ConversationCreate) -> ConversationRead:
+async def create(
+    session: AsyncSession, *, citizen: User, login_session_id: uuid.UUID, data: ConversationCreate
+) -> ConversationRead:
     organization = await organizations_service.get_or_raise(session, data.organization_id)
     if data.appointment_id is not None:
         found = await session.scalar(
@@ -101,7 +103,7 @@ async def create(session: AsyncSession, *, citizen: User, data: ConversationCrea
             )
         )
         if found is None:
-            raise AppointmentNotFound()
+            raise ConversationAppointmentNotFound()
     conversation = Conversation(
         organization_id=organization.id,
         citizen_id=citizen.id,
@@ -110,133 +112,176 @@ async def create(session: AsyncSession, *, citizen: User, data: ConversationCrea
     )
     session.add(conversation)
     await session.flush()
-    await post(session, sender=citizen, conversation_id=conversation.id, body=data.body, client_id=data.client_id)
+    await post(
+        session,
+        sender=citizen,
+        login_session_id=login_session_id,
+        conversation_id=conversation.id,
+        body=data.body,
+        client_id=data.client_id,
+    )
     return await get_view(session, user=citizen, conversation_id=conversation.id)
 
 
-# The send path runs at chat speed, so its statements are fixed SQL, built once: no ORM objects,
-# no per-call statement construction (building and cache-keying the ORM version of this path cost
-# several milliseconds of CPU per message). `:session_id` is NULL for REST, whose dependency has
-# already checked the login; a socket passes its token's login so that a frame after logout or
-# deactivation finds `role` NULL and is refused in the same round trip.
-# The organization's members who act as its staff in a conversation `c` (recipients and senders):
+# The send path runs at chat speed, so its statements are Core built once and compiled once
+# (`Prepared`): no ORM objects, no per-call statement construction or cache keys (building and
+# cache-keying the ORM version of this path cost several milliseconds of CPU per message).
+# The role of the sender while their login holds (NULL when it has ended or the account is inactive).
+_SENDER_ID = bindparam("sender_id", type_=Uuid)
+# The organization's members who act as its staff in a conversation (recipients and senders):
 # while the organization requires MFA, members without it are held back (their sockets get
-# nothing of its conversations).
-_STAFF_IDS = """ARRAY(SELECT m.user_id FROM memberships m
-        JOIN organizations mo ON mo.id = m.organization_id JOIN users mu ON mu.id = m.user_id
-        WHERE m.organization_id = c.organization_id AND (NOT mo.require_mfa OR mu.mfa_enabled_at IS NOT NULL))"""
-# The role of `{user}` while the login holds (NULL when it has ended or the account is inactive).
-_ROLE_WHILE_LOGGED_IN = """(SELECT u.role FROM users u
-     WHERE u.id = {user} AND u.is_active AND (
-        CAST(:session_id AS uuid) IS NULL OR EXISTS (
-            SELECT 1 FROM login_sessions s
-            WHERE s.id = CAST(:session_id AS uuid) AND s.user_id = u.id AND s.revoked_at IS NULL)))"""
-# A `realtime_presence` row `p` of a user with an open socket somewhere.
-_ONLINE = f"p.seen_at > now() - interval '{realtime.PRESENCE_TTL_SECONDS} seconds'"
-_CONVERSATION_COLUMNS = f"""
-    c.status, c.subject, c.citizen_id, c.last_message_id,
-    {_STAFF_IDS} AS staff_ids,
-    {_ROLE_WHILE_LOGGED_IN.format(user=":user_id")} AS role"""
-_ONLINE_COLUMN = f"""
-    ARRAY(SELECT DISTINCT p.user_id FROM {realtime.Presence.__tablename__} p
-          WHERE {_ONLINE}
-            AND (p.user_id = c.citizen_id OR p.user_id IN (
-                SELECT m.user_id FROM memberships m WHERE m.organization_id = c.organization_id))) AS online_ids"""
-# Locked for the insert (ids commit in order within the conversation); the participants' presence
-# rides along, for the offline notifications.
-_LOCK_FOR_POST = text(
-    f"SELECT {_CONVERSATION_COLUMNS},{_ONLINE_COLUMN} FROM conversations c WHERE c.id = :conversation_id "
-    "FOR UPDATE OF c"
+# nothing of its conversations, and they cannot send).
+_STAFF_IDS = (
+    select(func.array_agg(Membership.user_id))
+    .select_from(
+        Membership.__table__.join(Organization, Organization.id == Membership.organization_id).join(
+            User, User.id == Membership.user_id
+        )
+    )
+    .where(
+        Membership.organization_id == Conversation.organization_id,
+        or_(~Organization.require_mfa, User.mfa_enabled_at.is_not(None)),
+    )
+    .correlate(Conversation)
+    .scalar_subquery()
 )
-_PEEK = text(f"SELECT {_CONVERSATION_COLUMNS} FROM conversations c WHERE c.id = :conversation_id")
-# Under the lock, one round trip: the message, the conversation's last message, the sender's read
-# marker. A resend (same client_id) inserts nothing and returns no row.
-# After an `inserted` CTE: the conversation's last message and the sender's read marker.
-_AFTER_INSERT = """, touched AS (
-    UPDATE conversations SET last_message_id = inserted.id, last_activity_at = inserted.created_at
-    FROM inserted WHERE conversations.id = inserted.conversation_id
-), marked AS (
-    INSERT INTO chat_read_markers (conversation_id, user_id, last_read_message_id)
-    SELECT conversation_id, sender_id, id FROM inserted
-    ON CONFLICT (conversation_id, user_id)
-    DO UPDATE SET last_read_message_id = excluded.last_read_message_id, updated_at = now()
-)"""
-_INSERT_MESSAGE = text(f"""
-WITH inserted AS (
-    INSERT INTO chat_messages (conversation_id, sender_id, body, client_id)
-    VALUES (:conversation_id, :sender_id, :body, :client_id)
-    ON CONFLICT (conversation_id, sender_id, client_id) DO NOTHING
-    RETURNING id, conversation_id, sender_id, body, client_id, created_at
-){_AFTER_INSERT}
-SELECT id, conversation_id, sender_id, body, client_id, created_at FROM inserted
-""")
-# `post` in one statement. The conversation row is locked first (`conv`); the message's id is drawn
-# by the insert, which reads from the locked row, so ids commit in order within a conversation. The
-# live frame is built here, around the new id and created_at (formatted as the API's schemas do:
-# microseconds only when non-zero, `Z`), and announced with pg_notify in the same transaction.
-# `fits` is false when that notification would be too big: then nothing is inserted.
-_CREATED_AT_JSON = (
-    "to_char(inserted.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS') || "
-    "CASE WHEN date_trunc('second', inserted.created_at) = inserted.created_at THEN '' "
-    "ELSE to_char(inserted.created_at AT TIME ZONE 'UTC', '.US') END || 'Z'"
+_PEEK = Prepared(
+    select(
+        Conversation.status,
+        Conversation.subject,
+        Conversation.citizen_id,
+        Conversation.last_message_id,
+        _STAFF_IDS.label("staff_ids"),
+        auth_service.role_while_logged_in(bindparam("user_id", type_=Uuid), bindparam("session_id", type_=Uuid)).label(
+            "role"
+        ),
+    ).where(Conversation.id == bindparam("conversation_id", type_=Uuid))
 )
-_FRAME_JSON = (
-    """'{"type":"message","message":{"id":' || inserted.id || CAST(:frame_middle AS text) || """
-    f"""{_CREATED_AT_JSON} || '"}}}}'"""
+
+
+def _send_statement() -> Any:
+    """`post` in one statement. The conversation row is locked first (`conversation`); the
+    message's id is drawn by the insert, which reads from the locked row, so ids commit in order
+    within a conversation. Under the lock: the sender's login and right to post, the message
+    (nothing on a resend of its `client_id`), the conversation's last message, the sender's read
+    marker, the live frame (built around the new id and created_at, as `MessageRead` writes them)
+    to every participant, and a notification to each other participant with no open socket."""
+    conversation = (
+        select(
+            Conversation.id,
+            Conversation.status,
+            Conversation.subject,
+            Conversation.citizen_id,
+            _STAFF_IDS.label("staff_ids"),
+        )
+        .where(Conversation.id == bindparam("conversation_id", type_=Uuid))
+        .with_for_update(of=Conversation)
+        .cte("conversation")
+    )
+    sender = select(
+        auth_service.role_while_logged_in(_SENDER_ID, bindparam("session_id", type_=Uuid)).label("role")
+    ).cte("sender")
+    participants = func.array_append(conversation.c.staff_ids, conversation.c.citizen_id)
+    ready = (
+        select(conversation.c.id)
+        .select_from(conversation.join(sender, true()))
+        .where(
+            conversation.c.status == ConversationStatus.open.value,
+            sender.c.role.is_not(None),
+            or_(
+                sender.c.role == Role.admin.value,
+                conversation.c.citizen_id == _SENDER_ID,
+                _SENDER_ID == func.any(conversation.c.staff_ids),
+            ),
+        )
+        .cte("ready")
+    )
+    message_columns = ["conversation_id", "sender_id", "body", "client_id"]
+    inserted = (
+        insert(ChatMessage)
+        .from_select(
+            message_columns,
+            select(
+                ready.c.id,
+                _SENDER_ID,
+                bindparam("body", type_=String),
+                bindparam("client_id", type_=String),
+            ),
+        )
+        .on_conflict_do_nothing(
+            index_elements=[ChatMessage.conversation_id, ChatMessage.sender_id, ChatMessage.client_id]
+        )
+        .returning(*ChatMessage.__table__.c)
+        .cte("inserted")
+    )
+    touched = (
+        update(Conversation)
+        .where(Conversation.id == inserted.c.conversation_id)
+        .values(last_message_id=inserted.c.id, last_activity_at=inserted.c.created_at)
+    )
+    marker = insert(ReadMarker).from_select(
+        ["conversation_id", "user_id", "last_read_message_id"],
+        select(inserted.c.conversation_id, inserted.c.sender_id, inserted.c.id),
+    )
+    marked = marker.on_conflict_do_update(
+        index_elements=[ReadMarker.conversation_id, ReadMarker.user_id],
+        set_={"last_read_message_id": marker.excluded.last_read_message_id, "updated_at": func.now()},
+    )
+    frame = func.json_build_object(
+        "type", "message", "message", json_object(MessageRead, dict(inserted.c.items()))
+    )  # fmt: skip
+    live = realtime.sent_live(
+        inserted.join(conversation, true()), recipients=participants, frame=cast(frame, Text), name="live"
+    )
+    recipient = (
+        select(func.unnest(participants).label("user_id")).distinct().correlate(conversation).lateral("recipient")
+    )
+    offline, offline_mail = notifications_service.stored(
+        select(
+            recipient.c.user_id.label("user_id"),
+            literal(CHAT_KIND).label("kind"),
+            (literal("New message: ") + conversation.c.subject).label("title"),
+            bindparam("preview", type_=String).label("body"),
+            func.jsonb_build_object("conversation_id", inserted.c.conversation_id, "message_id", inserted.c.id).label(
+                "data"
+            ),
+        )
+        .select_from(inserted.join(conversation, true()).join(recipient, true()))
+        .where(recipient.c.user_id != _SENDER_ID, ~realtime.online(recipient.c.user_id)),
+        name="offline",
+    )
+    return (
+        select(
+            conversation.c.status,
+            conversation.c.citizen_id,
+            conversation.c.staff_ids,
+            sender.c.role,
+            inserted.c.id,
+            inserted.c.created_at,
+            select(func.count()).select_from(live).scalar_subquery().label("announced"),
+        )
+        .select_from(sender.outerjoin(conversation, true()).outerjoin(inserted, true()))
+        .add_cte(touched.cte("touched"))
+        .add_cte(marked.cte("marked"))
+        .add_cte(offline, *offline_mail)
+    )
+
+
+_SEND = Prepared(_send_statement())
+_BY_CLIENT_ID = Prepared(
+    select(*ChatMessage.__table__.c).where(
+        ChatMessage.conversation_id == bindparam("conversation_id", type_=Uuid),
+        ChatMessage.sender_id == _SENDER_ID,
+        ChatMessage.client_id == bindparam("client_id", type_=String),
+    )
 )
-_POST = text(f"""
-WITH conv AS (
-    SELECT c.id, c.status, c.subject, c.citizen_id,
-        {_STAFF_IDS} AS staff_ids
-    FROM conversations c WHERE c.id = CAST(:conversation_id AS uuid)
-    FOR UPDATE OF c
-), me AS (
-    SELECT {_ROLE_WHILE_LOGGED_IN.format(user="CAST(:sender_id AS uuid)")} AS role
-), ready AS (
-    SELECT conv.id,
-        (SELECT json_agg(DISTINCT r.u)::text
-         FROM unnest(array_append(conv.staff_ids, conv.citizen_id)) AS r(u)) AS recipients
-    FROM conv, me
-    WHERE conv.status = 'open' AND me.role IS NOT NULL
-        AND (me.role = 'admin' OR conv.citizen_id = CAST(:sender_id AS uuid)
-             OR CAST(:sender_id AS uuid) = ANY(conv.staff_ids))
-), checked AS (
-    SELECT ready.id, ready.recipients,
-        octet_length(ready.recipients) + octet_length(CAST(:frame_middle AS text)) + 200
-            < CAST(:max_payload AS integer) AS fits
-    FROM ready
-), inserted AS (
-    INSERT INTO chat_messages (conversation_id, sender_id, body, client_id)
-    SELECT checked.id, CAST(:sender_id AS uuid), CAST(:body AS text), CAST(:client_id AS text)
-    FROM checked WHERE checked.fits
-    ON CONFLICT (conversation_id, sender_id, client_id) DO NOTHING
-    RETURNING id, conversation_id, sender_id, created_at
-){_AFTER_INSERT}, announced AS (
-    SELECT {realtime.notify_sql(recipients="checked.recipients", frame=_FRAME_JSON)} FROM inserted, checked
-), offline AS (
-    INSERT INTO notifications (id, user_id, kind, title, body, data)
-    SELECT gen_random_uuid(), r.user_id, 'chat_message',
-        CASE WHEN char_length(t.title) <= 200 THEN t.title ELSE left(t.title, 199) || '…' END,
-        CAST(:preview AS text),
-        jsonb_build_object('conversation_id', inserted.conversation_id, 'message_id', inserted.id)
-    FROM inserted, conv
-    CROSS JOIN LATERAL (SELECT 'New message: ' || conv.subject AS title) AS t
-    CROSS JOIN LATERAL (
-        SELECT DISTINCT u.user_id FROM unnest(array_append(conv.staff_ids, conv.citizen_id)) AS u(user_id)
-    ) AS r
-    WHERE r.user_id <> CAST(:sender_id AS uuid) AND NOT EXISTS (
-        SELECT 1 FROM {realtime.Presence.__tablename__} p
-        WHERE p.user_id = r.user_id AND {_ONLINE})
-    RETURNING 1
-)
-SELECT conv.status, conv.subject, conv.citizen_id, conv.staff_ids, me.role, coalesce(checked.fits, true) AS fits,
-    inserted.id, inserted.created_at, (SELECT count(*) FROM announced) AS announced
-FROM me LEFT JOIN conv ON true LEFT JOIN checked ON true LEFT JOIN inserted ON true
-""")
-_BY_CLIENT_ID = text(
-    "SELECT id, conversation_id, sender_id, body, client_id, created_at FROM chat_messages "
-    "WHERE conversation_id = :conversation_id AND sender_id = :sender_id AND client_id = :client_id"
-)
+
+
+async def _fetch(session: AsyncSession, statement: Prepared, **params: Any) -> list[Any]:
+    """The rows of a prepared statement, run in the session's transaction (or its autocommit)."""
+    connection = await session.connection()
+    result = await connection.exec_driver_sql(statement.sql, tuple(statement.arguments(params)))
+    return list(result.mappings())
 
 
 @dataclass(slots=True)
@@ -248,162 +293,85 @@ class Peek:
     subject: str
     last_message_id: int | None
     participant_ids: list[uuid.UUID]
-    online_ids: set[uuid.UUID]
 
 
-async def _peek(
-    session: AsyncSession,
-    *,
-    user: User,
-    conversation_id: uuid.UUID,
-    login_session_id: uuid.UUID | None,
-    lock: bool,
-) -> Peek:
-    """One round trip: the conversation (locked for a post), its participants, whether the login
-    still holds; NotFound unless the user may see it, LoginEnded when the login has ended."""
-    connection = await session.connection()
-    row = (
-        await connection.execute(
-            _LOCK_FOR_POST if lock else _PEEK,
-            {"conversation_id": conversation_id, "user_id": user.id, "session_id": login_session_id},
-        )
-    ).one_or_none()
-    if row is None:
+async def _peek(session: AsyncSession, *, user: User, conversation_id: uuid.UUID, login_session_id: uuid.UUID) -> Peek:
+    """One round trip: the conversation, its participants, whether the login still holds;
+    NotFound unless the user may see it, LoginEnded when the login has ended."""
+    rows = await _fetch(session, _PEEK, conversation_id=conversation_id, user_id=user.id, session_id=login_session_id)
+    if not rows:
         raise ConversationNotFound()
-    if row.role is None:
+    row = rows[0]
+    if row["role"] is None:
         raise LoginEnded()
-    participants = list(dict.fromkeys([row.citizen_id, *(row.staff_ids or ())]))
-    if user.id not in participants and row.role != Role.admin:
+    participants = _participant_ids(row["citizen_id"], row["staff_ids"])
+    if user.id not in participants and row["role"] != Role.admin:
         raise ConversationNotFound()
     return Peek(
         conversation_id=conversation_id,
-        status=row.status,
-        subject=row.subject,
-        last_message_id=row.last_message_id,
+        status=row["status"],
+        subject=row["subject"],
+        last_message_id=row["last_message_id"],
         participant_ids=participants,
-        online_ids=set(row.online_ids) if lock else set(),
     )
+
+
+def _participant_ids(citizen_id: uuid.UUID, staff_ids: Sequence[uuid.UUID] | None) -> list[uuid.UUID]:
+    return list(dict.fromkeys([citizen_id, *(staff_ids or ())]))
 
 
 async def post(
     session: AsyncSession,
     *,
     sender: User,
+    login_session_id: uuid.UUID,
     conversation_id: uuid.UUID,
     body: str,
     client_id: str | None,
-    login_session_id: uuid.UUID | None = None,
 ) -> tuple[MessageRead, bool]:
     """Store a message (or find the one already stored under `client_id`) and push it live.
 
-    Returns the message and whether it is new. `body` is already trimmed and bounded. A socket
-    passes its login (`login_session_id`): LoginEnded when it has ended.
+    Returns the message and whether it is new. `body` is already trimmed and bounded. The sender's
+    login (`login_session_id`) is checked in the same statement: LoginEnded when it has ended.
 
-    One statement does it all (`_POST`), so a session in autocommit mode stores a message, with
-    the offline participants' notifications, in a single round trip: both or neither. When its
-    live frame is too big to travel inline (a long body, a very large staff), nothing is stored
-    and the steps run one by one instead, which needs a transaction: in autocommit mode that
-    raises NeedsTransaction for the caller to retry in one.
+    One statement does it all (`_SEND`), so a session in autocommit mode stores a message, with
+    the offline participants' notifications and its live frame, in a single round trip: all or
+    nothing. In a transaction, they are part of it.
     """
-    connection = await session.connection()
-    params = {"conversation_id": conversation_id, "sender_id": sender.id, "client_id": client_id}
-    row = (
-        await connection.execute(
-            _POST,
-            {
-                **params,
-                "body": body,
-                "session_id": login_session_id,
-                "frame_middle": _frame_middle(conversation_id, sender.id, body, client_id),
-                "preview": _preview(body),
-                "max_payload": realtime.MAX_PAYLOAD_BYTES,
-            },
-        )
-    ).one()
-    if row.status is None:
+    rows = await _fetch(
+        session,
+        _SEND,
+        conversation_id=conversation_id,
+        sender_id=sender.id,
+        session_id=login_session_id,
+        body=body,
+        client_id=client_id,
+        preview=notifications_service.clip(body, PREVIEW_CHARS),
+    )
+    row = rows[0]
+    if row["status"] is None:
         raise ConversationNotFound()
-    if row.role is None:
+    if row["role"] is None:
         raise LoginEnded()
-    if sender.id != row.citizen_id and sender.id not in (row.staff_ids or ()) and row.role != Role.admin:
+    if sender.id not in _participant_ids(row["citizen_id"], row["staff_ids"]) and row["role"] != Role.admin:
         raise ConversationNotFound()
-    if row.status != ConversationStatus.open:
-        if client_id is not None and (existing := (await connection.execute(_BY_CLIENT_ID, params)).one_or_none()):
-            return MessageRead.model_validate(existing), False
+    if row["id"] is None:  # nothing inserted: a resend of `client_id`, or a closed conversation
+        if client_id is not None:
+            existing = await _fetch(
+                session, _BY_CLIENT_ID, conversation_id=conversation_id, sender_id=sender.id, client_id=client_id
+            )
+            if existing:
+                return MessageRead.model_validate(existing[0]), False
         raise ConversationClosed()
-    if not row.fits:
-        if connection.sync_connection is not None and _autocommit(connection.sync_connection):
-            raise NeedsTransaction()
-        return await _post_in_steps(
-            session, sender=sender, conversation_id=conversation_id, body=body, client_id=client_id
-        )
-    if row.id is None:
-        existing = (await connection.execute(_BY_CLIENT_ID, params)).one()
-        return MessageRead.model_validate(existing), False
     message = MessageRead(
-        id=row.id,
+        id=row["id"],
         conversation_id=conversation_id,
         sender_id=sender.id,
         body=body,
         client_id=client_id,
-        created_at=row.created_at,
+        created_at=row["created_at"],
     )
     return message, True
-
-
-def _autocommit(connection: Connection) -> bool:
-    return connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT"
-
-
-class NeedsTransaction(Exception):
-    """`post` in autocommit mode met a message whose live frame must be stored apart: retry it in a
-    transaction (nothing was stored)."""
-
-
-def _frame_middle(conversation_id: uuid.UUID, sender_id: uuid.UUID, body: str, client_id: str | None) -> str:
-    """The message frame's JSON between its id and its created_at value (see `_POST`)."""
-    return (
-        f',"conversation_id":"{conversation_id}","sender_id":"{sender_id}",'
-        f'"body":{json.dumps(body, ensure_ascii=False)},"client_id":{json.dumps(client_id)},"created_at":"'
-    )
-
-
-async def _post_in_steps(
-    session: AsyncSession, *, sender: User, conversation_id: uuid.UUID, body: str, client_id: str | None
-) -> tuple[MessageRead, bool]:
-    """`post` for a message whose frame cannot ride in `_POST`'s notification (in a transaction)."""
-    peek = await _peek(session, user=sender, conversation_id=conversation_id, login_session_id=None, lock=True)
-    connection = await session.connection()
-    params = {"conversation_id": conversation_id, "sender_id": sender.id, "client_id": client_id}
-    row = (await connection.execute(_INSERT_MESSAGE, {**params, "body": body})).one_or_none()
-    if row is None:
-        existing = (await connection.execute(_BY_CLIENT_ID, params)).one()
-        return MessageRead.model_validate(existing), False
-    message = MessageRead.model_validate(row)
-    await realtime.send_to_users(session, user_ids=peek.participant_ids, frame=message_frame(message))
-    await _notify_offline(session, peek=peek, sender=sender, message=message)
-    return message, True
-
-
-def _preview(body: str) -> str:
-    return notifications_service.clip(body, 200)
-
-
-async def _notify_offline(session: AsyncSession, *, peek: Peek, sender: User, message: MessageRead) -> None:
-    """An in-app notification for each other participant with no open chat socket anywhere (the
-    step-by-step path; `_POST` stores the same ones in its own statement)."""
-    offline = [user_id for user_id in peek.participant_ids if user_id != sender.id and user_id not in peek.online_ids]
-    if not offline:
-        return
-    preview = _preview(message.body)
-    for user_id in offline:
-        await notifications_service.notify(
-            session,
-            user_id=user_id,
-            kind="chat_message",
-            title=f"New message: {peek.subject}",
-            body=preview,
-            data={"conversation_id": str(peek.conversation_id), "message_id": message.id},
-        )
 
 
 async def _advance_marker(
@@ -429,13 +397,11 @@ async def mark_read(
     user: User,
     conversation_id: uuid.UUID,
     last_read_message_id: int,
-    login_session_id: uuid.UUID | None = None,
+    login_session_id: uuid.UUID,
 ) -> None:
     """Everything up to `last_read_message_id` (capped at the latest message) is read; the other
     participants' sockets get a `read` frame when the marker moved."""
-    peek = await _peek(
-        session, user=user, conversation_id=conversation_id, login_session_id=login_session_id, lock=False
-    )
+    peek = await _peek(session, user=user, conversation_id=conversation_id, login_session_id=login_session_id)
     upto = min(last_read_message_id, peek.last_message_id or 0)
     if upto <= 0:
         return

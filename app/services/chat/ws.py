@@ -14,7 +14,6 @@ connection (reconnect and `resume`).
 
 import asyncio
 import contextlib
-import functools
 import json
 import logging
 import time
@@ -23,7 +22,6 @@ from urllib.parse import urlsplit
 
 from fastapi import WebSocket
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.websockets import WebSocketDisconnect
 
@@ -55,10 +53,6 @@ CLOSE_POLICY = 1008
 CLOSE_TOO_BIG = 1009
 
 _frames: TypeAdapter[ClientFrame] = TypeAdapter(ClientFrame)
-_LOGINS = text(
-    "SELECT s.id, s.user_id, s.revoked_at IS NULL AS open, u.is_active "
-    "FROM login_sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ANY(:ids)"
-)
 
 
 def _dumps(frame: dict[str, Any]) -> str:
@@ -238,21 +232,16 @@ class Connection:
             return
         # One statement in autocommit mode (see chat_service.post); it also re-checks the login, so a
         # frame sent after logout or deactivation closes the socket.
-        post = functools.partial(
-            chat_service.post,
-            sender=self.user,
-            conversation_id=frame.conversation_id,
-            body=body,
-            client_id=frame.client_id,
-            login_session_id=self.claims.session_id,
-        )
-        try:
-            async with self.sessionmaker() as session:
-                await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-                message, _ = await post(session)
-        except chat_service.NeedsTransaction:
-            async with unit_of_work(self.sessionmaker) as session:
-                message, _ = await post(session)
+        async with self.sessionmaker() as session:
+            await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+            message, _ = await chat_service.post(
+                session,
+                sender=self.user,
+                login_session_id=self.claims.session_id,
+                conversation_id=frame.conversation_id,
+                body=body,
+                client_id=frame.client_id,
+            )
         ack = chat_service.message_frame(message)
         self.reply(_dumps({"type": "ack", "client_id": frame.client_id, "message": ack["message"]}))
 
@@ -310,13 +299,12 @@ async def audit_logins(hub: realtime.Hub) -> None:
     if not sockets:
         return
     async with hub.engine.connect() as conn:
-        rows = await conn.execute(_LOGINS, {"ids": list({s.claims.session_id for s in sockets})})
-        state = {row.id: (row.user_id, row.open, row.is_active) for row in rows}
+        states = await auth_service.login_states(conn, (s.claims for s in sockets))
     for socket in sockets:
-        user_id, still_open, is_active = state.get(socket.claims.session_id, (None, False, True))
-        if user_id != socket.claims.user_id or not still_open:
+        state = states[socket.claims]
+        if state == auth_service.LoginState.ended:
             socket.close_soon(CLOSE_UNAUTHENTICATED, "sign in again")
-        elif not is_active:
+        elif state == auth_service.LoginState.disabled:
             socket.close_soon(CLOSE_DISABLED, "account disabled")
 
 

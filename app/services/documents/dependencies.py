@@ -1,16 +1,14 @@
-"""Work that must follow the request's commit, the document storage, and its start-up sweep.
+"""The document storage (STORAGE_URL) and its start-up sweep.
 
-`AfterCommit` must be the *first* parameter of a route that uses it, before anything that depends
-on `SessionDep`: function-scoped dependencies are closed in reverse order, so it is then closed
-after the session's commit. Its `on_commit` callbacks run only when the commit succeeded; its
-`on_rollback` callbacks run when the handler or the commit failed. That is how an uploaded file
-is moved into place only after its row exists, and how a failed request leaves no file.
+Files follow their rows through `app.core.database.after_commit`: an uploaded file is moved into
+place only once its row has committed, a failed request leaves no file, and a deleted or
+replaced document's file goes once that change has committed.
 """
 
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Annotated
@@ -24,45 +22,19 @@ from app.core.settings import Settings
 from app.services.apikeys.scopes import Scope
 from app.services.auth.dependencies import Caller, require_caller
 from app.services.documents import service as documents_service
-from app.services.documents.storage import DocumentStorage, LocalStorage, Staging
+from app.services.documents.object_storage import ObjectStorage
+from app.services.documents.storage import DocumentStorage, LocalStorage, Staged, Staging
 from app.services.organizations.dependencies import OrgAccess, require_org_role
 from app.services.organizations.models import MemberRole
 
 logger = logging.getLogger(__name__)
 
-# A staged file younger than this may belong to a request in flight (in any process sharing DATA_DIR).
+# A staged file or object whose writer cannot be checked (another machine or container) and is
+# younger than this may belong to a request in flight. A dead writer's leftovers go at once.
 STAGING_GRACE_SECONDS = 3600
 SWEEP_BATCH = 500
 
-Callback = Callable[[], Awaitable[None]]
-
-
-@dataclass
-class AfterCommit:
-    on_commit: list[Callback] = field(default_factory=list)
-    on_rollback: list[Callback] = field(default_factory=list)
-
-
-async def _run(callbacks: list[Callback], what: str) -> None:
-    with anyio.CancelScope(shield=True):
-        for callback in callbacks:
-            try:
-                await callback()
-            except Exception:  # the next start-up sweep finishes or undoes what failed here
-                logger.exception("document %s step failed", what)
-
-
-async def get_after_commit() -> AsyncIterator[AfterCommit]:
-    hooks = AfterCommit()
-    try:
-        yield hooks
-    except BaseException:
-        await _run(hooks.on_rollback, "rollback")
-        raise
-    await _run(hooks.on_commit, "commit")
-
-
-AfterCommitDep = Annotated[AfterCommit, Depends(get_after_commit, scope="function")]
+StagedStep = Callable[[Staged], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,49 +43,75 @@ class Stores:
     storage: DocumentStorage
 
 
-def build_stores(data_dir: Path) -> Stores:
-    uploads = data_dir / "uploads"
-    return Stores(staging=Staging(uploads / "staging"), storage=LocalStorage(uploads / "documents"))
+def build_stores(settings: Settings) -> Stores:
+    """The local staging (under DATA_DIR, or beside the documents for a file:// storage, so that
+    placing a file is a rename) and the storage that STORAGE_URL names."""
+    url = settings.resolved_storage_url
+    if url.startswith("file://"):
+        root = Path(url.removeprefix("file://"))
+        staging = Staging(root / "staging")
+        return Stores(staging=staging, storage=LocalStorage(root / "documents", staging))
+    staging = Staging(settings.data_dir / "uploads" / "staging")
+    storage = ObjectStorage.connect(
+        url,
+        staging,
+        endpoint=settings.storage_s3_endpoint,
+        region=settings.storage_s3_region,
+        access_key_id=settings.storage_s3_access_key_id,
+        secret_access_key=settings.storage_s3_secret_access_key,
+    )
+    return Stores(staging=staging, storage=storage)
 
 
 async def get_stores(request: Request) -> Stores:
     stores: Stores | None = getattr(request.app.state, "document_stores", None)
     if stores is None:
-        settings: Settings = request.app.state.settings
-        stores = request.app.state.document_stores = build_stores(settings.data_dir)
+        stores = request.app.state.document_stores = build_stores(request.app.state.settings)
     return stores
 
 
 StoresDep = Annotated[Stores, Depends(get_stores)]
 
 
+async def _finish_or_undo(session: AsyncSession, staged: list[Staged], finish: StagedStep, undo: StagedStep) -> int:
+    for start in range(0, len(staged), SWEEP_BATCH):
+        batch = staged[start : start + SWEEP_BATCH]
+        known = await documents_service.kept_keys(session, [item.key for item in batch])
+        for item in batch:
+            await (finish if item.key in known else undo)(item)
+    return len(staged)
+
+
 async def sweep(sessionmaker: async_sessionmaker[AsyncSession], stores: Stores, *, grace_seconds: float) -> int:
     """Finish or undo what a crash interrupted; returns how many files were moved or deleted.
 
-    Staged files older than the grace period: moved into the storage if their row committed,
-    deleted otherwise. Stored files without a row, or whose document was replaced (a deletion or
-    a replacement whose file removal did not happen), are deleted.
+    Staged files and objects whose writer process is gone (or, when that cannot be checked, that
+    are older than the grace period): placed if their row committed, deleted otherwise. Those of
+    a live writer are left alone. Stored content without a row, or whose document was replaced
+    (a deletion or a replacement whose file removal did not happen), is deleted.
     """
-    changed = 0
-    staged = await anyio.to_thread.run_sync(stores.staging.stale, grace_seconds)
-    stored = await anyio.to_thread.run_sync(lambda: list(stores.storage.keys()))
+    staging, storage = stores.staging, stores.storage
+
+    async def put_local(item: Staged) -> None:
+        await storage.put(item.key, staging.path(item))
+
+    async def drop_local(item: Staged) -> None:
+        await anyio.to_thread.run_sync(partial(staging.path(item).unlink, missing_ok=True))
+
+    local = await anyio.to_thread.run_sync(staging.leftovers, grace_seconds)
+    remote = await storage.leftovers(grace_seconds=grace_seconds)
+    stored = await storage.keys()
     async with sessionmaker() as session:
-        for start in range(0, len(staged), SWEEP_BATCH):
-            batch = staged[start : start + SWEEP_BATCH]
-            known = await documents_service.kept_keys(session, batch)
-            for key in batch:
-                if key in known:
-                    await stores.storage.put(key, stores.staging.path(key))
-                else:
-                    await anyio.to_thread.run_sync(partial(stores.staging.path(key).unlink, missing_ok=True))
-                changed += 1
+        changed = await _finish_or_undo(session, local, put_local, drop_local)
+        changed += await _finish_or_undo(session, remote, storage.place, storage.discard)
         for start in range(0, len(stored), SWEEP_BATCH):
             batch = stored[start : start + SWEEP_BATCH]
             known = await documents_service.kept_keys(session, batch)
             for key in batch:
                 if key not in known:
-                    await stores.storage.delete(key)
+                    await storage.delete(key)
                     changed += 1
+    await anyio.to_thread.run_sync(staging.prune)
     return changed
 
 
@@ -121,7 +119,7 @@ async def sweep(sessionmaker: async_sessionmaker[AsyncSession], stores: Stores, 
 async def document_storage(app: FastAPI) -> AsyncIterator[None]:
     """Background service (see create_app): builds the stores and sweeps them once at start-up."""
     settings: Settings = app.state.settings
-    stores = app.state.document_stores = build_stores(settings.data_dir)
+    stores = app.state.document_stores = build_stores(settings)
     try:
         changed = await sweep(app.state.sessionmaker, stores, grace_seconds=STAGING_GRACE_SECONDS)
         if changed:

@@ -1,4 +1,12 @@
-from app.core.errors import AppError, Conflict, InvalidInput, NotFound, PayloadTooLarge, PermissionDenied
+from app.core.errors import (
+    AppError,
+    Conflict,
+    InvalidInput,
+    NotFound,
+    PayloadTooLarge,
+    PermissionDenied,
+    UnsupportedMediaType,
+)
 
 
 class DocumentNotFound(NotFound):
@@ -67,3 +75,7 @@ class ContentReplaced(AppError):
     code = "document_replaced"
     title = "Document replaced"
     default_detail = "A later upload replaced this document; its file is no longer kept."
+
+
+class UnsupportedDocumentType(UnsupportedMediaType):
+    default_detail = "Only PDF, PNG, JPEG and WebP documents are accepted (decided from the content)."

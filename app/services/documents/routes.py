@@ -3,26 +3,22 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from functools import partial
 from urllib.parse import quote
 
+import anyio.to_thread
 from fastapi import APIRouter, Request, Response, status
 from fastapi.responses import StreamingResponse
 
-from app.core.database import SessionDep, release_connection
+from app.core.database import SessionDep, after_commit, release_connection
 from app.core.dependencies import PageDep, SettingsDep
 from app.core.errors import PayloadTooLarge
 from app.core.schemas import Page
 from app.core.uploads import FileSink, Limit, invalid_form, openapi_form, read_form
 from app.services.auth.dependencies import CurrentUser
 from app.services.documents import service as documents_service
-from app.services.documents.dependencies import (
-    AfterCommitDep,
-    DocumentReader,
-    DocumentReviewer,
-    OrgDocumentReader,
-    StoresDep,
-)
+from app.services.documents.dependencies import DocumentReader, DocumentReviewer, OrgDocumentReader, StoresDep
 from app.services.documents.errors import ContentMissing, QuotaExceeded
 from app.services.documents.models import DocumentStatus
 from app.services.documents.schemas import DocumentRead, DocumentReview
+from app.services.organizations.dependencies import GATE_RESPONSES
 
 router = APIRouter(tags=["documents"])
 
@@ -55,7 +51,6 @@ def _optional_uuid(values: dict[str, str], name: str) -> uuid.UUID | None:
     },
 )
 async def upload_document(
-    after: AfterCommitDep,  # first: its callbacks run after the session's commit or rollback
     request: Request,
     user: CurrentUser,
     session: SessionDep,
@@ -79,7 +74,7 @@ async def upload_document(
         ),
         Limit(remaining, QuotaExceeded),
     ]
-    key, path = stores.staging.new_path()
+    staged, path = await anyio.to_thread.run_sync(stores.staging.new_path)
     received, values = await read_form(
         request,
         fields=("appointment_id", "requirement_id"),
@@ -88,13 +83,11 @@ async def upload_document(
         sniff=documents_service.detect_type,
     )
 
-    async def discard() -> None:
-        path.unlink(missing_ok=True)
-
-    async def keep() -> None:
-        await stores.storage.put(key, path)
-
-    after.on_rollback.append(discard)
+    after_commit(session, on_rollback=partial(stores.storage.discard, staged))
+    # Staged before the row is written (an upload to the bucket, for an object store): once the
+    # row commits, its bytes are where any process can place them. Before `create`, too, so that
+    # no database connection or lock is held while the bytes travel.
+    await stores.storage.stage(staged, path)
     document, replaced_key = await documents_service.create(
         session,
         owner=user,
@@ -102,14 +95,14 @@ async def upload_document(
         content_type=documents_service.detect_type(received.head),
         size=received.size,
         sha256=received.sha256,
-        storage_key=key,
+        storage_key=staged.key,
         appointment_id=_optional_uuid(values, "appointment_id"),
         requirement_id=_optional_uuid(values, "requirement_id"),
         quota_bytes=settings.document_quota_bytes,
     )
-    after.on_commit.append(keep)
+    after_commit(session, partial(stores.storage.place, staged))
     if replaced_key is not None:
-        after.on_commit.append(partial(stores.storage.delete, replaced_key))
+        after_commit(session, partial(stores.storage.delete, replaced_key))
     return DocumentRead.model_validate(document)
 
 
@@ -128,7 +121,7 @@ async def list_documents(
     return Page.build([DocumentRead.model_validate(r) for r in rows], total=total, page=page.page, size=page.size)
 
 
-@router.get("/organizations/{organization_id}/documents", responses={403: {"description": "`forbidden`"}})
+@router.get("/organizations/{organization_id}/documents", responses=GATE_RESPONSES)
 async def list_organization_documents(
     access: OrgDocumentReader,
     session: SessionDep,
@@ -201,15 +194,19 @@ async def _prepended(first: bytes, rest: AsyncGenerator[bytes]) -> AsyncIterator
 @router.delete(
     "/documents/{document_id}",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses={403: {"description": "`forbidden`: not the owner"}, 409: {"description": "`document_not_pending`"}},
+    responses={
+        403: {"description": "`forbidden`: not the owner"},
+        404: {"description": "`not_found`"},
+        409: {"description": "`document_not_pending`"},
+    },
 )
 async def delete_document(
-    after: AfterCommitDep, document_id: uuid.UUID, user: CurrentUser, session: SessionDep, stores: StoresDep
+    document_id: uuid.UUID, user: CurrentUser, session: SessionDep, stores: StoresDep
 ) -> Response:
     """The owner deletes a document while it is pending; the file goes once the deletion commits."""
     document = await documents_service.get_visible(session, document_id=document_id, user=user, for_update=True)
     key = await documents_service.delete(session, document=document, actor=user)
-    after.on_commit.append(partial(stores.storage.delete, key))
+    after_commit(session, partial(stores.storage.delete, key))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -3,7 +3,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from app.core.schemas import InputSchema, Schema
 
@@ -32,5 +32,9 @@ class Decision(StrEnum):
 
 
 class DocumentReview(InputSchema):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"decision": "rejected", "note": "The scan is cut off at the bottom."}]}
+    )
+
     decision: Decision
     note: Annotated[str | None, Field(max_length=1000, description="Required when rejecting")] = None

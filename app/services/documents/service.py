@@ -9,12 +9,13 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import paging
-from app.core.errors import UnsupportedMediaType
 from app.services.apikeys.service import ApiKeyPrincipal
 from app.services.appointments.models import Appointment
 from app.services.catalog.models import Requirement
@@ -30,25 +31,24 @@ from app.services.documents.errors import (
     QuotaExceeded,
     RequirementApproved,
     RequirementNeedsAppointment,
+    UnsupportedDocumentType,
 )
 from app.services.documents.models import Document, DocumentStatus
 from app.services.documents.schemas import Decision
 from app.services.notifications import service as notifications_service
+from app.services.notifications.models import Notification
 from app.services.organizations import service as organizations_service
 from app.services.organizations.models import Organization
 from app.services.users.models import User
 
 # (magic test, content type, file extension)
 _PDF, _PNG, _JPEG, _WEBP = "application/pdf", "image/png", "image/jpeg", "image/webp"
+TEMPLATES = Path(__file__).parent / "templates"  # e-mail texts, see notifications/templates/README.txt
 EXTENSIONS = {_PDF: ".pdf", _PNG: ".png", _JPEG: ".jpg", _WEBP: ".webp"}
 _ALSO_ACCEPTED = {_JPEG: (".jpeg",)}
 
 # Advisory lock namespace (pg_advisory_xact_lock(int, int)): one citizen's uploads, one at a time.
 _QUOTA_LOCK = 0x51444F43
-
-
-class UnsupportedDocumentType(UnsupportedMediaType):
-    default_detail = "Only PDF, PNG, JPEG and WebP documents are accepted (decided from the content)."
 
 
 def detect_type(head: bytes) -> str:
@@ -266,7 +266,7 @@ async def review(
     document.reviewed_by = actor.id if isinstance(actor, User) else None
     document.reviewed_at = datetime.now(UTC)
     await session.flush()
-    await notifications_service.announce_document_review(
+    await announce_review(
         session,
         user_id=document.owner_id,
         document_id=document.id,
@@ -276,6 +276,44 @@ async def review(
         appointment_id=document.appointment_id,
     )
     return document
+
+
+async def announce_review(
+    session: AsyncSession,
+    *,
+    user_id: uuid.UUID,
+    document_id: uuid.UUID,
+    filename: str,
+    decision: str,
+    note: str | None = None,
+    appointment_id: uuid.UUID | None = None,
+) -> Notification:
+    """Tell a document's owner that staff approved or rejected it (a rejection is also e-mailed)."""
+    if decision not in {d.value for d in Decision}:
+        raise ValueError(f"unknown document decision {decision!r}")
+    data: dict[str, Any] = {
+        "document_id": str(document_id),
+        "filename": filename,
+        "decision": decision,
+        "appointment_id": str(appointment_id) if appointment_id else None,
+    }
+    if note:
+        data["note"] = note
+    if decision == "approved":
+        title, body = "Document approved", f"Your document {filename} was approved."
+    else:
+        title = "Document rejected"
+        body = f"Your document {filename} was rejected." + (f" Reason: {note}" if note else "")
+    return await notifications_service.notify(
+        session,
+        user_id=user_id,
+        kind=f"document_{decision}",
+        title=title,
+        body=body,
+        data=data,
+        email=decision == "rejected",
+        templates=TEMPLATES,
+    )
 
 
 def content_key(document: Document) -> str:

@@ -26,15 +26,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.errors import InvalidInput, InvalidRange
+from app.core.errors import InvalidRange
+from app.services.insights.errors import MAX_DAYS, InsightsRangeTooLong
 
-MAX_DAYS = 366
 DEFAULT_DAYS = 30
-
-
-class RangeTooLong(InvalidInput):
-    code = "range_too_long"
-    default_detail = f"A date range covers at most {MAX_DAYS} days."
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +50,7 @@ def resolve_period(*, timezone: str, organization_id: uuid.UUID | None, from_: d
     if from_ > to:
         raise InvalidRange("`from` must not be after `to`.")
     if (to - from_).days + 1 > MAX_DAYS:
-        raise RangeTooLong()
+        raise InsightsRangeTooLong()
     return Period(organization_id=organization_id, timezone=timezone, from_=from_, to=to)
 
 

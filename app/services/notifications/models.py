@@ -1,4 +1,4 @@
-"""In-app notifications, the e-mail outbox and the record of reminders already sent."""
+"""In-app notifications and the e-mail outbox."""
 
 import uuid
 from datetime import datetime
@@ -11,7 +11,6 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
-    PrimaryKeyConstraint,
     String,
     Text,
     func,
@@ -77,17 +76,3 @@ class OutboxEmail(TimestampMixin, Base):
     next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     last_error: Mapped[str | None] = mapped_column(String(1000))
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-
-
-class SentReminder(Base):
-    """A reminder that went out. The primary key is the claim: whichever process inserts the row
-    sends the reminder, every other one finds the row and skips it. `starts_at` is part of the key
-    so that a rescheduled appointment is reminded again for its new time."""
-
-    __tablename__ = "sent_reminders"
-    __table_args__ = (PrimaryKeyConstraint("appointment_id", "starts_at", "minutes_before"),)
-
-    appointment_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("appointments.id", ondelete="CASCADE"))
-    starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    minutes_before: Mapped[int] = mapped_column(Integer)
-    sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -1,15 +1,11 @@
-"""Background work of the notifications feature: appointment reminders and the e-mail outbox.
+"""Background work of the notifications feature: the e-mail outbox.
 
-Both are safe with several server processes on one database:
-- a reminder is claimed by inserting its `sent_reminders` row (primary key appointment, start
-  time, minutes before) in the transaction that writes the notification, so exactly one process
-  wins it and a rolled-back pass claims nothing;
-- an outbox e-mail is claimed with `FOR UPDATE SKIP LOCKED`, and its `next_attempt_at` is moved
-  forward by a lease before the SMTP conversation (which runs outside any transaction, in a
-  thread). A process that dies mid-send leaves the mail to be retried after the lease: e-mail is
-  delivered at least once, never lost.
+Safe with several server processes on one database: an outbox e-mail is claimed with `FOR UPDATE
+SKIP LOCKED`, and its `next_attempt_at` is moved forward by a lease before the SMTP conversation
+(which runs outside any transaction, in a thread). A process that dies mid-send leaves the mail to
+be retried after the lease: e-mail is delivered at least once, never lost.
 
-`send_due_reminders` and `deliver_outbox_once` each run one pass; the tests call them directly.
+`deliver_outbox_once` runs one pass; the tests call it directly.
 """
 
 import asyncio
@@ -18,7 +14,7 @@ import logging
 import smtplib
 import ssl
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -29,83 +25,18 @@ from typing import Any
 
 import anyio.to_thread
 from fastapi import FastAPI
-from sqlalchemy import bindparam, select, text, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.database import unit_of_work
+from app.core.periodic import every
 from app.core.settings import Settings
-from app.services.appointments.models import Appointment
-from app.services.notifications import service as notifications_service
 from app.services.notifications.models import EmailStatus, OutboxEmail
 
 logger = logging.getLogger(__name__)
 
-REMINDER_BATCH = 200
 OUTBOX_BATCH = 20
 MAX_BACKOFF = timedelta(hours=6)
-
-# The most urgent reminder due for each booked appointment that has not had it yet: with 24 h and
-# 1 h, an appointment 30 minutes away gets the 1 h reminder only, even if the 24 h one was missed
-# while no worker ran. A reminder is due only if the booking was made before its time (someone
-# who books 10 hours ahead gets the booking e-mail, not a "tomorrow" reminder right after it).
-# NOT EXISTS keeps reminders already sent out of the LIMIT; ON CONFLICT settles two concurrent
-# passes (the second waits for the first's commit on the primary key, then skips the row).
-_CLAIM_REMINDERS = text(
-    """
-    INSERT INTO sent_reminders (appointment_id, starts_at, minutes_before, sent_at)
-    SELECT a.id, a.starts_at, due.minutes, :now
-    FROM appointments AS a
-    CROSS JOIN LATERAL (
-        SELECT min(o) AS minutes
-        FROM unnest(CAST(:offsets AS integer[])) AS o
-        WHERE a.starts_at - make_interval(mins => o) <= :now
-    ) AS due
-    WHERE a.status = 'booked'
-      AND a.starts_at > :now
-      AND a.starts_at <= :now + make_interval(mins => :horizon)
-      AND due.minutes IS NOT NULL
-      AND a.created_at <= a.starts_at - make_interval(mins => due.minutes)
-      AND NOT EXISTS (
-          SELECT 1 FROM sent_reminders AS s
-          WHERE s.appointment_id = a.id AND s.starts_at = a.starts_at AND s.minutes_before = due.minutes
-      )
-    ORDER BY a.starts_at
-    LIMIT :limit
-    ON CONFLICT DO NOTHING
-    RETURNING appointment_id, minutes_before
-    """
-)
-
-
-async def send_due_reminders(
-    session: AsyncSession, *, settings: Settings, now: datetime | None = None, limit: int = REMINDER_BATCH
-) -> int:
-    """Claim the reminders due at `now` and notify (and e-mail) their citizens, in the caller's
-    transaction. Returns how many were claimed."""
-    offsets = settings.reminder_minutes_before
-    if not offsets:
-        return 0
-    now = now or datetime.now(UTC)
-    claimed = (
-        await session.execute(
-            _CLAIM_REMINDERS,
-            {"now": now, "offsets": offsets, "horizon": max(offsets), "limit": limit},
-        )
-    ).all()
-    if not claimed:
-        return 0
-    minutes_by_id = {row.appointment_id: row.minutes_before for row in claimed}
-    appointments = await session.scalars(select(Appointment).where(Appointment.id.in_(minutes_by_id)))
-    for appointment in appointments:
-        await notifications_service.announce_appointment(
-            session, appointment=appointment, kind="reminder", actor=None, minutes_before=minutes_by_id[appointment.id]
-        )
-    return len(claimed)
-
-
-async def run_reminders_once(sessionmaker: async_sessionmaker[AsyncSession], *, settings: Settings) -> int:
-    async with unit_of_work(sessionmaker) as session:
-        return await send_due_reminders(session, settings=settings)
 
 
 # --- the e-mail outbox --------------------------------------------------------------------------
@@ -288,21 +219,9 @@ async def deliver_outbox_once(
 # --- the background service ---------------------------------------------------------------------
 
 
-async def _every(name: str, interval: float, batch: int, run_pass: Callable[[], Awaitable[int]]) -> None:
-    while True:
-        done = 0
-        try:
-            done = await run_pass()
-        except Exception:
-            logger.exception("%s pass failed", name)
-        # A full batch means more is waiting: go again at once.
-        if done < batch:
-            await asyncio.sleep(interval)
-
-
 @asynccontextmanager
 async def notification_workers(app: FastAPI) -> AsyncIterator[None]:
-    """The reminder and outbox loops of this process (see `create_app`'s `background`)."""
+    """The outbox loop of this process (see `create_app`'s `background`)."""
     settings: Settings = app.state.settings
     if not settings.notification_workers_enabled:
         yield
@@ -310,15 +229,7 @@ async def notification_workers(app: FastAPI) -> AsyncIterator[None]:
     sessionmaker: async_sessionmaker[AsyncSession] = app.state.sessionmaker
     tasks = [
         asyncio.create_task(
-            _every(
-                "reminders",
-                settings.reminder_poll_seconds,
-                REMINDER_BATCH,
-                partial(run_reminders_once, sessionmaker, settings=settings),
-            )
-        ),
-        asyncio.create_task(
-            _every(
+            every(
                 "outbox",
                 settings.outbox_poll_seconds,
                 OUTBOX_BATCH,

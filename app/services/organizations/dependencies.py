@@ -12,6 +12,7 @@ from app.services.apikeys.service import ApiKeyPrincipal
 from app.services.audit import service as audit_service
 from app.services.auth.dependencies import Caller, CurrentUser, require_caller
 from app.services.organizations import service as organizations_service
+from app.services.organizations.errors import OrganizationNotFound
 from app.services.organizations.models import MemberRole, Organization
 from app.services.users.models import User
 
@@ -42,7 +43,7 @@ class OrgAccess:
 async def _access(session: SessionDep, *, organization_id: uuid.UUID, caller: Caller, minimum: MemberRole) -> OrgAccess:
     if isinstance(caller, ApiKeyPrincipal):
         if caller.organization_id != organization_id:
-            raise organizations_service.OrganizationNotFound()  # another organization's: 404
+            raise OrganizationNotFound()  # another organization's: 404
         organization = await organizations_service.get_or_raise(session, organization_id)
         return OrgAccess(organization=organization, user=None, role=None, api_key=caller)
     organization = await organizations_service.get_or_raise(session, organization_id)
@@ -80,3 +81,13 @@ OrgOwner = Annotated[OrgAccess, require_org_role(MemberRole.owner)]
 # The organization's own staff operations, with the scope an API key needs for them.
 OrgCatalogEditor = Annotated[OrgAccess, require_org_role(MemberRole.manager, scope=Scope.catalog_write)]
 OrgMemberReader = Annotated[OrgAccess, require_org_role(MemberRole.staff, scope=Scope.members_read)]
+
+# What the gates answer, for the `responses=` of the routes that use them (the OpenAPI document).
+GATE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    403: {
+        "description": "`forbidden`: not a member of this organization with the role needed; "
+        "`mfa_required`: the organization requires two-factor sign-in and yours is off; "
+        "`insufficient_scope`: an API key without the scope this operation needs"
+    },
+    404: {"description": "`not_found`: no such organization"},
+}

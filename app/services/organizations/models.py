@@ -25,6 +25,13 @@ class MemberRole(StrEnum):
         return {"staff": 1, "manager": 2, "owner": 3}[self.value]
 
 
+class ClinicalRole(StrEnum):
+    """A clinic member's clinical function, on top of the organization role (rights add up)."""
+
+    doctor = "doctor"
+    nurse = "nurse"
+
+
 class Organization(TimestampMixin, Base):
     __tablename__ = "organizations"
     __table_args__ = (CheckConstraint("kind IN ('government', 'clinic', 'property', 'business')", name="kind"),)
@@ -56,7 +63,10 @@ class Membership(TimestampMixin, Base):
     """A user's role in one organization. At most one per (organization, user)."""
 
     __tablename__ = "memberships"
-    __table_args__ = (CheckConstraint("role IN ('owner', 'manager', 'staff')", name="role"),)
+    __table_args__ = (
+        CheckConstraint("role IN ('owner', 'manager', 'staff')", name="role"),
+        CheckConstraint("clinical_role IN ('doctor', 'nurse')", name="clinical_role"),
+    )
 
     organization_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True
@@ -65,3 +75,5 @@ class Membership(TimestampMixin, Base):
     role: Mapped[str] = mapped_column(String(16))
     title: Mapped[str | None] = mapped_column(String(100))
     department_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("departments.id", ondelete="SET NULL"))
+    # Only in organizations of kind `clinic` (the service checks it).
+    clinical_role: Mapped[str | None] = mapped_column(String(16))

@@ -11,7 +11,13 @@ from app.services.apikeys import service as apikeys_service
 from app.services.apikeys.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyRead
 from app.services.auth.dependencies import AdminUser
 from app.services.organizations import service as organizations_service
-from app.services.organizations.dependencies import OrgCatalogEditor, OrgManager, OrgMemberReader, OrgOwner
+from app.services.organizations.dependencies import (
+    GATE_RESPONSES,
+    OrgCatalogEditor,
+    OrgManager,
+    OrgMemberReader,
+    OrgOwner,
+)
 from app.services.organizations.models import OrganizationKind
 from app.services.organizations.schemas import (
     DepartmentCreate,
@@ -28,7 +34,9 @@ from app.services.organizations.schemas import (
 router = APIRouter(prefix="/organizations", tags=["organizations"])
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "", status_code=status.HTTP_201_CREATED, responses={403: {"description": "`forbidden`: administrators only"}}
+)
 async def create_organization(data: OrganizationCreate, _: AdminUser, session: SessionDep) -> OrganizationRead:
     """Platform administrators: register an organization. Add its first owner with `POST .../members`."""
     return OrganizationRead.model_validate(await organizations_service.create(session, data=data))
@@ -52,7 +60,7 @@ async def get_organization(organization_id: uuid.UUID, session: SessionDep) -> O
     return OrganizationRead.model_validate(await organizations_service.get_or_raise(session, organization_id))
 
 
-@router.patch("/{organization_id}")
+@router.patch("/{organization_id}", responses=GATE_RESPONSES)
 async def update_organization(
     data: OrganizationUpdate, access: OrgCatalogEditor, session: SessionDep
 ) -> OrganizationRead:
@@ -61,7 +69,11 @@ async def update_organization(
     return OrganizationRead.model_validate(organization)
 
 
-@router.post("/{organization_id}/departments", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/{organization_id}/departments",
+    status_code=status.HTTP_201_CREATED,
+    responses={**GATE_RESPONSES, 409: {"description": "`department_exists`"}},
+)
 async def create_department(data: DepartmentCreate, access: OrgCatalogEditor, session: SessionDep) -> DepartmentRead:
     """Owners, managers and administrators: add a department (names are unique per organization)."""
     department = await organizations_service.create_department(
@@ -70,7 +82,7 @@ async def create_department(data: DepartmentCreate, access: OrgCatalogEditor, se
     return DepartmentRead.model_validate(department)
 
 
-@router.get("/{organization_id}/departments")
+@router.get("/{organization_id}/departments", responses={404: {"description": "`not_found`"}})
 async def list_departments(organization_id: uuid.UUID, session: SessionDep, page: PageDep) -> Page[DepartmentRead]:
     """Public: the organization's departments."""
     organization = await organizations_service.get_or_raise(session, organization_id)
@@ -85,12 +97,15 @@ async def list_departments(organization_id: uuid.UUID, session: SessionDep, page
     status_code=status.HTTP_201_CREATED,
     responses={
         200: {"description": "The person was already a member; their role, title and department were updated"},
-        403: {"description": "`forbidden`: a role above your own"},
-        422: {"description": "`user_not_found`, `department_not_found`"},
+        **GATE_RESPONSES,
+        403: {"description": "`forbidden`: not a manager here, a role above your own, or your own clinical role"},
+        409: {"description": "`last_owner`: demoting the only owner"},
+        422: {"description": "`user_not_found`, `department_not_found`, `not_a_clinic`"},
     },
 )
 async def add_member(data: MemberCreate, access: OrgManager, session: SessionDep, response: Response) -> MemberRead:
-    """Owners, managers and administrators: make a registered user a member, or change their membership.
+    """Owners, managers and administrators: make a registered user a member, or change their membership
+    (role, title, department and, in a clinic, `clinical_role`: `doctor`, `nurse` or null).
 
     Nobody can give a role above their own, nor change a member who ranks above them.
     """
@@ -102,7 +117,7 @@ async def add_member(data: MemberCreate, access: OrgManager, session: SessionDep
     return MemberRead.model_validate(member)
 
 
-@router.get("/{organization_id}/members")
+@router.get("/{organization_id}/members", responses=GATE_RESPONSES)
 async def list_members(access: OrgMemberReader, session: SessionDep, page: PageDep) -> Page[MemberRead]:
     """Members and administrators: the organization's people."""
     rows, total = await organizations_service.get_members(
@@ -114,7 +129,12 @@ async def list_members(access: OrgMemberReader, session: SessionDep, page: PageD
 @router.delete(
     "/{organization_id}/members/{user_id}",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses={409: {"description": "`last_owner`"}},
+    responses={
+        **GATE_RESPONSES,
+        403: {"description": "`forbidden`: not an owner or manager here, or a member above your own role"},
+        404: {"description": "`not_found`: no such organization, or not a member of it"},
+        409: {"description": "`last_owner`"},
+    },
 )
 async def remove_member(user_id: uuid.UUID, access: OrgManager, session: SessionDep) -> None:
     """Owners, managers and administrators: remove a member (never the last owner)."""

@@ -3,10 +3,10 @@ import zoneinfo
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, EmailStr, Field, StringConstraints
+from pydantic import AfterValidator, ConfigDict, EmailStr, Field, StringConstraints
 
 from app.core.schemas import InputSchema, Schema
-from app.services.organizations.models import MemberRole, OrganizationKind
+from app.services.organizations.models import ClinicalRole, MemberRole, OrganizationKind
 from app.services.users.schemas import Phone
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
@@ -25,6 +25,21 @@ TimeZoneName = Annotated[str, StringConstraints(min_length=1, max_length=64), Af
 
 
 class OrganizationCreate(InputSchema):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Riverton City Hall",
+                    "kind": "government",
+                    "timezone": "Europe/Berlin",
+                    "address": "1 Market Square, Riverton",
+                    "phone": "+49 30 1234567",
+                    "email": "info@riverton.example",
+                }
+            ]
+        }
+    )
+
     name: Name
     kind: OrganizationKind
     timezone: TimeZoneName
@@ -34,6 +49,8 @@ class OrganizationCreate(InputSchema):
 
 
 class OrganizationUpdate(InputSchema):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"phone": "+49 30 7654321"}]})
+
     name: Name | None = None
     kind: OrganizationKind | None = None
     timezone: TimeZoneName | None = None
@@ -54,6 +71,8 @@ class OrganizationRead(Schema):
 
 
 class DepartmentCreate(InputSchema):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"name": "Civil registry"}]})
+
     name: Name
 
 
@@ -65,10 +84,15 @@ class DepartmentRead(Schema):
 
 
 class MemberCreate(InputSchema):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"email": "sofia@example.org", "role": "staff", "title": "officer"}]}
+    )
+
     email: Annotated[EmailStr, Field(max_length=254)]
     role: MemberRole
     title: Title | None = None
     department_id: uuid.UUID | None = None
+    clinical_role: ClinicalRole | None = Field(default=None, description="Clinics only: `doctor` or `nurse`")
 
 
 class MemberRead(Schema):
@@ -80,6 +104,7 @@ class MemberRead(Schema):
     title: str | None
     department_id: uuid.UUID | None
     mfa_enabled: bool
+    clinical_role: ClinicalRole | None
     created_at: datetime
 
 

@@ -9,42 +9,25 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import paging
-from app.core.errors import AppError, Conflict, InvalidInput, NotFound, PermissionDenied
+from app.core.errors import AppError, Conflict, NotFound, PermissionDenied
 from app.services.apikeys.service import ApiKeyPrincipal
 from app.services.audit import service as audit_service
+from app.services.audit.models import ActorType
 from app.services.mfa.errors import MfaRequired
-from app.services.organizations.models import Department, MemberRole, Membership, Organization
+from app.services.organizations.errors import (
+    DepartmentExists,
+    DepartmentNotFound,
+    InviteeNotFound,
+    LastOwner,
+    NotAClinic,
+    OrganizationNotFound,
+    OwnClinicalRole,
+    RoleTooHigh,
+)
+from app.services.organizations.models import Department, MemberRole, Membership, Organization, OrganizationKind
 from app.services.organizations.schemas import MemberCreate, OrganizationCreate, OrganizationUpdate
 from app.services.users import service as users_service
 from app.services.users.models import Role, User
-
-
-class OrganizationNotFound(NotFound):
-    default_detail = "No such organization."
-
-
-class DepartmentNotFound(InvalidInput):
-    code = "department_not_found"
-    default_detail = "The department does not belong to this organization."
-
-
-class UserNotFound(InvalidInput):
-    code = "user_not_found"
-    default_detail = "No account has this e-mail; the person must register first."
-
-
-class RoleTooHigh(PermissionDenied):
-    default_detail = "You cannot give or change a role above your own."
-
-
-class LastOwner(Conflict):
-    code = "last_owner"
-    default_detail = "An organization keeps at least one owner."
-
-
-class DepartmentExists(Conflict):
-    code = "department_exists"
-    default_detail = "The organization already has a department with this name."
 
 
 async def create(session: AsyncSession, *, data: OrganizationCreate) -> Organization:
@@ -230,14 +213,16 @@ async def add_member(
     actor_role: MemberRole | None,
     data: MemberCreate,
 ) -> tuple[dict[str, Any], bool]:
-    """Add a member, or change an existing member's role, title and department.
+    """Add a member, or change an existing member's role, title, department and clinical role.
 
     Returns the member row and whether it was created.
     """
     _check_rank(actor_role, data.role)
+    if data.clinical_role is not None and organization.kind != OrganizationKind.clinic:
+        raise NotAClinic()
     user = await users_service.get_by_email(session, data.email)
     if user is None:
-        raise UserNotFound()
+        raise InviteeNotFound()
     if data.department_id is not None:
         await check_department(session, organization_id=organization.id, department_id=data.department_id)
     # Insert unless the membership exists; a concurrent insert of the same one is waited for, and
@@ -250,12 +235,18 @@ async def add_member(
             role=data.role,
             title=data.title,
             department_id=data.department_id,
+            clinical_role=data.clinical_role,
         )
         .on_conflict_do_nothing(index_elements=[Membership.organization_id, Membership.user_id])
         .returning(Membership.user_id)
     )
     created = inserted is not None
-    changes: dict[str, Any] = {"role": data.role, "title": data.title, "department_id": data.department_id}
+    changes: dict[str, Any] = {
+        "role": data.role,
+        "title": data.title,
+        "department_id": data.department_id,
+        "clinical_role": data.clinical_role,
+    }
     if not created:
         existing = await session.get(
             Membership, (organization.id, user.id), with_for_update=True, populate_existing=True
@@ -263,11 +254,20 @@ async def add_member(
         if existing is None:  # removed between the two statements
             raise Conflict("The membership changed meanwhile; try again.")
         _check_rank(actor_role, MemberRole(existing.role))
+        acting_on_self = actor.type == ActorType.user and actor.id == user.id
+        if acting_on_self and existing.clinical_role != data.clinical_role:
+            raise OwnClinicalRole()
         if existing.role == MemberRole.owner and data.role != MemberRole.owner:
             await _keep_an_owner(session, organization_id=organization.id, leaving=user.id)
-        before = {"role": existing.role, "title": existing.title, "department_id": existing.department_id}
+        before = {
+            "role": existing.role,
+            "title": existing.title,
+            "department_id": existing.department_id,
+            "clinical_role": existing.clinical_role,
+        }
         changes = {field: value for field, value in changes.items() if before[field] != value}
         existing.role, existing.title, existing.department_id = data.role, data.title, data.department_id
+        existing.clinical_role = data.clinical_role
         await session.flush()
     if created or changes:
         await audit_service.record(
@@ -304,6 +304,7 @@ def _member_columns() -> tuple[Any, ...]:
         Membership.role,
         Membership.title,
         Membership.department_id,
+        Membership.clinical_role,
         Membership.created_at,
         User.mfa_enabled_at.is_not(None).label("mfa_enabled"),
     )
@@ -393,3 +394,11 @@ async def withheld_organizations(session: AsyncSession, *, user: User) -> frozen
         .where(Membership.user_id == user.id, Organization.require_mfa.is_(True))
     )
     return frozenset(rows)
+
+
+async def get_membership(session: AsyncSession, *, organization_id: uuid.UUID, user_id: uuid.UUID) -> Membership | None:
+    """The user's membership (role and, in a clinic, clinical role), read fresh on every request so
+    that a change acts at once on tokens already issued."""
+    return await session.scalar(
+        select(Membership).where(Membership.organization_id == organization_id, Membership.user_id == user_id)
+    )

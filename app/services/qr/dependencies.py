@@ -1,15 +1,17 @@
 """Shared by the QR and check-in routes: the code keyring and reading an uploaded image."""
 
-from typing import Annotated
+import hashlib
+from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 
 from app.core.dependencies import SettingsDep, SignerDep
 from app.core.errors import PayloadTooLarge
 from app.core.settings import Settings
 from app.core.uploads import Limit, MemorySink, openapi_form, read_form
 from app.services.qr import service as qr_service
-from app.services.qr.images import NotAnImage
+from app.services.qr.errors import NotAnImage
+from app.services.qr.images import MEDIA_TYPES, ImageKind
 from app.services.qr.tokens import Keyring
 
 _IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"BM", b"II*\x00", b"MM\x00*")
@@ -40,3 +42,16 @@ async def read_image(request: Request, settings: Settings) -> bytes:
 
 
 IMAGE_BODY = openapi_form("a photo or screenshot of the code")
+
+
+IMAGE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"image/png": {}, "image/svg+xml": {}}, "description": "The QR code"}
+}
+
+
+def image_response(request: Request, image: bytes, kind: ImageKind, *, cache_control: str) -> Response:
+    etag = '"' + hashlib.blake2b(image, digest_size=12).hexdigest() + '"'
+    headers = {"ETag": etag, "Cache-Control": cache_control, "X-Content-Type-Options": "nosniff"}
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers=headers)
+    return Response(image, media_type=MEDIA_TYPES[kind], headers=headers)

@@ -11,7 +11,7 @@ import segno
 import zxingcpp
 from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
 
-from app.core.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
+from app.services.qr.errors import ImageTooLarge, NotAnImage, TextTooLong
 
 # The quiet zone the QR standard asks for; phones find the code much more reliably with it.
 QUIET_ZONE_MODULES = 4
@@ -28,20 +28,6 @@ class ImageKind(StrEnum):
 
 
 MEDIA_TYPES = {ImageKind.png: "image/png", ImageKind.svg: "image/svg+xml"}
-
-
-class TextTooLong(InvalidInput):
-    code = "text_too_long"
-    title = "Text too long"
-    default_detail = "The text does not fit in a QR code; shorten it."
-
-
-class NotAnImage(UnsupportedMediaType):
-    default_detail = "Send a PNG, JPEG, WebP, GIF, BMP or TIFF image."
-
-
-class ImageTooLarge(PayloadTooLarge):
-    default_detail = "The image has too many pixels."
 
 
 def render(text: str, kind: ImageKind, scale: int, *, error: str = "q") -> bytes:

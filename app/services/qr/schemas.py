@@ -1,6 +1,6 @@
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from app.core.schemas import InputSchema, Schema
 from app.services.qr.images import ImageKind
@@ -9,6 +9,10 @@ MAX_SCALE = 20
 
 
 class QrCreate(InputSchema):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"text": "https://riverton.example/queue", "format": "svg", "scale": 6}]}
+    )
+
     text: Annotated[str, Field(min_length=1, max_length=1000)]
     format: ImageKind = ImageKind.png
     scale: Annotated[int, Field(ge=1, le=MAX_SCALE, description="Pixels per module")] = 8
@@ -21,7 +25,3 @@ class DecodedCode(Schema):
 
 class DecodeResult(Schema):
     codes: list[DecodedCode]
-
-
-class CheckinCode(InputSchema):
-    code: Annotated[str, Field(min_length=1, max_length=200, description="The text a scanner read from the QR code")]

@@ -1,38 +1,22 @@
-"""QR codes: appointment tokens, cached images, and decoding photos off the event loop."""
+"""QR codes: images (cached or not), keyrings, and decoding photos off the event loop. Knows no
+other feature: what a code names is its user's business (check-in signs appointment ids)."""
 
 import asyncio
 import contextlib
 import os
 import threading
-import uuid
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache, partial
 
 import anyio.to_thread
 
-from app.core.errors import InvalidInput
 from app.services.qr import images
 from app.services.qr.images import FoundCode, ImageCache, ImageKind
-from app.services.qr.tokens import InvalidToken, Keyring
-
-# ~1-3 KiB an image at the usual scales: a few megabytes at most.
-appointment_images = ImageCache(max_entries=4096)
+from app.services.qr.tokens import Keyring
 
 _decoder: ThreadPoolExecutor | None = None
 DECODE_NICENESS = 10
-
-
-class InvalidCode(InvalidInput):
-    code = "invalid_code"
-    title = "Invalid code"
-    default_detail = "This is not a genuine Queueless appointment code."
-
-
-class NoCodeFound(InvalidInput):
-    code = "no_code_found"
-    title = "No code found"
-    default_detail = "No QR code could be read in the image; take the photo again, closer and steadier."
 
 
 def _lower_priority() -> None:
@@ -62,18 +46,6 @@ def keyring(*, secret: str, kid: str, retired: Mapping[str, str]) -> Keyring:
     return _keyring(secret, kid, tuple(sorted(retired.items())))
 
 
-def appointment_code(ring: Keyring, appointment_id: uuid.UUID) -> str:
-    return ring.sign(appointment_id)
-
-
-def read_code(ring: Keyring, text: str) -> uuid.UUID:
-    """The appointment a scanned code names; 422 `invalid_code` for a forged or altered one."""
-    try:
-        return ring.verify(text)
-    except InvalidToken as exc:
-        raise InvalidCode() from exc
-
-
 async def image(text: str, *, kind: ImageKind, scale: int, cache: ImageCache | None) -> bytes:
     """The QR image of `text`, from `cache` when it holds it (no thread hop then)."""
     key = (text, kind, scale)
@@ -88,19 +60,3 @@ async def image(text: str, *, kind: ImageKind, scale: int, cache: ImageCache | N
 async def decode(data: bytes, *, max_pixels: int, qr_only: bool) -> list[FoundCode]:
     job = partial(images.decode, data, max_pixels=max_pixels, qr_only=qr_only)
     return await asyncio.get_running_loop().run_in_executor(_executor(), job)
-
-
-async def find_appointment_code(ring: Keyring, data: bytes, *, max_pixels: int) -> uuid.UUID:
-    """The appointment named by the first genuine code in the photo.
-
-    422 `no_code_found` when no QR code is readable, `invalid_code` when none of those found is ours.
-    """
-    codes = await decode(data, max_pixels=max_pixels, qr_only=True)
-    if not codes:
-        raise NoCodeFound()
-    for code in codes:
-        try:
-            return ring.verify(code.text)
-        except InvalidToken:
-            continue
-    raise InvalidCode()

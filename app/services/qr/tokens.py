@@ -20,13 +20,11 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from app.services.qr.errors import InvalidCodeSignature
+
 PREFIX = "QL"
 MAC_BYTES = 12
 TOKEN_LENGTH = len(PREFIX) + 2 + 45  # "QL" + kid + "." + base32 of 28 bytes without padding
-
-
-class InvalidToken(Exception):
-    pass
 
 
 def _derive(secret: str, kid: str) -> bytes:
@@ -53,20 +51,20 @@ class Keyring:
         return f"{PREFIX}{kid}.{body}"
 
     def verify(self, token: str) -> uuid.UUID:
-        """The appointment id a genuine token names; InvalidToken for anything else."""
+        """The appointment id a genuine token names; InvalidCodeSignature for anything else."""
         text = token.strip().upper()
         if len(text) != TOKEN_LENGTH or not text.startswith(PREFIX) or text[3] != ".":
-            raise InvalidToken("not a Queueless code")
+            raise InvalidCodeSignature("not a Queueless code")
         kid = text[2]
         if kid not in self.keys:
-            raise InvalidToken("unknown key id")
+            raise InvalidCodeSignature("unknown key id")
         try:
             raw = base64.b32decode(text[4:] + "===")
         except (binascii.Error, ValueError) as exc:
-            raise InvalidToken("malformed code") from exc
+            raise InvalidCodeSignature("malformed code") from exc
         if len(raw) != 16 + MAC_BYTES or base64.b32encode(raw).decode().rstrip("=") != text[4:]:
-            raise InvalidToken("malformed code")  # the second test refuses non-canonical trailing bits
+            raise InvalidCodeSignature("malformed code")  # the second test refuses non-canonical trailing bits
         appointment_id = uuid.UUID(bytes=raw[:16])
         if not hmac.compare_digest(raw[16:], self._mac(kid, appointment_id)):
-            raise InvalidToken("bad signature")
+            raise InvalidCodeSignature("bad signature")
         return appointment_id

@@ -2,17 +2,21 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import Field, StringConstraints
+from pydantic import ConfigDict, Field, StringConstraints
 
 from app.core.schemas import InputSchema, Schema
 
 
 class RatingCreate(InputSchema):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"score": 5, "comment": "Quick and friendly."}]})
+
     score: Annotated[int, Field(ge=1, le=5)]
     comment: Annotated[str, StringConstraints(max_length=2000)] | None = None
 
 
 class ReplyCreate(InputSchema):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"body": "Thank you, see you next time!"}]})
+
     body: Annotated[str, StringConstraints(min_length=1, max_length=2000)]
 
 

@@ -8,38 +8,21 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import paging
-from app.core.errors import Conflict, NotFound
 from app.services.appointments.models import Appointment, Status
 from app.services.catalog import service as catalog_service
 from app.services.catalog.models import Service
 from app.services.notifications import service as notifications_service
 from app.services.organizations import service as organizations_service
 from app.services.organizations.models import MemberRole
+from app.services.ratings.errors import (
+    AlreadyRated,
+    AlreadyReplied,
+    NotCompleted,
+    RatedAppointmentNotFound,
+    RatingNotFound,
+)
 from app.services.ratings.models import Rating
 from app.services.users.models import User
-
-
-class AppointmentNotFound(NotFound):
-    default_detail = "No such appointment of yours."
-
-
-class RatingNotFound(NotFound):
-    default_detail = "No such rating."
-
-
-class NotCompleted(Conflict):
-    code = "not_completed"
-    default_detail = "Only a completed appointment can be rated."
-
-
-class AlreadyRated(Conflict):
-    code = "already_rated"
-    default_detail = "This appointment has already been rated."
-
-
-class AlreadyReplied(Conflict):
-    code = "already_replied"
-    default_detail = "This rating already has a reply."
 
 
 async def rate(
@@ -55,7 +38,7 @@ async def rate(
         select(Appointment).where(Appointment.id == appointment_id, Appointment.citizen_id == citizen.id)
     )
     if appointment is None:
-        raise AppointmentNotFound()
+        raise RatedAppointmentNotFound()
     if appointment.status != Status.completed:
         raise NotCompleted()
     rating_id = await session.scalar(

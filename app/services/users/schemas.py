@@ -2,7 +2,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import EmailStr, Field, StringConstraints
+from pydantic import ConfigDict, EmailStr, Field, StringConstraints
 
 from app.core.schemas import InputSchema, Schema
 from app.services.users.models import Role
@@ -26,15 +26,27 @@ class UserRead(Schema):
 
 
 class UserUpdateMe(InputSchema):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"full_name": "Ana Maria Silva", "phone": "+49 30 7654321"}]}
+    )
+
     full_name: FullName | None = None
     phone: Phone | None = None
 
 
 class UserAdminUpdate(InputSchema):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"is_active": False}]})
+
     role: Role | None = None
     is_active: bool | None = None
 
 
 class PasswordChange(InputSchema):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"current_password": "a long passphrase", "new_password": "an even longer passphrase"}]
+        }
+    )
+
     current_password: Password
     new_password: Password

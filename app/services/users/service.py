@@ -5,19 +5,10 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import paging
-from app.core.errors import Conflict, NotFound
 from app.services.audit import service as audit_service
+from app.services.users.errors import CannotChangeSelf, UserNotFound
 from app.services.users.models import Role, User
 from app.services.users.schemas import UserAdminUpdate, UserUpdateMe
-
-
-class UserNotFound(NotFound):
-    default_detail = "No such user."
-
-
-class CannotChangeSelf(Conflict):
-    code = "cannot_change_self"
-    default_detail = "An administrator cannot change their own role or deactivate themselves."
 
 
 def normalise_email(email: str) -> str:

@@ -1,3 +1,10 @@
+"""The account routes under `/users` (profile, password, administration of users).
+
+They live in `auth`, not in `users`: each needs the login gates and ends logins (a password
+change, a deactivation), and `auth` sits above `users` (it reads the `User` model), so `users`
+keeps the model and its service and imports no other feature.
+"""
+
 import uuid
 from typing import Annotated
 
@@ -51,7 +58,7 @@ async def change_password(
     await accounts_service.mail_password_changed(session, user=login.user)
 
 
-@router.get("")
+@router.get("", responses={403: {"description": "`forbidden`: administrators only"}})
 async def list_users(
     _: AdminUser,
     session: SessionDep,
@@ -65,7 +72,12 @@ async def list_users(
 
 
 @router.patch(
-    "/{user_id}", responses={404: {"description": "`not_found`"}, 409: {"description": "`cannot_change_self`"}}
+    "/{user_id}",
+    responses={
+        403: {"description": "`forbidden`: administrators only"},
+        404: {"description": "`not_found`"},
+        409: {"description": "`cannot_change_self`"},
+    },
 )
 async def update_user(user_id: uuid.UUID, data: UserAdminUpdate, admin: AdminUser, session: SessionDep) -> UserRead:
     """Administrators: change a user's role or deactivate them. Either ends all their logins at once."""
