@@ -9,7 +9,6 @@ from app.core.settings import get_settings
 from app.services.accounts.routes import router as accounts_router
 from app.services.appointments.reminders import reminder_worker
 from app.services.appointments.routes import router as appointments_router
-from app.services.audit.routes import router as audit_router
 from app.services.auth.routes import router as auth_router
 from app.services.auth.users_routes import router as users_router
 from app.services.catalog.routes import router as catalog_router
@@ -52,7 +51,6 @@ ROUTERS = [
     organizations_router,
     ratings_router,
     insights_router,
-    audit_router,
     accounts_router,
     patients_router,
     medical_records_router,

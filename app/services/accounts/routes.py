@@ -1,3 +1,10 @@
+"""Account self-service: registration and password change (both mail the account), password
+reset, e-mail verification, MFA, and the audit entries an admin or the user may read.
+
+`accounts` sits above `auth` and `notifications`: routes that sign in *and* mail live here, so
+that `auth` never imports a feature that mails.
+"""
+
 import uuid
 from typing import Any
 
@@ -5,7 +12,8 @@ from fastapi import APIRouter, Request, status
 from fastapi.responses import JSONResponse
 
 from app.core.database import SessionDep
-from app.core.dependencies import SettingsDep, SignerDep
+from app.core.dependencies import PageDep, SettingsDep, SignerDep
+from app.core.schemas import Page
 from app.services.accounts import service as accounts_service
 from app.services.accounts.schemas import (
     Accepted,
@@ -19,10 +27,15 @@ from app.services.accounts.schemas import (
     TotpEnrolment,
     TotpEnrolRequest,
 )
-from app.services.auth.dependencies import AdminUser, CurrentLogin, CurrentUser
+from app.services.audit import service as audit_service
+from app.services.audit.dependencies import AuditFiltersDep, audit_page
+from app.services.audit.schemas import AuditEntryRead
+from app.services.auth import service as auth_service
+from app.services.auth.dependencies import AdminUser, CurrentLogin, CurrentUser, auth_response, client_info
+from app.services.auth.schemas import AuthResponse, RegisterRequest
 from app.services.mfa import service as mfa_service
 from app.services.users import service as users_service
-from app.services.users.schemas import UserRead
+from app.services.users.schemas import PasswordChange, UserRead
 
 router = APIRouter(tags=["accounts"])
 
@@ -42,6 +55,55 @@ def _address(request: Request) -> str | None:
 
 def _secret(model: TotpEnrolment | RecoveryCodes, status_code: int = 200) -> JSONResponse:
     return JSONResponse(model.model_dump(mode="json"), status_code=status_code, headers=NO_STORE)
+
+
+# --- registration and password change (they mail the account) -----------------------------------
+
+
+@router.post(
+    "/auth/register",
+    tags=["auth"],
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        409: {"description": "`email_taken`"},
+        422: {"description": "`weak_password`, `validation_error`"},
+        429: {"description": "`rate_limited`: too many registrations from this address, with `Retry-After`"},
+    },
+)
+async def register(
+    data: RegisterRequest, request: Request, session: SessionDep, settings: SettingsDep, signer: SignerDep
+) -> AuthResponse:
+    """Create a citizen account and sign it in. A link to verify the e-mail address is mailed
+    (`FRONTEND_URL/verify-email?token=...`); nothing waits for it."""
+    user, tokens = await auth_service.register(
+        session, settings=settings, signer=signer, data=data, client=client_info(request)
+    )
+    await accounts_service.send_verification(session, settings=settings, user=user)
+    return auth_response(user, tokens)
+
+
+@router.post(
+    "/users/me/password",
+    tags=["users"],
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={
+        422: {"description": "`wrong_password`, `weak_password`"},
+        429: {"description": "`rate_limited` (too many wrong passwords), with `Retry-After`"},
+    },
+)
+async def change_password(
+    data: PasswordChange, login: CurrentLogin, session: SessionDep, settings: SettingsDep
+) -> None:
+    """Change your password. Every other login of yours ends; this one stays. The change is mailed."""
+    await auth_service.change_password(
+        session,
+        settings=settings,
+        user=login.user,
+        current_session_id=login.session_id,
+        current=data.current_password,
+        new=data.new_password,
+    )
+    await accounts_service.mail_password_changed(session, user=login.user)
 
 
 # --- password reset and e-mail verification ---------------------------------------------------
@@ -177,3 +239,32 @@ async def reset_mfa(user_id: uuid.UUID, admin: AdminUser, session: SessionDep) -
     """Administrators: turn a user's two-factor sign-in off (lost phone and codes); all their logins end."""
     user = await users_service.get_or_raise(session, user_id)
     await accounts_service.reset_mfa(session, admin=admin, user=user)
+
+
+# --- the audit log (the organization's own: organizations/routes.py) ---------------------------
+
+
+@router.get("/admin/audit", tags=["audit"], responses={403: {"description": "`forbidden`: administrators only"}})
+async def list_audit_entries(
+    _: AdminUser,
+    session: SessionDep,
+    page: PageDep,
+    filters: AuditFiltersDep,
+    organization_id: uuid.UUID | None = None,
+) -> Page[AuditEntryRead]:
+    """Administrators: every audit entry, newest first."""
+    rows, total = await audit_service.get_all(
+        session, filters=filters, organization_id=organization_id, offset=page.offset, limit=page.size
+    )
+    return audit_page(rows, total, page)
+
+
+@router.get("/users/me/audit", tags=["audit"])
+async def list_my_audit_entries(
+    user: CurrentUser, session: SessionDep, page: PageDep, filters: AuditFiltersDep
+) -> Page[AuditEntryRead]:
+    """The audit entries about you (sign-ins, password and MFA changes, your memberships), newest first."""
+    rows, total = await audit_service.get_all(
+        session, filters=filters, target_id=user.id, offset=page.offset, limit=page.size
+    )
+    return audit_page(rows, total, page)

@@ -11,6 +11,7 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from urllib.parse import urlencode
 
 from sqlalchemy import select, update
@@ -37,6 +38,7 @@ VERIFY_EMAIL = "verify_email"
 LIFETIMES = {PASSWORD_RESET: timedelta(minutes=30), VERIFY_EMAIL: timedelta(hours=48)}
 _PAGES = {PASSWORD_RESET: "reset-password", VERIFY_EMAIL: "verify-email"}
 _HOUR = timedelta(hours=1)
+TEMPLATES = Path(__file__).parent / "templates"
 
 
 # --- one-time link tokens -----------------------------------------------------------------------
@@ -114,7 +116,14 @@ async def _spend(session: AsyncSession, *, token: str, purpose: str) -> None:
 
 async def _mail(session: AsyncSession, *, user: User, kind: str, title: str, body: str, link: str = "") -> None:
     await notifications_service.queue_email(
-        session, to_address=user.email, full_name=user.full_name, kind=kind, title=title, body=body, data={"link": link}
+        session,
+        to_address=user.email,
+        full_name=user.full_name,
+        kind=kind,
+        title=title,
+        body=body,
+        data={"link": link},
+        templates=TEMPLATES,
     )
 
 

@@ -22,7 +22,10 @@ from app.services.apikeys.errors import AmbiguousCredentials, InsufficientScope
 from app.services.apikeys.service import ApiKeyPrincipal
 from app.services.auth import service as auth_service
 from app.services.auth.errors import LoginEnded
+from app.services.auth.schemas import AuthResponse
+from app.services.auth.service import ClientInfo, IssuedTokens
 from app.services.users.models import Role, User
+from app.services.users.schemas import UserRead
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,3 +151,21 @@ def require_access(scope: str):  # type: ignore[no-untyped-def]
         return await _bearer(request)
 
     return Depends(gate)
+
+
+def client_info(request: Request) -> ClientInfo:
+    """Where a sign-in or registration comes from (kept with its login session)."""
+    return ClientInfo(
+        address=request.client.host if request.client else None,
+        user_agent=request.headers.get("user-agent"),
+    )
+
+
+def auth_response(user: User, tokens: IssuedTokens) -> AuthResponse:
+    """The answer of every route that signs in (register, login, token, refresh)."""
+    return AuthResponse(
+        user=UserRead.model_validate(user),
+        access_token=tokens.access_token,
+        refresh_token=tokens.refresh_token,
+        expires_in=tokens.expires_in,
+    )

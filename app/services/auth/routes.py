@@ -6,51 +6,11 @@ from fastapi.security import OAuth2PasswordRequestForm
 from app.core.database import SessionDep
 from app.core.dependencies import SettingsDep, SignerDep
 from app.core.errors import InvalidInput
-from app.services.accounts import service as accounts_service
 from app.services.auth import service as auth_service
-from app.services.auth.schemas import AuthResponse, LoginRequest, RefreshRequest, RegisterRequest
-from app.services.auth.service import ClientInfo, IssuedTokens
-from app.services.users.models import User
-from app.services.users.schemas import UserRead
+from app.services.auth.dependencies import auth_response, client_info
+from app.services.auth.schemas import AuthResponse, LoginRequest, RefreshRequest
 
 router = APIRouter(prefix="/auth", tags=["auth"])
-
-
-def _client(request: Request) -> ClientInfo:
-    return ClientInfo(
-        address=request.client.host if request.client else None,
-        user_agent=request.headers.get("user-agent"),
-    )
-
-
-def _response(user: User, tokens: IssuedTokens) -> AuthResponse:
-    return AuthResponse(
-        user=UserRead.model_validate(user),
-        access_token=tokens.access_token,
-        refresh_token=tokens.refresh_token,
-        expires_in=tokens.expires_in,
-    )
-
-
-@router.post(
-    "/register",
-    status_code=status.HTTP_201_CREATED,
-    responses={
-        409: {"description": "`email_taken`"},
-        422: {"description": "`weak_password`, `validation_error`"},
-        429: {"description": "`rate_limited`: too many registrations from this address, with `Retry-After`"},
-    },
-)
-async def register(
-    data: RegisterRequest, request: Request, session: SessionDep, settings: SettingsDep, signer: SignerDep
-) -> AuthResponse:
-    """Create a citizen account and sign it in. A link to verify the e-mail address is mailed
-    (`FRONTEND_URL/verify-email?token=...`); nothing waits for it."""
-    user, tokens = await auth_service.register(
-        session, settings=settings, signer=signer, data=data, client=_client(request)
-    )
-    await accounts_service.send_verification(session, settings=settings, user=user)
-    return _response(user, tokens)
 
 
 @router.post(
@@ -73,9 +33,9 @@ async def login(
         email=data.email,
         password=data.password,
         otp=data.otp,
-        client=_client(request),
+        client=client_info(request),
     )
-    return _response(user, tokens)
+    return auth_response(user, tokens)
 
 
 @router.post(
@@ -97,9 +57,14 @@ async def issue_token(
     if len(form.username) > 254 or len(form.password) > 256:
         raise InvalidInput("The username or the password is too long.")
     user, tokens = await auth_service.login(
-        session, settings=settings, signer=signer, email=form.username, password=form.password, client=_client(request)
+        session,
+        settings=settings,
+        signer=signer,
+        email=form.username,
+        password=form.password,
+        client=client_info(request),
     )
-    return _response(user, tokens)
+    return auth_response(user, tokens)
 
 
 @router.post("/refresh", responses={401: {"description": "`invalid_refresh_token`"}})
@@ -110,7 +75,7 @@ async def refresh_tokens(
     user, tokens = await auth_service.refresh(
         session, settings=settings, signer=signer, refresh_token=data.refresh_token
     )
-    return _response(user, tokens)
+    return auth_response(user, tokens)
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)

@@ -336,12 +336,20 @@ async def mark_all_read(session: AsyncSession, *, user: User) -> int:
 
 
 async def queue_email(
-    session: AsyncSession, *, to_address: str, full_name: str, kind: str, title: str, body: str, data: dict[str, Any]
+    session: AsyncSession,
+    *,
+    to_address: str,
+    full_name: str,
+    kind: str,
+    title: str,
+    body: str,
+    data: dict[str, Any],
+    templates: Path | None = None,
 ) -> None:
     """An e-mail without an in-app notification (account mails: reset links, verification links,
-    security changes), rendered from `templates/<kind>.txt` and sent by the outbox worker once the
+    security changes), rendered from `<templates>/<kind>.txt` and sent by the outbox worker once the
     caller's transaction commits."""
-    subject, text = render_email(kind, full_name=full_name, title=title, body=body, data=data)
+    subject, text = render_email(kind, full_name=full_name, title=title, body=body, data=data, templates=templates)
     session.add(OutboxEmail(notification_id=None, to_address=to_address, subject=subject, body=text))
     await session.flush()
 

@@ -9,6 +9,9 @@ from app.core.dependencies import PageDep
 from app.core.schemas import Page
 from app.services.apikeys import service as apikeys_service
 from app.services.apikeys.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyRead
+from app.services.audit import service as audit_service
+from app.services.audit.dependencies import AuditFiltersDep, audit_page
+from app.services.audit.schemas import AuditEntryRead
 from app.services.auth.dependencies import AdminUser
 from app.services.organizations import service as organizations_service
 from app.services.organizations.dependencies import (
@@ -198,3 +201,14 @@ async def update_security(data: SecurityUpdate, access: OrgOwner, session: Sessi
         session, organization=access.organization, actor=access.user, require_mfa=data.require_mfa
     )
     return SecurityRead(require_mfa=organization.require_mfa)
+
+
+@router.get("/{organization_id}/audit", tags=["audit"], responses=GATE_RESPONSES)
+async def list_organization_audit_entries(
+    access: OrgManager, session: SessionDep, page: PageDep, filters: AuditFiltersDep
+) -> Page[AuditEntryRead]:
+    """Owners, managers and administrators: the organization's audit entries, newest first."""
+    rows, total = await audit_service.get_all(
+        session, filters=filters, organization_id=access.organization.id, offset=page.offset, limit=page.size
+    )
+    return audit_page(rows, total, page)
