@@ -137,8 +137,17 @@ def seed_demo(args: argparse.Namespace) -> None:
 
 
 def _uploads_dir(settings: Settings) -> Path:
-    # The documents feature's local storage (app/services/documents/dependencies.py).
-    return settings.data_dir / "uploads"
+    """The documents feature's local storage (STORAGE_URL file://..., by default DATA_DIR/uploads;
+    see app/services/documents/dependencies.py). An object store is not copied: refused."""
+    from app.core import backup as backups
+
+    url = settings.resolved_storage_url
+    if not url.startswith("file://"):
+        raise backups.BackupError(
+            f"STORAGE_URL is {url.split('://', 1)[0]}://: backup and restore copy local uploads only. Back up "
+            "the bucket with its own tools (versioning or replication) and the database with pg_dump."
+        )
+    return Path(url.removeprefix("file://"))
 
 
 def backup(args: argparse.Namespace) -> None:
@@ -147,9 +156,8 @@ def backup(args: argparse.Namespace) -> None:
     settings = _settings()
     output = Path(args.output or f"queueless-backup-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.tar")
     try:
-        manifest = backups.backup(
-            database_url=resolve_database_url(settings), uploads_dir=_uploads_dir(settings), output=output
-        )
+        uploads_dir = _uploads_dir(settings)
+        manifest = backups.backup(database_url=resolve_database_url(settings), uploads_dir=uploads_dir, output=output)
     except backups.BackupError as exc:
         print(f"queueless: {exc}", file=sys.stderr)
         raise SystemExit(exc.exit_code) from None
@@ -162,9 +170,10 @@ def restore(args: argparse.Namespace) -> None:
 
     settings = _settings()
     try:
+        uploads_dir = _uploads_dir(settings)
         manifest = backups.restore(
             database_url=resolve_database_url(settings),
-            uploads_dir=_uploads_dir(settings),
+            uploads_dir=uploads_dir,
             archive=Path(args.file),
             migrate=upgrade_head,
         )

@@ -171,3 +171,15 @@ def test_restore_refuses_a_database_that_has_tables(database_url: str, tmp_path:
         backups.restore(database_url=database_url, uploads_dir=tmp_path / "uploads", archive=archive, migrate=never)
     assert asyncio.run(_table_digests(database_url.replace("postgresql+asyncpg://", "postgresql://"))) == before
     assert backups.RestoreRefused.exit_code == 2  # the CLI's exit status (see the round trip above)
+
+
+@pytest.mark.parametrize("command", [["backup", "--output", "never.tar"], ["restore", "never.tar"]])
+def test_an_object_store_is_refused_rather_than_left_out(tmp_path: Path, command: list[str]) -> None:
+    """With STORAGE_URL=s3://..., the uploads are not local: the commands refuse (exit 1) and say
+    so, instead of writing an archive without the files or restoring rows whose files are absent."""
+    env = {**_env(tmp_path / "data"), "STORAGE_URL": "s3://bucket/docs", "DATABASE_URL": "postgresql://x@127.0.0.1:1/x"}
+    done = _run_cli([*command[:-1], str(tmp_path / command[-1])], env)
+    assert done.returncode == 1, done.stderr
+    assert "STORAGE_URL is s3://" in done.stderr
+    assert "local uploads only" in done.stderr
+    assert not (tmp_path / "never.tar").exists()
