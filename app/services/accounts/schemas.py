@@ -1,7 +1,7 @@
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from app.core.schemas import InputSchema, Schema
 from app.services.users.schemas import Email, Password
@@ -13,14 +13,28 @@ CodeText = Annotated[str, Field(min_length=1, max_length=32, description="A TOTP
 class PasswordResetRequest(InputSchema):
     email: Email
 
+    model_config = ConfigDict(json_schema_extra={"examples": [{"email": "ana@example.org"}]})
+
 
 class PasswordResetConfirm(InputSchema):
     token: TokenText
     new_password: Password
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"token": "kN3v0Jx8wQ2mT5rZ7yB1cD4fG6hJ9kL0pS3uV5xA8zE", "new_password": "a long, new passphrase"}
+            ]
+        }
+    )
+
 
 class EmailVerification(InputSchema):
     token: TokenText
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"token": "kN3v0Jx8wQ2mT5rZ7yB1cD4fG6hJ9kL0pS3uV5xA8zE"}]}
+    )
 
 
 class Accepted(Schema):
@@ -29,6 +43,8 @@ class Accepted(Schema):
 
 class TotpEnrolRequest(InputSchema):
     password: Password
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"password": "my current password"}]})
 
 
 class TotpEnrolment(Schema):
@@ -39,6 +55,8 @@ class TotpEnrolment(Schema):
 
 class TotpConfirm(InputSchema):
     code: CodeText
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"code": "492039"}]})
 
 
 class RecoveryCodes(Schema):
@@ -54,3 +72,5 @@ class MfaStatus(Schema):
 class MfaChange(InputSchema):
     password: Password
     code: CodeText
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"password": "my current password", "code": "492039"}]})

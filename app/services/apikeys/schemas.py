@@ -2,7 +2,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import Field, StringConstraints
+from pydantic import ConfigDict, Field, StringConstraints
 
 from app.core.schemas import AwareDatetime, InputSchema, Schema
 from app.services.apikeys.scopes import Scope
@@ -12,6 +12,18 @@ class ApiKeyCreate(InputSchema):
     name: Annotated[str, StringConstraints(min_length=1, max_length=100)]
     scopes: Annotated[list[Scope], Field(min_length=1, max_length=len(Scope))]
     expires_at: AwareDatetime | None = None
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Front-desk kiosk",
+                    "scopes": ["appointments:read", "documents:read"],
+                    "expires_at": "2027-12-31T23:59:59Z",
+                }
+            ]
+        }
+    )
 
 
 class ApiKeyRead(Schema):

@@ -153,7 +153,11 @@ NO_STORE = {"Cache-Control": "no-store"}
     "/{organization_id}/api-keys",
     status_code=status.HTTP_201_CREATED,
     response_model=ApiKeyCreated,
-    responses={409: {"description": "`too_many_api_keys`"}, 422: {"description": "`validation_error`"}},
+    responses={
+        **GATE_RESPONSES,
+        409: {"description": "`too_many_api_keys`"},
+        422: {"description": "`validation_error`"},
+    },
 )
 async def create_api_key(data: ApiKeyCreate, access: OrgManager, session: SessionDep) -> JSONResponse:
     """Owners, managers and administrators: a key that acts as the organization with exactly
@@ -165,7 +169,7 @@ async def create_api_key(data: ApiKeyCreate, access: OrgManager, session: Sessio
     return JSONResponse(body.model_dump(mode="json"), status_code=status.HTTP_201_CREATED, headers=NO_STORE)
 
 
-@router.get("/{organization_id}/api-keys")
+@router.get("/{organization_id}/api-keys", responses=GATE_RESPONSES)
 async def list_api_keys(access: OrgManager, session: SessionDep, page: PageDep) -> Page[ApiKeyRead]:
     """Owners, managers and administrators: the organization's keys, newest first, revoked ones
     included (never their secret)."""
@@ -178,20 +182,20 @@ async def list_api_keys(access: OrgManager, session: SessionDep, page: PageDep) 
 @router.delete(
     "/{organization_id}/api-keys/{key_id}",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses={404: {"description": "`not_found`"}},
+    responses={**GATE_RESPONSES, 404: {"description": "`not_found`: no such organization, or no such key of it"}},
 )
 async def revoke_api_key(key_id: uuid.UUID, access: OrgManager, session: SessionDep) -> None:
     """Owners, managers and administrators: revoke a key at once. It stays listed."""
     await apikeys_service.revoke(session, organization_id=access.organization.id, actor=access.actor, key_id=key_id)
 
 
-@router.get("/{organization_id}/security")
+@router.get("/{organization_id}/security", responses=GATE_RESPONSES)
 async def get_security(access: OrgManager) -> SecurityRead:
     """Owners, managers and administrators: the organization's security policy."""
     return SecurityRead(require_mfa=access.organization.require_mfa)
 
 
-@router.patch("/{organization_id}/security", responses={403: {"description": "`forbidden`, `mfa_required`"}})
+@router.patch("/{organization_id}/security", responses=GATE_RESPONSES)
 async def update_security(data: SecurityUpdate, access: OrgOwner, session: SessionDep) -> SecurityRead:
     """Owners and administrators: require two-factor sign-in of every member. While it is on, a
     member without it gets 403 `mfa_required` on everything done through the membership (an

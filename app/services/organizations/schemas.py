@@ -114,3 +114,5 @@ class SecurityRead(Schema):
 
 class SecurityUpdate(InputSchema):
     require_mfa: bool
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"require_mfa": True}]})
