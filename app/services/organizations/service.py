@@ -245,8 +245,9 @@ async def add_member(
         "role": data.role,
         "title": data.title,
         "department_id": data.department_id,
-        "clinical_role": data.clinical_role,
     }
+    if data.clinical_role is not None or not created:  # a clinic's clinical role, recorded where it applies
+        changes["clinical_role"] = data.clinical_role
     if not created:
         existing = await session.get(
             Membership, (organization.id, user.id), with_for_update=True, populate_existing=True
