@@ -1,15 +1,20 @@
-"""The `queueless` command: serve, migrate, create-admin, db-url, seed-demo."""
+"""The `queueless` command: serve, migrate, create-admin, db-url, seed-demo, backup, restore."""
 
 import argparse
 import asyncio
 import getpass
+import os
+import shutil
 import signal
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
 from types import FrameType
 
 from app.core import embedded
 from app.core.database import resolve_database_url
+from app.core.metrics_dir import MULTIPROC_ENV, prepare_multiprocess_dir
 from app.core.migrations import upgrade_head
 from app.core.settings import ConfigurationError, Settings, get_settings
 
@@ -46,6 +51,9 @@ def serve(args: argparse.Namespace) -> None:
     from app.core.http_protocol import BoundedProtocol
 
     settings = _settings()
+    # Before any worker imports prometheus-client: the workers share this directory (app/core/metrics.py).
+    metrics_dir = settings.data_dir.resolve() / "metrics" / str(os.getpid())
+    prepare_multiprocess_dir(metrics_dir)
     url = resolve_database_url(settings)
     settings.resolved_secret_key()  # create the development key once, before the workers start
     upgrade_head(url)
@@ -69,6 +77,8 @@ def serve(args: argparse.Namespace) -> None:
         )
     finally:
         signal.signal(signal.SIGTERM, previous_handler)
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+        os.environ.pop(MULTIPROC_ENV, None)
 
 
 def migrate(args: argparse.Namespace) -> None:
@@ -126,6 +136,53 @@ def seed_demo(args: argparse.Namespace) -> None:
     print(f"demo accounts: {demo_seed.ADMIN_EMAIL} and the others in README.md, password {demo_seed.PASSWORD!r}")
 
 
+def _uploads_dir(settings: Settings) -> Path:
+    """The documents feature's local storage (STORAGE_URL file://..., by default DATA_DIR/uploads;
+    see app/services/documents/dependencies.py). An object store is not copied: refused."""
+    from app.core import backup as backups
+
+    url = settings.resolved_storage_url
+    if not url.startswith("file://"):
+        raise backups.BackupError(
+            f"STORAGE_URL is {url.split('://', 1)[0]}://: backup and restore copy local uploads only. Back up "
+            "the bucket with its own tools (versioning or replication) and the database with pg_dump."
+        )
+    return Path(url.removeprefix("file://"))
+
+
+def backup(args: argparse.Namespace) -> None:
+    from app.core import backup as backups
+
+    settings = _settings()
+    output = Path(args.output or f"queueless-backup-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.tar")
+    try:
+        uploads_dir = _uploads_dir(settings)
+        manifest = backups.backup(database_url=resolve_database_url(settings), uploads_dir=uploads_dir, output=output)
+    except backups.BackupError as exc:
+        print(f"queueless: {exc}", file=sys.stderr)
+        raise SystemExit(exc.exit_code) from None
+    files = len(manifest["files"]) - 1
+    print(f"backup written to {output} (revision {', '.join(manifest['alembic_revisions'])}, {files} files)")
+
+
+def restore(args: argparse.Namespace) -> None:
+    from app.core import backup as backups
+
+    settings = _settings()
+    try:
+        uploads_dir = _uploads_dir(settings)
+        manifest = backups.restore(
+            database_url=resolve_database_url(settings),
+            uploads_dir=uploads_dir,
+            archive=Path(args.file),
+            migrate=upgrade_head,
+        )
+    except backups.BackupError as exc:
+        print(f"queueless: {exc}", file=sys.stderr)
+        raise SystemExit(exc.exit_code) from None
+    print(f"restored the backup of {manifest['created_at']} and migrated to the latest revision")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="queueless", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -157,6 +214,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser("db-url", help="print the URL of the database (for psql and other tools)")
     p.set_defaults(handler=db_url)
+
+    p = commands.add_parser("backup", help="write the database and the uploaded files to one tar archive")
+    p.add_argument("--output", help="the archive to write (default queueless-backup-<UTC time>.tar)")
+    p.set_defaults(handler=backup)
+
+    p = commands.add_parser(
+        "restore", help="restore an archive of `backup` into an empty database (exit 2 if it is not empty)"
+    )
+    p.add_argument("file", help="the archive written by `queueless backup`")
+    p.set_defaults(handler=restore)
     return parser
 
 

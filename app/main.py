@@ -3,9 +3,10 @@
 from fastapi import FastAPI
 
 from app import models  # noqa: F401  (every table in the metadata)
-from app.core import realtime
+from app.core import metrics, realtime
 from app.core.api import BackgroundService, create_app
 from app.core.settings import get_settings
+from app.services.accounts.routes import router as accounts_router
 from app.services.appointments.reminders import reminder_worker
 from app.services.appointments.routes import router as appointments_router
 from app.services.auth.routes import router as auth_router
@@ -25,6 +26,7 @@ from app.services.inbound_mail.routes import router as inbound_mail_router
 from app.services.insights.routes import router as insights_router
 from app.services.knowledge.routes import router as knowledge_router
 from app.services.medical_records.routes import router as medical_records_router
+from app.services.notifications import service as notifications_service
 from app.services.notifications.routes import router as notifications_router
 from app.services.notifications.workers import notification_workers
 from app.services.organizations.routes import router as organizations_router
@@ -53,6 +55,9 @@ BACKGROUND: list[BackgroundService] = [
     webhook_workers,
 ]
 
+# What only features can count, refreshed at each scrape of GET /metrics.
+metrics.REFRESHERS.append(notifications_service.refresh_outbox_metric)
+
 # Starlette tries routers in this order on every request: the busiest come first.
 ROUTERS = [
     appointments_router,
@@ -67,6 +72,7 @@ ROUTERS = [
     organizations_router,
     ratings_router,
     insights_router,
+    accounts_router,
     patients_router,
     medical_records_router,
     properties_router,

@@ -1,7 +1,10 @@
 """Imports every feature's models so that `Base.metadata` is whole (for Alembic and the app)."""
 
 from app.core import realtime as realtime_models
+from app.services.accounts import models as accounts_models
+from app.services.apikeys import models as apikeys_models
 from app.services.appointments import models as appointments_models
+from app.services.audit import models as audit_models
 from app.services.auth import models as auth_models
 from app.services.automations import models as automations_models
 from app.services.catalog import models as catalog_models
@@ -13,6 +16,7 @@ from app.services.inbound_mail import models as inbound_mail_models
 from app.services.insights import models as insights_models
 from app.services.knowledge import models as knowledge_models
 from app.services.medical_records import models as medical_records_models
+from app.services.mfa import models as mfa_models
 from app.services.notifications import models as notifications_models
 from app.services.organizations import models as organizations_models
 from app.services.patients import models as patients_models
@@ -26,7 +30,10 @@ from app.services.users import models as users_models
 from app.services.webhooks import models as webhooks_models
 
 __all__ = [
+    "accounts_models",
+    "apikeys_models",
     "appointments_models",
+    "audit_models",
     "auth_models",
     "automations_models",
     "catalog_models",
@@ -38,6 +45,7 @@ __all__ = [
     "insights_models",
     "knowledge_models",
     "medical_records_models",
+    "mfa_models",
     "notifications_models",
     "organizations_models",
     "patients_models",

@@ -19,7 +19,7 @@ from sqlalchemy.exc import DBAPIError, EmulatedDBAPIException
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.core import health, migrations, openapi
+from app.core import health, metrics, migrations, openapi
 from app.core.body_limit import JsonBodyLimitMiddleware
 from app.core.database import (
     DATABASE_RETRY_AFTER_SECONDS,
@@ -193,6 +193,7 @@ def create_app(
         finally:
             await engine.dispose()
             await anyio.to_thread.run_sync(release_database, settings)
+            metrics.process_exiting()
 
     app = FastAPI(
         title="Queueless",
@@ -230,9 +231,11 @@ def create_app(
             expose_headers=["X-Request-ID", "Retry-After"],
         )
     app.add_middleware(JsonBodyLimitMiddleware, max_bytes=settings.max_json_body_bytes)
+    app.add_middleware(metrics.MetricsMiddleware)
     app.add_middleware(RequestContextMiddleware)
 
     app.include_router(health.router)
+    app.include_router(metrics.router)
     for router in routers:
         app.include_router(router, prefix=API_PREFIX)
     openapi.install(app, routers, prefix=API_PREFIX)

@@ -15,6 +15,8 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
+# The caller's address, for records written deep inside a request (the audit log).
+client_address_var: ContextVar[str | None] = ContextVar("client_address", default=None)
 
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 _STANDARD_ATTRS = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
@@ -125,6 +127,7 @@ class RequestContextMiddleware:
         raw = headers.get(b"x-request-id")
         request_id = incoming_request_id(raw.decode("latin-1") if raw else None)
         token = request_id_var.set(request_id)
+        address_token = client_address_var.set((scope.get("client") or (None, 0))[0])
         scope.setdefault("state", {})["request_id"] = request_id
         started = time.perf_counter()
         status = 500
@@ -154,3 +157,4 @@ class RequestContextMiddleware:
                 },
             )
             request_id_var.reset(token)
+            client_address_var.reset(address_token)

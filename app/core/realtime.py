@@ -54,6 +54,7 @@ from sqlalchemy.dialects.postgresql import JSONB, aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app.core import metrics
 from app.core.database import Base
 
 logger = logging.getLogger(__name__)
@@ -315,14 +316,17 @@ class Hub:
 
     async def register(self, socket: LiveSocket) -> None:
         sockets = self.sockets.setdefault(socket.user_id, set())
+        if socket not in sockets:
+            metrics.WEBSOCKETS.inc()
         sockets.add(socket)
         if len(sockets) == 1:
             await self._sync_presence(socket.user_id)
 
     async def unregister(self, socket: LiveSocket) -> None:
         sockets = self.sockets.get(socket.user_id)
-        if sockets is None:
+        if sockets is None or socket not in sockets:
             return
+        metrics.WEBSOCKETS.dec()
         sockets.discard(socket)
         if not sockets:
             del self.sockets[socket.user_id]

@@ -45,6 +45,14 @@ class Settings(BaseSettings):
     login_failures_per_address: int = Field(default=50, ge=1)
     login_failure_window_seconds: int = Field(default=900, ge=1)
     registrations_per_address_per_hour: int = Field(default=1000, ge=1)
+    api_key_requests_per_minute: int = Field(default=300, ge=1)
+    # Password-reset requests and verification re-sends, per e-mail and per client address.
+    account_mails_per_email_per_hour: int = Field(default=3, ge=1)
+    account_mails_per_address_per_hour: int = Field(default=20, ge=1)
+    # Where the web front end lives: e-mailed links point at FRONTEND_URL/reset-password?token=...
+    frontend_url: str = "http://localhost:8000"
+    # GET /metrics answers only `Authorization: Bearer <METRICS_TOKEN>`; unset, it is 404.
+    metrics_token: str | None = Field(default=None, min_length=16)
 
     # Appointments: check-in opens this many minutes before the start and closes at the end.
     checkin_opens_minutes_before: int = Field(default=120, ge=0, le=24 * 60)

@@ -36,6 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from app.core.security import hash_password_sync
 from app.demo import catalog, clinic
 from app.demo import helpdesk as helpdesk_demo
+from app.demo import platform as platform_demo
 from app.demo import property as property_demo
 from app.demo import property_construction as property_construction_demo
 from app.services.appointments.models import ACTIVE_VALUES_SQL
@@ -132,6 +133,7 @@ class VerticalSeeder(Protocol):
 # Each vertical's seeder, in order; each finds what an earlier run made and only tops it up.
 VERTICALS: list[VerticalSeeder] = [
     clinic.seed,
+    platform_demo.seed,
     property_demo.seed,
     property_construction_demo.seed,
     helpdesk_demo.seed,

@@ -19,7 +19,9 @@ async def test_register_returns_user_and_tokens_without_hash(client: httpx.Async
     body = response.json()
     assert body["token_type"] == "bearer"
     assert body["expires_in"] == 15 * 60
-    assert set(body["user"]) == {"id", "email", "full_name", "phone", "role", "is_active", "created_at"}
+    assert set(body["user"]) == {
+        "id", "email", "full_name", "phone", "role", "is_active", "mfa_enabled", "email_verified_at", "created_at",
+    }  # fmt: skip
     assert body["user"]["email"] == "ada.lovelace@example.org"
     assert body["user"]["role"] == "citizen"
     assert "hash" not in response.text

@@ -127,6 +127,8 @@ class AppointmentEvent(Base):
     from_status: Mapped[str | None] = mapped_column(String(16))
     to_status: Mapped[str] = mapped_column(String(16))
     actor_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # Set instead of `actor_id` when an organization's API key made the change.
+    api_key_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("api_keys.id", ondelete="SET NULL"))
     note: Mapped[str | None] = mapped_column(String(1000))
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 

@@ -37,7 +37,7 @@ from app.services.appointments.models import Appointment
 from app.services.appointments.schemas import AppointmentRead
 from app.services.auth import service as auth_service
 from app.services.catalog.models import Requirement
-from app.services.organizations.models import Membership
+from app.services.organizations.models import Membership, Organization
 from app.services.users.models import Role, User
 
 # The body shows, for each requirement, the document currently linked to it. `documents` is a
@@ -116,10 +116,20 @@ def visible_to(user_id: Any, is_admin: Any) -> ColumnElement[bool]:
 
     Takes values (a signed-in `User`) or columns (the `login` CTE of a hot-path statement).
     """
+    # A membership counts only while the organization's MFA policy is met (users.mfa_enabled_at).
+    policy_met = or_(
+        Organization.require_mfa.is_(False),
+        exists().where(User.id == user_id, User.mfa_enabled_at.is_not(None)).correlate_except(User),
+    )
     member = (
         exists()
-        .where(Membership.organization_id == Appointment.organization_id, Membership.user_id == user_id)
-        .correlate_except(Membership)
+        .where(
+            Membership.organization_id == Appointment.organization_id,
+            Membership.user_id == user_id,
+            Organization.id == Membership.organization_id,
+            policy_met,
+        )
+        .correlate_except(Membership, Organization)
     )
     return or_(is_admin, Appointment.citizen_id == user_id, member)
 

@@ -7,8 +7,16 @@ from fastapi import APIRouter, Query, Response, status
 from app.core.database import EngineDep, SessionDep
 from app.core.dependencies import PageDep, SettingsDep
 from app.core.schemas import Page, json_response, page_response
+from app.services.apikeys.service import ApiKeyPrincipal
 from app.services.appointments import booking
 from app.services.appointments import service as appointments_service
+from app.services.appointments.dependencies import (
+    AppointmentReadAccess,
+    AppointmentReader,
+    AppointmentWriter,
+    QueueReader,
+)
+from app.services.appointments.errors import InvalidStaff
 from app.services.appointments.models import Status
 from app.services.appointments.schemas import (
     AppointmentCreate,
@@ -21,8 +29,8 @@ from app.services.appointments.schemas import (
     Slot,
     StatusChange,
 )
-from app.services.auth.dependencies import AccessDep, CurrentUser
-from app.services.organizations.dependencies import GATE_RESPONSES, OrgStaff
+from app.services.auth.dependencies import AccessDep
+from app.services.organizations.dependencies import GATE_RESPONSES
 
 router = APIRouter(tags=["appointments"])
 
@@ -102,9 +110,13 @@ async def list_appointments(
     response_model=AppointmentRead,
     responses={404: {"description": "`not_found`"}},
 )
-async def get_appointment(appointment_id: uuid.UUID, claims: AccessDep, engine: EngineDep) -> Response:
-    """The owner, staff of its organization, or an administrator."""
-    body = await appointments_service.get_read(engine, claims=claims, appointment_id=appointment_id)
+async def get_appointment(appointment_id: uuid.UUID, access: AppointmentReadAccess, engine: EngineDep) -> Response:
+    """The owner, staff of its organization, an administrator, or the organization's API key
+    (`appointments:read`)."""
+    if isinstance(access, ApiKeyPrincipal):
+        body = await appointments_service.get_read_for_key(engine, api_key=access, appointment_id=appointment_id)
+    else:
+        body = await appointments_service.get_read(engine, claims=access, appointment_id=appointment_id)
     return Response(body, media_type="application/json")
 
 
@@ -113,7 +125,7 @@ async def get_appointment(appointment_id: uuid.UUID, claims: AccessDep, engine: 
     responses={404: {"description": "`not_found`"}, 409: {"description": "`invalid_transition`, `too_late`"}},
 )
 async def cancel_appointment(
-    appointment_id: uuid.UUID, data: CancelRequest, user: CurrentUser, session: SessionDep
+    appointment_id: uuid.UUID, data: CancelRequest, user: AppointmentWriter, session: SessionDep
 ) -> AppointmentRead:
     """The owner (before the start) or staff cancel a booked appointment; its seat is freed."""
     appointment = await appointments_service.get_visible(
@@ -125,7 +137,7 @@ async def cancel_appointment(
 
 @router.post("/appointments/{appointment_id}/reschedule", responses=_BOOKING_ERRORS)
 async def reschedule_appointment(
-    appointment_id: uuid.UUID, data: RescheduleRequest, user: CurrentUser, session: SessionDep
+    appointment_id: uuid.UUID, data: RescheduleRequest, user: AppointmentWriter, session: SessionDep
 ) -> AppointmentRead:
     """Move a booked appointment to another slot, atomically: the new seat is held and the old
     one freed, or nothing changes."""
@@ -140,7 +152,7 @@ async def reschedule_appointment(
 
 @router.get("/appointments/{appointment_id}/history", responses={404: {"description": "`not_found`"}})
 async def get_appointment_history(
-    appointment_id: uuid.UUID, user: CurrentUser, session: SessionDep
+    appointment_id: uuid.UUID, user: AppointmentReader, session: SessionDep
 ) -> list[HistoryEntry]:
     """Every status change with who made it and when (the first entry is the booking)."""
     appointment = await appointments_service.get_visible(session, appointment_id=appointment_id, user=user)
@@ -156,7 +168,7 @@ async def get_appointment_history(
     },
 )
 async def change_appointment_status(
-    appointment_id: uuid.UUID, data: StatusChange, user: CurrentUser, session: SessionDep, settings: SettingsDep
+    appointment_id: uuid.UUID, data: StatusChange, user: AppointmentWriter, session: SessionDep, settings: SettingsDep
 ) -> AppointmentRead:
     """Staff: move the appointment along booked → checked_in → in_progress → completed (or
     cancelled / no_show). Any other move is 409 `invalid_transition`."""
@@ -181,7 +193,7 @@ async def change_appointment_status(
     },
 )
 async def assign_appointment(
-    appointment_id: uuid.UUID, data: AssignRequest, user: CurrentUser, session: SessionDep
+    appointment_id: uuid.UUID, data: AssignRequest, user: AppointmentWriter, session: SessionDep
 ) -> AppointmentRead:
     """Staff: hand the appointment to a member of the same organization."""
     appointment = await appointments_service.get_for_staff(session, appointment_id=appointment_id, user=user)
@@ -191,7 +203,7 @@ async def assign_appointment(
 
 @router.get("/organizations/{organization_id}/appointments", responses=GATE_RESPONSES)
 async def list_organization_appointments(
-    access: OrgStaff,
+    access: QueueReader,
     session: SessionDep,
     page: PageDep,
     date_: Annotated[date | None, Query(alias="date", description="Local date of the organization")] = None,
@@ -206,7 +218,9 @@ async def list_organization_appointments(
     to: Annotated[date | None, Query(description="Last local date, inclusive")] = None,
 ) -> Page[QueueItem]:
     """Staff: the organization's queue, in time order (a doctor's own calendar: `staff_id=me`)."""
-    staff = access.user.id if staff_id == "me" else staff_id
+    if staff_id == "me" and access.user is None:
+        raise InvalidStaff("`staff_id=me` needs a signed-in member; an API key has no calendar of its own.")
+    staff = access.user.id if staff_id == "me" and access.user is not None else staff_id
     assert not isinstance(staff, str)
     rows, total = await appointments_service.get_queue(
         session,

@@ -96,6 +96,7 @@ class HistoryEntry(Schema):
     from_status: Status | None
     to_status: Status
     actor_id: uuid.UUID | None
+    api_key_id: uuid.UUID | None = None
     note: str | None
     at: datetime
 

@@ -34,6 +34,7 @@ from app.core import paging, prepared
 from app.core.errors import InvalidRange, PermissionDenied
 from app.core.prepared import Prepared
 from app.core.security import AccessClaims
+from app.services.apikeys.service import ApiKeyPrincipal
 from app.services.appointments import announcements, availability, bookable_query, queries, slots
 from app.services.appointments.bookable_query import Bookable
 from app.services.appointments.errors import (
@@ -62,6 +63,9 @@ from app.services.organizations import service as organizations_service
 from app.services.organizations.models import Organization
 from app.services.patients.models import Patient
 from app.services.users.models import User
+
+# Who acts on an appointment: a signed-in user or the organization's API key.
+Caller = User | ApiKeyPrincipal
 
 MAX_RANGE_DAYS = 31
 # Nothing is bookable outside these (the booking window is at most 730 days), and the calendar's
@@ -143,7 +147,7 @@ def _record(
     appointment_id: uuid.UUID,
     before: str | None,
     after: str,
-    actor: User | None,
+    actor: Caller | None,
     note: str | None,
 ) -> None:
     session.add(
@@ -151,17 +155,25 @@ def _record(
             appointment_id=appointment_id,
             from_status=before,
             to_status=after,
-            actor_id=actor.id if actor else None,
+            actor_id=actor.id if isinstance(actor, User) else None,
+            api_key_id=actor.id if isinstance(actor, ApiKeyPrincipal) else None,
             note=note,
         )
     )
 
 
+def _user(actor: Caller | None) -> User | None:
+    """The acting user, for notifications ("by staff"); None for a key (the organization acts)."""
+    return actor if isinstance(actor, User) else None
+
+
 async def get_visible(
-    session: AsyncSession, *, appointment_id: uuid.UUID, user: User, for_update: bool = False
+    session: AsyncSession, *, appointment_id: uuid.UUID, user: Caller, for_update: bool = False
 ) -> Appointment:
-    """The appointment if `user` owns it, is staff of its organization, or is an admin; else 404."""
-    query = select(Appointment).where(Appointment.id == appointment_id, queries.user_sees(user))
+    """The appointment if `user` owns it, is staff of its organization, is an admin, or is the
+    organization's API key; else 404."""
+    sees = queries.user_sees(user) if isinstance(user, User) else Appointment.organization_id == user.organization_id
+    query = select(Appointment).where(Appointment.id == appointment_id, sees)
     if for_update:
         query = query.with_for_update(of=Appointment)
     appointment = await session.scalar(query)
@@ -170,24 +182,27 @@ async def get_visible(
     return appointment
 
 
-async def is_staff_for(session: AsyncSession, *, user: User, appointment: Appointment) -> bool:
+async def is_staff_for(session: AsyncSession, *, user: Caller, appointment: Appointment) -> bool:
     return await organizations_service.is_staff(session, user=user, organization_id=appointment.organization_id)
 
 
-async def get_for_staff(session: AsyncSession, *, appointment_id: uuid.UUID, user: User) -> Appointment:
+async def get_for_staff(session: AsyncSession, *, appointment_id: uuid.UUID, user: Caller) -> Appointment:
     """Locked for update; 404 unless `user` is staff of its organization or an admin."""
     appointment = await session.get(Appointment, appointment_id, with_for_update=True)
     if appointment is None:
         raise AppointmentNotFound()
-    if not await is_staff_for(session, user=user, appointment=appointment):
-        if appointment.citizen_id == user.id:
+    staff = await organizations_service.is_staff(
+        session, user=user, organization_id=appointment.organization_id, refuse_without_mfa=True
+    )
+    if not staff:
+        if isinstance(user, User) and appointment.citizen_id == user.id:
             raise PermissionDenied("Only the organization's staff can do this.")  # they can see it
         raise AppointmentNotFound()
     return appointment
 
 
 async def _move(
-    session: AsyncSession, *, appointment: Appointment, to: Status, actor: User | None, note: str | None
+    session: AsyncSession, *, appointment: Appointment, to: Status, actor: Caller | None, note: str | None
 ) -> Appointment:
     before = Status(appointment.status)
     if to not in TRANSITIONS[before]:
@@ -201,7 +216,11 @@ async def _move(
     await session.flush()
     await session.refresh(appointment)
     await announcements.announce_appointment(
-        session, appointment=appointment, kind=_ANNOUNCEMENTS.get(to, "appointment_status"), actor=actor, note=note
+        session,
+        appointment=appointment,
+        kind=_ANNOUNCEMENTS.get(to, "appointment_status"),
+        actor=_user(actor),
+        note=note,
     )
     if to is Status.completed:
         await announcements.announce_appointment(session, appointment=appointment, kind="rating_request", actor=None)
@@ -221,7 +240,7 @@ async def change_status(
     session: AsyncSession,
     *,
     appointment: Appointment,
-    actor: User,
+    actor: Caller,
     to: Status,
     note: str | None,
     checkin_opens_before: timedelta,
@@ -233,7 +252,7 @@ async def change_status(
 
 
 async def check_in(
-    session: AsyncSession, *, appointment: Appointment, actor: User, opens_before: timedelta
+    session: AsyncSession, *, appointment: Appointment, actor: Caller, opens_before: timedelta
 ) -> Appointment:
     """Check in at the counter. Idempotent: an appointment already checked in is returned unchanged."""
     if Status(appointment.status) is Status.checked_in:
@@ -244,9 +263,9 @@ async def check_in(
     return await _move(session, appointment=appointment, to=Status.checked_in, actor=actor, note=None)
 
 
-async def cancel(session: AsyncSession, *, appointment: Appointment, actor: User, reason: str | None) -> Appointment:
+async def cancel(session: AsyncSession, *, appointment: Appointment, actor: Caller, reason: str | None) -> Appointment:
     """The owner (before the start) or staff cancel; the seat is freed. Lock the row first."""
-    is_owner = appointment.citizen_id == actor.id
+    is_owner = isinstance(actor, User) and appointment.citizen_id == actor.id
     if (
         Status(appointment.status) is Status.booked
         and is_owner
@@ -258,7 +277,7 @@ async def cancel(session: AsyncSession, *, appointment: Appointment, actor: User
 
 
 async def reschedule(
-    session: AsyncSession, *, appointment: Appointment, actor: User, starts_at: datetime
+    session: AsyncSession, *, appointment: Appointment, actor: Caller, starts_at: datetime
 ) -> Appointment:
     """Move a booked appointment to another slot: the new seat is held and the old one freed, or nothing changes."""
     if Status(appointment.status) is not Status.booked:
@@ -290,7 +309,7 @@ async def reschedule(
     await session.flush()
     await session.refresh(appointment)
     await announcements.announce_appointment(
-        session, appointment=appointment, kind="appointment_rescheduled", actor=actor, previous_starts_at=old
+        session, appointment=appointment, kind="appointment_rescheduled", actor=_user(actor), previous_starts_at=old
     )
     return appointment
 
@@ -488,3 +507,10 @@ async def get_queue(
     ordered = query.order_by(Appointment.starts_at, Appointment.id).offset(offset).limit(limit)
     rows = (await session.execute(ordered)).all()
     return [dict(row._mapping) for row in rows], await _total(session, query, rows, offset)
+
+
+async def get_read_for_key(engine: AsyncEngine, *, api_key: ApiKeyPrincipal, appointment_id: uuid.UUID) -> str:
+    """The body of one of the key's organization's appointments (as JSON text); else 404."""
+    async with AsyncSession(engine) as session:
+        appointment = await get_visible(session, appointment_id=appointment_id, user=api_key)
+        return (await to_read(session, appointment)).model_dump_json()

@@ -22,6 +22,7 @@ class AccountDisabled(PermissionDenied):
     code = "account_disabled"
     title = "Account disabled"
     default_detail = "This account has been deactivated."
+    commit_changes: ClassVar[bool] = True  # the refused sign-in's audit entry
 
 
 class EmailTaken(Conflict):

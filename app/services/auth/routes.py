@@ -7,53 +7,16 @@ from app.core.database import SessionDep
 from app.core.dependencies import SettingsDep, SignerDep
 from app.core.errors import InvalidInput
 from app.services.auth import service as auth_service
-from app.services.auth.schemas import AuthResponse, LoginRequest, RefreshRequest, RegisterRequest
-from app.services.auth.service import ClientInfo, IssuedTokens
-from app.services.users.models import User
-from app.services.users.schemas import UserRead
+from app.services.auth.dependencies import auth_response, client_info
+from app.services.auth.schemas import AuthResponse, LoginRequest, RefreshRequest
 
 router = APIRouter(prefix="/auth", tags=["auth"])
-
-
-def _client(request: Request) -> ClientInfo:
-    return ClientInfo(
-        address=request.client.host if request.client else None,
-        user_agent=request.headers.get("user-agent"),
-    )
-
-
-def _response(user: User, tokens: IssuedTokens) -> AuthResponse:
-    return AuthResponse(
-        user=UserRead.model_validate(user),
-        access_token=tokens.access_token,
-        refresh_token=tokens.refresh_token,
-        expires_in=tokens.expires_in,
-    )
-
-
-@router.post(
-    "/register",
-    status_code=status.HTTP_201_CREATED,
-    responses={
-        409: {"description": "`email_taken`"},
-        422: {"description": "`weak_password`, `validation_error`"},
-        429: {"description": "`rate_limited`: too many registrations from this address, with `Retry-After`"},
-    },
-)
-async def register(
-    data: RegisterRequest, request: Request, session: SessionDep, settings: SettingsDep, signer: SignerDep
-) -> AuthResponse:
-    """Create a citizen account and sign it in."""
-    user, tokens = await auth_service.register(
-        session, settings=settings, signer=signer, data=data, client=_client(request)
-    )
-    return _response(user, tokens)
 
 
 @router.post(
     "/login",
     responses={
-        401: {"description": "`invalid_credentials`"},
+        401: {"description": "`invalid_credentials`, `otp_required`, `invalid_otp`"},
         403: {"description": "`account_disabled`"},
         429: {"description": "`rate_limited`, with `Retry-After`"},
     },
@@ -61,17 +24,24 @@ async def register(
 async def login(
     data: LoginRequest, request: Request, session: SessionDep, settings: SettingsDep, signer: SignerDep
 ) -> AuthResponse:
-    """Sign in with e-mail and password. Each sign-in is a login session of its own."""
+    """Sign in with e-mail and password (and `otp` when the account has two-factor sign-in on).
+    Each sign-in is a login session of its own."""
     user, tokens = await auth_service.login(
-        session, settings=settings, signer=signer, email=data.email, password=data.password, client=_client(request)
+        session,
+        settings=settings,
+        signer=signer,
+        email=data.email,
+        password=data.password,
+        otp=data.otp,
+        client=client_info(request),
     )
-    return _response(user, tokens)
+    return auth_response(user, tokens)
 
 
 @router.post(
     "/token",
     responses={
-        401: {"description": "`invalid_credentials`"},
+        401: {"description": "`invalid_credentials`, `otp_required`"},
         403: {"description": "`account_disabled`"},
         429: {"description": "`rate_limited`, with `Retry-After`"},
     },
@@ -87,9 +57,14 @@ async def issue_token(
     if len(form.username) > 254 or len(form.password) > 256:
         raise InvalidInput("The username or the password is too long.")
     user, tokens = await auth_service.login(
-        session, settings=settings, signer=signer, email=form.username, password=form.password, client=_client(request)
+        session,
+        settings=settings,
+        signer=signer,
+        email=form.username,
+        password=form.password,
+        client=client_info(request),
     )
-    return _response(user, tokens)
+    return auth_response(user, tokens)
 
 
 @router.post("/refresh", responses={401: {"description": "`invalid_refresh_token`"}})
@@ -100,7 +75,7 @@ async def refresh_tokens(
     user, tokens = await auth_service.refresh(
         session, settings=settings, signer=signer, refresh_token=data.refresh_token
     )
-    return _response(user, tokens)
+    return auth_response(user, tokens)
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)

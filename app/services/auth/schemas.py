@@ -35,7 +35,13 @@ class LoginRequest(InputSchema):
 
     email: Email
     password: Password
-    otp: Annotated[str | None, Field(max_length=16, description="Reserved for two-factor login; ignored today.")] = None
+    otp: Annotated[
+        str | None,
+        Field(
+            max_length=32,
+            description="With two-factor sign-in on: a code from the authenticator app or an unused recovery code.",
+        ),
+    ] = None
 
 
 class RefreshRequest(InputSchema):

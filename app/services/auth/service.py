@@ -17,6 +17,7 @@ from app.core import security
 from app.core.errors import RateLimited
 from app.core.security import AccessClaims, TokenSigner
 from app.core.settings import Settings
+from app.services.audit import service as audit_service
 from app.services.auth import throttle
 from app.services.auth.errors import (
     AccountDisabled,
@@ -28,6 +29,8 @@ from app.services.auth.errors import (
 )
 from app.services.auth.models import LoginSession, RefreshToken
 from app.services.auth.schemas import RegisterRequest
+from app.services.mfa import service as mfa_service
+from app.services.mfa.errors import InvalidOtpLogin, OtpRequired
 from app.services.users import service as users_service
 from app.services.users.models import Role, User
 
@@ -123,7 +126,11 @@ async def login(
     email: str,
     password: str,
     client: ClientInfo,
+    otp: str | None = None,
 ) -> tuple[User, IssuedTokens]:
+    """Sign in. With MFA on, `otp` (a TOTP or recovery code) is needed once the password is
+    right; a missing or wrong one counts as a failed sign-in, and the failure count is cleared
+    only by a complete sign-in."""
     window = timedelta(seconds=settings.login_failure_window_seconds)
     account_key = _account_key(email)
     address_key = f"login:addr:{client.address}" if client.address else None
@@ -142,12 +149,43 @@ async def login(
         for key in (account_key, address_key):
             if key:
                 await throttle.hit(session, key=key, window=window)
+        await _record_failed_login(session, user=user, email=email, reason=InvalidCredentials.code, client=client)
         raise InvalidCredentials()
     if not user.is_active:
+        await _record_failed_login(session, user=user, email=email, reason=AccountDisabled.code, client=client)
         raise AccountDisabled()
+    if user.mfa_enabled:
+        refusal: type[OtpRequired | InvalidOtpLogin] | None = None
+        if not otp:
+            refusal = OtpRequired
+        elif await mfa_service.check_code(session, user=user, code=otp, secret_key=signer.secret_key) is None:
+            refusal = InvalidOtpLogin
+        if refusal is not None:
+            for key in (account_key, address_key):
+                if key:
+                    await throttle.hit(session, key=key, window=window)
+            await _record_failed_login(session, user=user, email=email, reason=refusal.code, client=client)
+            raise refusal()
     await throttle.clear(session, key=account_key)
     tokens = await start_session(session, settings=settings, signer=signer, user=user, client=client)
+    await audit_service.record_about_user(session, action="auth.login", user_id=user.id, client_address=client.address)
     return user, tokens
+
+
+async def _record_failed_login(
+    session: AsyncSession, *, user: User | None, email: str, reason: str, client: ClientInfo
+) -> None:
+    """The refused sign-in's audit entry; the error raised next commits it (`commit_changes`)."""
+    data = {"reason": reason} if user else {"reason": reason, "email": users_service.normalise_email(email)}
+    await audit_service.record(
+        session,
+        action="auth.login_failed",
+        actor=audit_service.ANONYMOUS,
+        target_type="user" if user else None,
+        target_id=user.id if user else None,
+        data=data,
+        client_address=client.address,
+    )
 
 
 async def start_session(
@@ -209,6 +247,14 @@ async def refresh(
         )
         if used is not None:
             await revoke_sessions(session, session_ids=[used], reason="refresh_reuse")
+            user_id = (await session.execute(select(LoginSession.user_id).where(LoginSession.id == used))).scalar_one()
+            await audit_service.record_about_user(
+                session,
+                action="auth.refresh_reuse",
+                user_id=user_id,
+                actor=audit_service.ANONYMOUS,
+                data={"session_id": str(used)},
+            )
         raise InvalidRefreshToken()
 
     user = await session.scalar(
@@ -262,18 +308,31 @@ async def change_password(
 ) -> None:
     """Wrong current passwords count against the account's sign-in failures: a stolen access
     token cannot be used to guess the password faster than the sign-in form allows."""
-    window = timedelta(seconds=settings.login_failure_window_seconds)
-    key = _account_key(user.email)
-    if wait := await throttle.retry_after(session, key=key, limit=settings.login_failures_per_account, window=window):
-        raise RateLimited(wait, "Too many wrong passwords; try again later.")
-    if not await security.verify_password(current, user.password_hash, rounds=settings.bcrypt_rounds):
-        await throttle.hit(session, key=key, window=window)
-        raise WrongPassword()
-    await throttle.clear(session, key=key)
+    await verify_current_password(session, settings=settings, user=user, password=current)
+    await throttle.clear(session, key=_account_key(user.email))
     check_password_strength(new, email=user.email)
     user.password_hash = await security.hash_password(new, rounds=settings.bcrypt_rounds)
     await revoke_user_sessions(session, user_id=user.id, reason="password_change", keep=current_session_id)
+    await audit_service.record_about_user(session, action="auth.password_changed", user_id=user.id)
     await session.flush()
+
+
+async def verify_current_password(session: AsyncSession, *, settings: Settings, user: User, password: str) -> None:
+    """422 `wrong_password` for a wrong one, counted against the account's sign-in failures (429
+    once over the limit), so a stolen access token cannot guess faster than the sign-in form."""
+    window = timedelta(seconds=settings.login_failure_window_seconds)
+    key = _account_key(user.email)
+    if wait := await throttle.retry_after(session, key=key, limit=settings.login_failures_per_account, window=window):
+        raise RateLimited(wait, "Too many wrong passwords or codes; try again later.")
+    if not await security.verify_password(password, user.password_hash, rounds=settings.bcrypt_rounds):
+        await throttle.hit(session, key=key, window=window)
+        raise WrongPassword()
+
+
+async def count_failure(session: AsyncSession, *, settings: Settings, user: User) -> None:
+    """Count a wrong second factor (an MFA code) like a wrong password."""
+    window = timedelta(seconds=settings.login_failure_window_seconds)
+    await throttle.hit(session, key=_account_key(user.email), window=window)
 
 
 def login_is_open(user_id: Any, session_id: Any) -> ColumnElement[bool]:

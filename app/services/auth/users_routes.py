@@ -1,23 +1,24 @@
-"""The account routes under `/users` (profile, password, administration of users).
+"""The account routes under `/users` (profile, administration of users).
 
-They live in `auth`, not in `users`: each needs the login gates and ends logins (a password
-change, a deactivation), and `auth` sits above `users` (it reads the `User` model), so `users`
-keeps the model and its service and imports no other feature.
+They live in `auth`, not in `users`: each needs the login gates and ends logins (a
+deactivation), and `auth` sits above `users` (it reads the `User` model), so `users` keeps the
+model and its service. The password change (`POST /users/me/password`) mails the account, so it
+lives in `accounts`, above `notifications`.
 """
 
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query
 
 from app.core.database import SessionDep
-from app.core.dependencies import PageDep, SettingsDep
+from app.core.dependencies import PageDep
 from app.core.schemas import Page
 from app.services.auth import service as auth_service
-from app.services.auth.dependencies import AdminUser, CurrentLogin, CurrentUser
+from app.services.auth.dependencies import AdminUser, CurrentUser
 from app.services.users import service as users_service
 from app.services.users.models import Role
-from app.services.users.schemas import PasswordChange, UserAdminUpdate, UserRead, UserUpdateMe
+from app.services.users.schemas import UserAdminUpdate, UserRead, UserUpdateMe
 
 router = APIRouter(prefix="/users", tags=["users"])
 
@@ -32,28 +33,6 @@ async def get_me(user: CurrentUser) -> UserRead:
 async def update_me(data: UserUpdateMe, user: CurrentUser, session: SessionDep) -> UserRead:
     """Change your name or phone. Role, activity and memberships are not yours to set."""
     return UserRead.model_validate(await users_service.update_me(session, user=user, data=data))
-
-
-@router.post(
-    "/me/password",
-    status_code=status.HTTP_204_NO_CONTENT,
-    responses={
-        422: {"description": "`wrong_password`, `weak_password`"},
-        429: {"description": "`rate_limited` (too many wrong passwords), with `Retry-After`"},
-    },
-)
-async def change_password(
-    data: PasswordChange, login: CurrentLogin, session: SessionDep, settings: SettingsDep
-) -> None:
-    """Change your password. Every other login of yours ends; this one stays."""
-    await auth_service.change_password(
-        session,
-        settings=settings,
-        user=login.user,
-        current_session_id=login.session_id,
-        current=data.current_password,
-        new=data.new_password,
-    )
 
 
 @router.get("", responses={403: {"description": "`forbidden`: administrators only"}})

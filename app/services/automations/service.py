@@ -273,8 +273,11 @@ async def _send(session: AsyncSession, rule: Automation, ticket: Ticket, action:
     await notifications_service.queue_email(
         session,
         organization_id=ticket.organization_id,
-        key=action.template,
+        kind=action.template,
         to_address=address,
-        values={**values, "full_name": name or address},
+        full_name=name or address,
+        title=values["title"],
+        body=values["body"],
+        values=values,
     )
     _log(session, rule, ticket, "email_queued", now, {"template": action.template, "to": address})

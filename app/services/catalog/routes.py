@@ -6,7 +6,8 @@ from fastapi import APIRouter, Query, status
 from app.core.database import SessionDep
 from app.core.dependencies import PageDep
 from app.core.schemas import Page
-from app.services.auth.dependencies import CurrentUser
+from app.services.apikeys.scopes import Scope
+from app.services.auth.dependencies import Caller, require_caller
 from app.services.catalog import service as catalog_service
 from app.services.catalog.models import Service
 from app.services.catalog.schemas import (
@@ -19,9 +20,8 @@ from app.services.catalog.schemas import (
     ServiceUpdate,
 )
 from app.services.organizations import service as organizations_service
-from app.services.organizations.dependencies import GATE_RESPONSES, OrgManager
+from app.services.organizations.dependencies import GATE_RESPONSES, OrgCatalogEditor
 from app.services.organizations.models import MemberRole
-from app.services.users.models import User
 
 router = APIRouter(tags=["catalog"])
 
@@ -31,8 +31,11 @@ MANAGED_RESPONSES: dict[int | str, dict[str, Any]] = {
     404: {"description": "`not_found`: no such service"},
 }
 
+# A signed-in user (a manager of the service's organization: checked below) or a key with the scope.
+CatalogEditor = Annotated[Caller, require_caller(Scope.catalog_write)]
 
-async def _managed_service(session: SessionDep, service_id: uuid.UUID, user: User) -> Service:
+
+async def _managed_service(session: SessionDep, service_id: uuid.UUID, user: Caller) -> Service:
     service = await catalog_service.get_or_raise(session, service_id, for_update=True)
     await organizations_service.require_member_role(
         session, user=user, organization_id=service.organization_id, minimum=MemberRole.manager
@@ -45,7 +48,7 @@ async def _managed_service(session: SessionDep, service_id: uuid.UUID, user: Use
     status_code=status.HTTP_201_CREATED,
     responses={**GATE_RESPONSES, 422: {"description": "`department_not_found`, `validation_error`"}},
 )
-async def create_service(data: ServiceCreate, access: OrgManager, session: SessionDep) -> ServiceRead:
+async def create_service(data: ServiceCreate, access: OrgCatalogEditor, session: SessionDep) -> ServiceRead:
     """Owners, managers and administrators: offer a new service, with the documents it requires."""
     service = await catalog_service.create(session, organization=access.organization, data=data)
     return (await catalog_service.to_reads(session, [service]))[0]
@@ -81,7 +84,7 @@ async def get_service(service_id: uuid.UUID, session: SessionDep) -> ServiceRead
     },
 )
 async def update_service(
-    service_id: uuid.UUID, data: ServiceUpdate, user: CurrentUser, session: SessionDep
+    service_id: uuid.UUID, data: ServiceUpdate, user: CatalogEditor, session: SessionDep
 ) -> ServiceRead:
     """Owners, managers and administrators: change a service (capacity changes apply to new bookings)."""
     service = await _managed_service(session, service_id, user)
@@ -96,7 +99,9 @@ async def update_service(
         422: {"description": "`overlapping_hours`, `slot_too_short`, `validation_error`"},
     },
 )
-async def set_schedule(service_id: uuid.UUID, data: ScheduleIn, user: CurrentUser, session: SessionDep) -> ScheduleRead:
+async def set_schedule(
+    service_id: uuid.UUID, data: ScheduleIn, user: CatalogEditor, session: SessionDep
+) -> ScheduleRead:
     """Owners, managers and administrators: replace the weekly opening hours (local time of the
     organization, several ranges a day allowed) and the booking rules."""
     service = await _managed_service(session, service_id, user)
@@ -116,7 +121,7 @@ async def get_schedule(service_id: uuid.UUID, session: SessionDep) -> ScheduleRe
     responses={**MANAGED_RESPONSES, 422: {"description": "`invalid_range`, `validation_error`"}},
 )
 async def create_closure(
-    service_id: uuid.UUID, data: ClosureCreate, user: CurrentUser, session: SessionDep
+    service_id: uuid.UUID, data: ClosureCreate, user: CatalogEditor, session: SessionDep
 ) -> ClosureRead:
     """Owners, managers and administrators: close the service on some days (inclusive local dates).
     Existing appointments on those days are kept; new bookings are refused."""

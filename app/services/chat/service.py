@@ -47,7 +47,7 @@ from app.services.chat.models import ChatMessage, Conversation, ConversationStat
 from app.services.chat.schemas import ConversationCreate, ConversationRead, MessageRead
 from app.services.notifications import service as notifications_service
 from app.services.organizations import service as organizations_service
-from app.services.organizations.models import Membership
+from app.services.organizations.models import Membership, Organization
 from app.services.users.models import Role, User
 
 MAX_PAGE = 100
@@ -87,6 +87,10 @@ async def _load(session: AsyncSession, *, user: User, conversation_id: uuid.UUID
     participants = _participant_ids(conversation.citizen_id, staff_ids)
     if user.id not in participants and user.role != Role.admin:
         raise ConversationNotFound()
+    if user.id != conversation.citizen_id:  # as staff: 403 `mfa_required` while the policy holds them back
+        await organizations_service.is_staff(
+            session, user=user, organization_id=conversation.organization_id, refuse_without_mfa=True
+        )
     sees_internal = user.role == Role.admin or user.id in (staff_ids or ())
     return Locked(conversation=conversation, participant_ids=participants, sees_internal=sees_internal)
 
@@ -148,9 +152,21 @@ async def create_on_behalf(
 # cache-keying the ORM version of this path cost several milliseconds of CPU per message).
 # The role of the sender while their login holds (NULL when it has ended or the account is inactive).
 _SENDER_ID = bindparam("sender_id", type_=Uuid)
+# The organization's members who act as its staff in a conversation (recipients and senders):
+# while the organization requires MFA, members without it are held back (their sockets get
+# nothing of its conversations, and they cannot send).
 _STAFF_IDS = (
     select(func.array_agg(Membership.user_id))
-    .where(Membership.organization_id == Conversation.organization_id)
+    .select_from(
+        Membership.__table__.join(Organization, Organization.id == Membership.organization_id).join(
+            User, User.id == Membership.user_id
+        )
+    )
+    .where(
+        Membership.organization_id == Conversation.organization_id,
+        or_(~Organization.require_mfa, User.mfa_enabled_at.is_not(None)),
+    )
+    .correlate(Conversation)
     .scalar_subquery()
 )
 _PEEK = Prepared(
@@ -486,6 +502,10 @@ async def get_messages(
 
 def _visible_to(user: User, *, organization_id: uuid.UUID | None, is_member: bool) -> ColumnElement[bool]:
     member_orgs = select(Membership.organization_id).where(Membership.user_id == user.id)
+    if not user.mfa_enabled:  # organizations that require MFA withhold their conversations
+        member_orgs = member_orgs.join(Organization, Organization.id == Membership.organization_id).where(
+            Organization.require_mfa.is_(False)
+        )
     if organization_id is not None:
         if is_member or user.role == Role.admin:
             return Conversation.organization_id == organization_id
@@ -549,9 +569,7 @@ async def get_all(
     `organization_id` narrows to one organization (a non-member then sees only their own there)."""
     is_member = False
     if organization_id is not None:
-        is_member = (
-            await organizations_service.get_role(session, organization_id=organization_id, user_id=user.id)
-        ) is not None
+        is_member = await organizations_service.is_staff(session, user=user, organization_id=organization_id)
     where = [_visible_to(user, organization_id=organization_id, is_member=is_member)]
     if status is not None:
         where.append(Conversation.status == status)

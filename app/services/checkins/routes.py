@@ -6,6 +6,7 @@ from fastapi import APIRouter, Query, Request, Response
 from app.core.database import SessionDep, release_connection
 from app.core.dependencies import SettingsDep
 from app.services.appointments import service as appointments_service
+from app.services.appointments.dependencies import AppointmentWriter
 from app.services.appointments.schemas import AppointmentRead
 from app.services.auth.dependencies import CurrentUser
 from app.services.checkins import service as checkins_service
@@ -27,7 +28,7 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
 
 @router.post("/checkins", tags=["checkins"], responses=RESPONSES)
 async def check_in_by_code(
-    data: CheckinCode, user: CurrentUser, session: SessionDep, ring: KeyringDep, settings: SettingsDep
+    data: CheckinCode, user: AppointmentWriter, session: SessionDep, ring: KeyringDep, settings: SettingsDep
 ) -> AppointmentRead:
     """Staff: check an appointment in from the text its QR code holds (what a hardware scanner types).
     Scanning again returns the appointment unchanged."""
@@ -53,7 +54,7 @@ async def check_in_by_code(
     },
 )
 async def check_in_by_photo(
-    request: Request, user: CurrentUser, session: SessionDep, ring: KeyringDep, settings: SettingsDep
+    request: Request, user: AppointmentWriter, session: SessionDep, ring: KeyringDep, settings: SettingsDep
 ) -> AppointmentRead:
     """Staff: check an appointment in from a photo or screenshot of its QR code (multipart `file`)."""
     await release_connection(session)

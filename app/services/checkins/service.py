@@ -8,12 +8,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.services.appointments import service as appointments_service
 from app.services.appointments.models import Appointment
+from app.services.appointments.service import Caller
 from app.services.checkins.errors import InvalidCode, NoCodeFound
 from app.services.qr import service as qr_service
 from app.services.qr.errors import InvalidCodeSignature
 from app.services.qr.images import ImageCache
 from app.services.qr.tokens import Keyring
-from app.services.users.models import User
 
 # ~1-3 KiB an image at the usual scales: a few megabytes at most.
 appointment_images = ImageCache(max_entries=4096)
@@ -48,7 +48,7 @@ async def find_appointment_code(ring: Keyring, data: bytes, *, max_pixels: int) 
 
 
 async def check_in(
-    session: AsyncSession, *, appointment_id: uuid.UUID, actor: User, opens_before: timedelta
+    session: AsyncSession, *, appointment_id: uuid.UUID, actor: Caller, opens_before: timedelta
 ) -> Appointment:
     """Staff of the appointment's organization (or an admin) check it in; anyone else gets 404.
     Idempotent: an appointment already checked in comes back unchanged."""
@@ -57,14 +57,14 @@ async def check_in(
 
 
 async def check_in_by_code(
-    session: AsyncSession, *, ring: Keyring, code: str, actor: User, opens_before: timedelta
+    session: AsyncSession, *, ring: Keyring, code: str, actor: Caller, opens_before: timedelta
 ) -> Appointment:
     appointment_id = read_code(ring, code)
     return await check_in(session, appointment_id=appointment_id, actor=actor, opens_before=opens_before)
 
 
 async def check_in_by_photo(
-    session: AsyncSession, *, ring: Keyring, image: bytes, max_pixels: int, actor: User, opens_before: timedelta
+    session: AsyncSession, *, ring: Keyring, image: bytes, max_pixels: int, actor: Caller, opens_before: timedelta
 ) -> Appointment:
     appointment_id = await find_appointment_code(ring, image, max_pixels=max_pixels)
     return await check_in(session, appointment_id=appointment_id, actor=actor, opens_before=opens_before)

@@ -19,9 +19,13 @@ from fastapi import Depends, FastAPI, Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.settings import Settings
+from app.services.apikeys.scopes import Scope
+from app.services.auth.dependencies import Caller, require_caller
 from app.services.documents import service as documents_service
 from app.services.documents.object_storage import ObjectStorage
 from app.services.documents.storage import DocumentStorage, LocalStorage, Staged, Staging
+from app.services.organizations.dependencies import OrgAccess, require_org_role
+from app.services.organizations.models import MemberRole
 
 logger = logging.getLogger(__name__)
 
@@ -133,3 +137,9 @@ async def document_storage(app: FastAPI) -> AsyncIterator[None]:
     except Exception:  # a sweep failure must not stop the API; the next start tries again
         logger.exception("document sweep failed")
     yield
+
+
+# The staff gates, each with the scope an organization's API key needs for it.
+DocumentReader = Annotated[Caller, require_caller(Scope.documents_read)]
+DocumentReviewer = Annotated[Caller, require_caller(Scope.documents_write)]
+OrgDocumentReader = Annotated[OrgAccess, require_org_role(MemberRole.staff, scope=Scope.documents_read)]

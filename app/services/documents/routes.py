@@ -14,11 +14,11 @@ from app.core.schemas import Page
 from app.core.uploads import FileSink, Limit, invalid_form, openapi_form, read_form
 from app.services.auth.dependencies import CurrentUser
 from app.services.documents import service as documents_service
-from app.services.documents.dependencies import StoresDep
+from app.services.documents.dependencies import DocumentReader, DocumentReviewer, OrgDocumentReader, StoresDep
 from app.services.documents.errors import ContentMissing, QuotaExceeded
 from app.services.documents.models import DocumentStatus
 from app.services.documents.schemas import DocumentRead, DocumentReview
-from app.services.organizations.dependencies import GATE_RESPONSES, OrgStaff
+from app.services.organizations.dependencies import GATE_RESPONSES
 
 router = APIRouter(tags=["documents"])
 
@@ -123,7 +123,7 @@ async def list_documents(
 
 @router.get("/organizations/{organization_id}/documents", responses=GATE_RESPONSES)
 async def list_organization_documents(
-    access: OrgStaff,
+    access: OrgDocumentReader,
     session: SessionDep,
     page: PageDep,
     status: DocumentStatus | None = None,
@@ -143,7 +143,7 @@ async def list_organization_documents(
 
 
 @router.get("/documents/{document_id}", responses={404: {"description": "`not_found`"}})
-async def get_document(document_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> DocumentRead:
+async def get_document(document_id: uuid.UUID, user: DocumentReader, session: SessionDep) -> DocumentRead:
     """A document's metadata: its owner, staff of the linked organization, or an admin."""
     return DocumentRead.model_validate(await documents_service.get_visible(session, document_id=document_id, user=user))
 
@@ -158,7 +158,7 @@ async def get_document(document_id: uuid.UUID, user: CurrentUser, session: Sessi
     },
 )
 async def download_document(
-    document_id: uuid.UUID, user: CurrentUser, session: SessionDep, stores: StoresDep
+    document_id: uuid.UUID, user: DocumentReader, session: SessionDep, stores: StoresDep
 ) -> StreamingResponse:
     """Download the file (as an attachment, with its sniffed type): its owner, staff of the linked
     organization, or an admin."""
@@ -219,7 +219,7 @@ async def delete_document(
     },
 )
 async def review_document(
-    document_id: uuid.UUID, data: DocumentReview, user: CurrentUser, session: SessionDep
+    document_id: uuid.UUID, data: DocumentReview, user: DocumentReviewer, session: SessionDep
 ) -> DocumentRead:
     """Staff of the linked organization (or an admin): approve, or reject with a note."""
     document = await documents_service.get_for_review(session, document_id=document_id, user=user)

@@ -16,6 +16,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import paging
+from app.services.apikeys.service import ApiKeyPrincipal
 from app.services.appointments.models import Appointment
 from app.services.catalog.models import Requirement
 from app.services.documents.errors import (
@@ -183,26 +184,27 @@ async def create(
     return document, replaced_key
 
 
-async def _is_staff(session: AsyncSession, *, user: User, document: Document) -> bool:
-    return await organizations_service.is_staff(session, user=user, organization_id=document.organization_id)
-
-
 async def get_visible(
-    session: AsyncSession, *, document_id: uuid.UUID, user: User, for_update: bool = False
+    session: AsyncSession, *, document_id: uuid.UUID, user: User | ApiKeyPrincipal, for_update: bool = False
 ) -> Document:
     """The document if `user` owns it, is staff of its organization, or is an admin; else 404."""
     document = await session.get(Document, document_id, with_for_update=for_update or None)
     if document is None:
         raise DocumentNotFound()
-    if document.owner_id != user.id and not await _is_staff(session, user=user, document=document):
+    is_owner = isinstance(user, User) and document.owner_id == user.id
+    if not is_owner and not await organizations_service.is_staff(
+        session, user=user, organization_id=document.organization_id, refuse_without_mfa=True
+    ):
         raise DocumentNotFound()
     return document
 
 
-async def get_for_review(session: AsyncSession, *, document_id: uuid.UUID, user: User) -> Document:
+async def get_for_review(session: AsyncSession, *, document_id: uuid.UUID, user: User | ApiKeyPrincipal) -> Document:
     """Locked; 404 unless `user` is staff of the document's organization or an admin."""
     document = await session.get(Document, document_id, with_for_update=True)
-    if document is None or not await _is_staff(session, user=user, document=document):
+    if document is None or not await organizations_service.is_staff(
+        session, user=user, organization_id=document.organization_id, refuse_without_mfa=True
+    ):
         raise DocumentNotFound()
     return document
 
@@ -252,7 +254,7 @@ async def _page(
 
 
 async def review(
-    session: AsyncSession, *, document: Document, actor: User, decision: Decision, note: str | None
+    session: AsyncSession, *, document: Document, actor: User | ApiKeyPrincipal, decision: Decision, note: str | None
 ) -> Document:
     """Staff approve or reject (with a note) a pending document. Lock it first: `get_for_review`."""
     if decision is Decision.rejected and not (note and note.strip()):
@@ -261,7 +263,7 @@ async def review(
         raise AlreadyReviewed(f"This document is {document.status}; only a pending document can be reviewed.")
     document.status = DocumentStatus(decision.value)
     document.review_note = note or None
-    document.reviewed_by = actor.id
+    document.reviewed_by = actor.id if isinstance(actor, User) else None
     document.reviewed_at = datetime.now(UTC)
     await session.flush()
     await announce_review(

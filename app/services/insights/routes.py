@@ -7,6 +7,7 @@ from pydantic import BaseModel
 
 from app.core.database import SessionDep
 from app.core.tabular import OutputFormat, csv_response
+from app.services.apikeys.scopes import Scope
 from app.services.auth.dependencies import AdminUser
 from app.services.insights import service as insights_service
 from app.services.insights.schemas import (
@@ -16,7 +17,10 @@ from app.services.insights.schemas import (
     ServiceInsightRead,
     SummaryRead,
 )
-from app.services.organizations.dependencies import OrgStaff
+from app.services.organizations.dependencies import OrgAccess, require_org_role
+from app.services.organizations.models import MemberRole
+
+InsightsReader = Annotated[OrgAccess, require_org_role(MemberRole.staff, scope=Scope.insights_read)]
 
 router = APIRouter(tags=["insights"])
 
@@ -47,7 +51,11 @@ def _period(access_timezone: str, organization_id: Any, from_: date | None, to: 
 
 @router.get("/organizations/{organization_id}/insights/summary", response_model=SummaryRead, responses=_RESPONSES)
 async def get_organization_summary(
-    access: OrgStaff, session: SessionDep, from_: FromDate = None, to: ToDate = None, output: Format = OutputFormat.json
+    access: InsightsReader,
+    session: SessionDep,
+    from_: FromDate = None,
+    to: ToDate = None,
+    output: Format = OutputFormat.json,
 ) -> Any:
     """Staff, owners, managers and administrators: the organization's figures over a range of local
     days (appointments matched on their start): totals by status, no-show and cancellation rates,
@@ -60,7 +68,11 @@ async def get_organization_summary(
 
 @router.get("/organizations/{organization_id}/insights/daily", response_model=list[DailyRead], responses=_RESPONSES)
 async def get_organization_daily(
-    access: OrgStaff, session: SessionDep, from_: FromDate = None, to: ToDate = None, output: Format = OutputFormat.json
+    access: InsightsReader,
+    session: SessionDep,
+    from_: FromDate = None,
+    to: ToDate = None,
+    output: Format = OutputFormat.json,
 ) -> Any:
     """One entry per local day of the range, days without appointments included (zeros)."""
     organization = access.organization
@@ -75,7 +87,11 @@ async def get_organization_daily(
     responses=_RESPONSES,
 )
 async def get_organization_services(
-    access: OrgStaff, session: SessionDep, from_: FromDate = None, to: ToDate = None, output: Format = OutputFormat.json
+    access: InsightsReader,
+    session: SessionDep,
+    from_: FromDate = None,
+    to: ToDate = None,
+    output: Format = OutputFormat.json,
 ) -> Any:
     """The summary's figures per service of the organization (every service, busiest first)."""
     organization = access.organization
@@ -88,7 +104,11 @@ async def get_organization_services(
     "/organizations/{organization_id}/insights/peak-hours", response_model=list[PeakHourRead], responses=_RESPONSES
 )
 async def get_organization_peak_hours(
-    access: OrgStaff, session: SessionDep, from_: FromDate = None, to: ToDate = None, output: Format = OutputFormat.json
+    access: InsightsReader,
+    session: SessionDep,
+    from_: FromDate = None,
+    to: ToDate = None,
+    output: Format = OutputFormat.json,
 ) -> Any:
     """Heat map of bookings: the 168 cells of local weekday (0 = Monday) x hour, with the number of
     appointments (cancelled ones left out) starting in each."""

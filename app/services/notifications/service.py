@@ -36,7 +36,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core import paging, realtime
+from app.core import metrics, paging, realtime
 from app.services.notifications.errors import NotificationNotFound
 from app.services.notifications.models import EmailStatus, EmailTemplate, Notification, OutboxEmail
 from app.services.notifications.schemas import NotificationRead
@@ -326,24 +326,6 @@ def render_email(
     return render_template(template or default_template(kind, templates), merged)
 
 
-async def queue_email(
-    session: AsyncSession,
-    *,
-    organization_id: uuid.UUID,
-    key: str,
-    to_address: str,
-    values: dict[str, str],
-) -> OutboxEmail:
-    """An e-mail without an in-app notification (an automation's `send_email`): the
-    organization's template `key` (or the built-in file), rendered now, sent by the outbox."""
-    template = await organization_template(session, organization_id=organization_id, key=key)
-    subject, text = render_template(template or default_template(key), {"app_name": APP_NAME, **values})
-    mail = OutboxEmail(to_address=to_address, subject=subject, body=text)
-    session.add(mail)
-    await session.flush()
-    return mail
-
-
 # --- reading ------------------------------------------------------------------------------------
 
 
@@ -387,3 +369,42 @@ async def mark_all_read(session: AsyncSession, *, user: User) -> int:
         .values(read_at=func.now())
     )
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def queue_email(
+    session: AsyncSession,
+    *,
+    to_address: str,
+    kind: str,
+    full_name: str = "",
+    title: str = "",
+    body: str = "",
+    data: dict[str, Any] | None = None,
+    values: dict[str, str] | None = None,
+    templates: Path | None = None,
+    organization_id: uuid.UUID | None = None,
+) -> None:
+    """An e-mail without an in-app notification (account mails: reset links, verification links,
+    security changes; an automation rule's `send_email`), rendered now from the organization's own
+    template for `kind` when `organization_id` names one that wrote it, else from
+    `<templates>/<kind>.txt`, and sent by the outbox worker once the caller's transaction commits."""
+    template = await organization_template(session, organization_id=organization_id, key=kind)
+    subject, text = render_email(
+        kind,
+        full_name=full_name,
+        title=title,
+        body=body,
+        data=data or {},
+        values=values,
+        templates=templates,
+        template=template,
+    )
+    session.add(OutboxEmail(notification_id=None, to_address=to_address, subject=subject, body=text))
+    await session.flush()
+
+
+async def refresh_outbox_metric(session: AsyncSession) -> None:
+    """`queueless_outbox_emails{state}` from the outbox itself, at each metrics scrape."""
+    counts = dict((await session.execute(select(OutboxEmail.status, func.count()).group_by(OutboxEmail.status))).all())
+    for state in EmailStatus:
+        metrics.OUTBOX_EMAILS.labels(state.value).set(counts.get(state.value, 0))

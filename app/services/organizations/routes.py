@@ -2,13 +2,25 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
+from fastapi.responses import JSONResponse
 
 from app.core.database import SessionDep
 from app.core.dependencies import PageDep
 from app.core.schemas import Page
+from app.services.apikeys import service as apikeys_service
+from app.services.apikeys.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyRead
+from app.services.audit import service as audit_service
+from app.services.audit.dependencies import AuditFiltersDep, audit_page
+from app.services.audit.schemas import AuditEntryRead
 from app.services.auth.dependencies import AdminUser
 from app.services.organizations import service as organizations_service
-from app.services.organizations.dependencies import GATE_RESPONSES, OrgManager, OrgStaff
+from app.services.organizations.dependencies import (
+    GATE_RESPONSES,
+    OrgCatalogEditor,
+    OrgManager,
+    OrgMemberReader,
+    OrgOwner,
+)
 from app.services.organizations.models import OrganizationKind
 from app.services.organizations.schemas import (
     DepartmentCreate,
@@ -18,6 +30,8 @@ from app.services.organizations.schemas import (
     OrganizationCreate,
     OrganizationRead,
     OrganizationUpdate,
+    SecurityRead,
+    SecurityUpdate,
 )
 
 router = APIRouter(prefix="/organizations", tags=["organizations"])
@@ -50,7 +64,9 @@ async def get_organization(organization_id: uuid.UUID, session: SessionDep) -> O
 
 
 @router.patch("/{organization_id}", responses=GATE_RESPONSES)
-async def update_organization(data: OrganizationUpdate, access: OrgManager, session: SessionDep) -> OrganizationRead:
+async def update_organization(
+    data: OrganizationUpdate, access: OrgCatalogEditor, session: SessionDep
+) -> OrganizationRead:
     """Owners, managers and administrators: change the organization's details."""
     organization = await organizations_service.update(session, organization=access.organization, data=data)
     return OrganizationRead.model_validate(organization)
@@ -61,7 +77,7 @@ async def update_organization(data: OrganizationUpdate, access: OrgManager, sess
     status_code=status.HTTP_201_CREATED,
     responses={**GATE_RESPONSES, 409: {"description": "`department_exists`"}},
 )
-async def create_department(data: DepartmentCreate, access: OrgManager, session: SessionDep) -> DepartmentRead:
+async def create_department(data: DepartmentCreate, access: OrgCatalogEditor, session: SessionDep) -> DepartmentRead:
     """Owners, managers and administrators: add a department (names are unique per organization)."""
     department = await organizations_service.create_department(
         session, organization=access.organization, name=data.name
@@ -97,7 +113,7 @@ async def add_member(data: MemberCreate, access: OrgManager, session: SessionDep
     Nobody can give a role above their own, nor change a member who ranks above them.
     """
     member, created = await organizations_service.add_member(
-        session, organization=access.organization, actor=access.user, actor_role=access.role, data=data
+        session, organization=access.organization, actor=access.actor, actor_role=access.role, data=data
     )
     if not created:
         response.status_code = status.HTTP_200_OK
@@ -105,7 +121,7 @@ async def add_member(data: MemberCreate, access: OrgManager, session: SessionDep
 
 
 @router.get("/{organization_id}/members", responses=GATE_RESPONSES)
-async def list_members(access: OrgStaff, session: SessionDep, page: PageDep) -> Page[MemberRead]:
+async def list_members(access: OrgMemberReader, session: SessionDep, page: PageDep) -> Page[MemberRead]:
     """Members and administrators: the organization's people."""
     rows, total = await organizations_service.get_members(
         session, organization=access.organization, offset=page.offset, limit=page.size
@@ -126,5 +142,77 @@ async def list_members(access: OrgStaff, session: SessionDep, page: PageDep) -> 
 async def remove_member(user_id: uuid.UUID, access: OrgManager, session: SessionDep) -> None:
     """Owners, managers and administrators: remove a member (never the last owner)."""
     await organizations_service.remove_member(
-        session, organization=access.organization, actor_role=access.role, user_id=user_id
+        session, organization=access.organization, actor=access.actor, actor_role=access.role, user_id=user_id
     )
+
+
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+@router.post(
+    "/{organization_id}/api-keys",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ApiKeyCreated,
+    responses={
+        **GATE_RESPONSES,
+        409: {"description": "`too_many_api_keys`"},
+        422: {"description": "`validation_error`"},
+    },
+)
+async def create_api_key(data: ApiKeyCreate, access: OrgManager, session: SessionDep) -> JSONResponse:
+    """Owners, managers and administrators: a key that acts as the organization with exactly
+    `scopes`. The `key` is in this answer only (`Cache-Control: no-store`); keep it secret."""
+    api_key, key = await apikeys_service.create(
+        session, organization_id=access.organization.id, actor=access.actor, created_by=access.user_id, data=data
+    )
+    body = ApiKeyCreated.model_validate({**ApiKeyRead.model_validate(api_key).model_dump(), "key": key})
+    return JSONResponse(body.model_dump(mode="json"), status_code=status.HTTP_201_CREATED, headers=NO_STORE)
+
+
+@router.get("/{organization_id}/api-keys", responses=GATE_RESPONSES)
+async def list_api_keys(access: OrgManager, session: SessionDep, page: PageDep) -> Page[ApiKeyRead]:
+    """Owners, managers and administrators: the organization's keys, newest first, revoked ones
+    included (never their secret)."""
+    rows, total = await apikeys_service.get_all(
+        session, organization_id=access.organization.id, offset=page.offset, limit=page.size
+    )
+    return Page.build([ApiKeyRead.model_validate(r) for r in rows], total=total, page=page.page, size=page.size)
+
+
+@router.delete(
+    "/{organization_id}/api-keys/{key_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={**GATE_RESPONSES, 404: {"description": "`not_found`: no such organization, or no such key of it"}},
+)
+async def revoke_api_key(key_id: uuid.UUID, access: OrgManager, session: SessionDep) -> None:
+    """Owners, managers and administrators: revoke a key at once. It stays listed."""
+    await apikeys_service.revoke(session, organization_id=access.organization.id, actor=access.actor, key_id=key_id)
+
+
+@router.get("/{organization_id}/security", responses=GATE_RESPONSES)
+async def get_security(access: OrgManager) -> SecurityRead:
+    """Owners, managers and administrators: the organization's security policy."""
+    return SecurityRead(require_mfa=access.organization.require_mfa)
+
+
+@router.patch("/{organization_id}/security", responses=GATE_RESPONSES)
+async def update_security(data: SecurityUpdate, access: OrgOwner, session: SessionDep) -> SecurityRead:
+    """Owners and administrators: require two-factor sign-in of every member. While it is on, a
+    member without it gets 403 `mfa_required` on everything done through the membership (an
+    owner must have it on to turn the policy on); citizens are not affected."""
+    assert access.user is not None  # the gate refuses API keys
+    organization = await organizations_service.set_security(
+        session, organization=access.organization, actor=access.user, require_mfa=data.require_mfa
+    )
+    return SecurityRead(require_mfa=organization.require_mfa)
+
+
+@router.get("/{organization_id}/audit", tags=["audit"], responses=GATE_RESPONSES)
+async def list_organization_audit_entries(
+    access: OrgManager, session: SessionDep, page: PageDep, filters: AuditFiltersDep
+) -> Page[AuditEntryRead]:
+    """Owners, managers and administrators: the organization's audit entries, newest first."""
+    rows, total = await audit_service.get_all(
+        session, filters=filters, organization_id=access.organization.id, offset=page.offset, limit=page.size
+    )
+    return audit_page(rows, total, page)

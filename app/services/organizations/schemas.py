@@ -103,5 +103,16 @@ class MemberRead(Schema):
     role: MemberRole
     title: str | None
     department_id: uuid.UUID | None
+    mfa_enabled: bool
     clinical_role: ClinicalRole | None
     created_at: datetime
+
+
+class SecurityRead(Schema):
+    require_mfa: bool
+
+
+class SecurityUpdate(InputSchema):
+    require_mfa: bool
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"require_mfa": True}]})

@@ -10,6 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import paging
 from app.core.errors import AppError, Conflict, NotFound, PermissionDenied
+from app.services.apikeys.service import ApiKeyPrincipal
+from app.services.audit import service as audit_service
+from app.services.audit.models import ActorType
+from app.services.mfa.errors import MfaRequired
 from app.services.organizations.errors import (
     DepartmentExists,
     DepartmentNotFound,
@@ -68,29 +72,88 @@ async def get_role(session: AsyncSession, *, organization_id: uuid.UUID, user_id
     return MemberRole(role) if role else None
 
 
-async def is_staff(session: AsyncSession, *, user: User, organization_id: uuid.UUID | None) -> bool:
-    """Whether `user` works for the organization (any role) or is a platform admin."""
+async def _membership(
+    session: AsyncSession, *, organization_id: uuid.UUID, user: User
+) -> tuple[MemberRole, bool] | None:
+    """The user's role in the organization and whether its MFA policy holds them back."""
+    row = (
+        await session.execute(
+            select(Membership.role, Organization.require_mfa)
+            .join(Organization, Organization.id == Membership.organization_id)
+            .where(Membership.organization_id == organization_id, Membership.user_id == user.id)
+        )
+    ).first()
+    if row is None:
+        return None
+    return MemberRole(row.role), bool(row.require_mfa) and not user.mfa_enabled
+
+
+def check_mfa_policy(organization: Organization, user: User) -> None:
+    """403 `mfa_required` for a member acting through the membership of an organization that
+    requires MFA while theirs is off (platform admins act as admins, not as members)."""
+    if organization.require_mfa and not user.mfa_enabled and user.role != Role.admin:
+        raise MfaRequired()
+
+
+async def is_staff(
+    session: AsyncSession,
+    *,
+    user: User | ApiKeyPrincipal,
+    organization_id: uuid.UUID | None,
+    refuse_without_mfa: bool = False,
+) -> bool:
+    """Whether `user` works for the organization (any role), is a platform admin, or is one of
+    the organization's API keys (whose scope the route's gate has checked).
+
+    A member held back by the organization's MFA policy is not staff here (they may still act
+    as a citizen); with `refuse_without_mfa`, for staff-only operations, they get 403
+    `mfa_required` instead."""
+    if isinstance(user, ApiKeyPrincipal):
+        return user.organization_id == organization_id
     if user.role == Role.admin:
         return True
     if organization_id is None:
         return False
-    return await get_role(session, organization_id=organization_id, user_id=user.id) is not None
+    membership = await _membership(session, organization_id=organization_id, user=user)
+    if membership is None:
+        return False
+    if membership[1]:
+        if refuse_without_mfa:
+            raise MfaRequired()
+        return False
+    return True
 
 
 async def _role_at_least(
-    session: AsyncSession, *, user: User, organization_id: uuid.UUID, minimum: MemberRole, refusal: type[AppError]
+    session: AsyncSession,
+    *,
+    user: User | ApiKeyPrincipal,
+    organization_id: uuid.UUID,
+    minimum: MemberRole,
+    refusal: type[AppError],
 ) -> MemberRole | None:
-    """The user's role in the organization (None for a platform admin), or `refusal` raised."""
+    """The user's role in the organization (None for a platform admin or the organization's API
+    key), or `refusal` raised. Another organization's key always gets 404."""
+    if isinstance(user, ApiKeyPrincipal):
+        if user.organization_id != organization_id:
+            raise NotFound()
+        return None
     if user.role == Role.admin:
         return None
-    role = await get_role(session, organization_id=organization_id, user_id=user.id)
-    if role is None or role.rank < minimum.rank:
+    membership = await _membership(session, organization_id=organization_id, user=user)
+    if membership is None or membership[0].rank < minimum.rank:
         raise refusal()
-    return role
+    if membership[1]:
+        raise MfaRequired()
+    return membership[0]
 
 
 async def require_staff(
-    session: AsyncSession, *, user: User, organization_id: uuid.UUID, minimum: MemberRole = MemberRole.staff
+    session: AsyncSession,
+    *,
+    user: User | ApiKeyPrincipal,
+    organization_id: uuid.UUID,
+    minimum: MemberRole = MemberRole.staff,
 ) -> MemberRole | None:
     """For resources reached by their own id (an appointment, a document): someone outside the
     organization gets 404 and learns nothing, not even that the resource exists."""
@@ -98,7 +161,7 @@ async def require_staff(
 
 
 async def require_member_role(
-    session: AsyncSession, *, user: User, organization_id: uuid.UUID, minimum: MemberRole
+    session: AsyncSession, *, user: User | ApiKeyPrincipal, organization_id: uuid.UUID, minimum: MemberRole
 ) -> MemberRole | None:
     """For public resources (the organization itself, a service): an outsider gets 403, not 404."""
     return await _role_at_least(
@@ -146,7 +209,7 @@ async def add_member(
     session: AsyncSession,
     *,
     organization: Organization,
-    actor: User,
+    actor: audit_service.Actor,
     actor_role: MemberRole | None,
     data: MemberCreate,
 ) -> tuple[dict[str, Any], bool]:
@@ -178,6 +241,13 @@ async def add_member(
         .returning(Membership.user_id)
     )
     created = inserted is not None
+    changes: dict[str, Any] = {
+        "role": data.role,
+        "title": data.title,
+        "department_id": data.department_id,
+    }
+    if data.clinical_role is not None or not created:  # a clinic's clinical role, recorded where it applies
+        changes["clinical_role"] = data.clinical_role
     if not created:
         existing = await session.get(
             Membership, (organization.id, user.id), with_for_update=True, populate_existing=True
@@ -185,13 +255,31 @@ async def add_member(
         if existing is None:  # removed between the two statements
             raise Conflict("The membership changed meanwhile; try again.")
         _check_rank(actor_role, MemberRole(existing.role))
-        if user.id == actor.id and existing.clinical_role != data.clinical_role:
+        acting_on_self = actor.type == ActorType.user and actor.id == user.id
+        if acting_on_self and existing.clinical_role != data.clinical_role:
             raise OwnClinicalRole()
         if existing.role == MemberRole.owner and data.role != MemberRole.owner:
             await _keep_an_owner(session, organization_id=organization.id, leaving=user.id)
+        before = {
+            "role": existing.role,
+            "title": existing.title,
+            "department_id": existing.department_id,
+            "clinical_role": existing.clinical_role,
+        }
+        changes = {field: value for field, value in changes.items() if before[field] != value}
         existing.role, existing.title, existing.department_id = data.role, data.title, data.department_id
         existing.clinical_role = data.clinical_role
         await session.flush()
+    if created or changes:
+        await audit_service.record(
+            session,
+            action="member.added" if created else "member.changed",
+            actor=actor,
+            organization_id=organization.id,
+            target_type="user",
+            target_id=user.id,
+            data={field: None if value is None else str(value) for field, value in changes.items()},
+        )
     member = await get_member(session, organization_id=organization.id, user_id=user.id)
     assert member is not None
     return member, created
@@ -219,6 +307,7 @@ def _member_columns() -> tuple[Any, ...]:
         Membership.department_id,
         Membership.clinical_role,
         Membership.created_at,
+        User.mfa_enabled_at.is_not(None).label("mfa_enabled"),
     )
 
 
@@ -247,7 +336,12 @@ async def get_members(
 
 
 async def remove_member(
-    session: AsyncSession, *, organization: Organization, actor_role: MemberRole | None, user_id: uuid.UUID
+    session: AsyncSession,
+    *,
+    organization: Organization,
+    actor: audit_service.Actor,
+    actor_role: MemberRole | None,
+    user_id: uuid.UUID,
 ) -> None:
     membership = await session.get(Membership, (organization.id, user_id), with_for_update=True)
     if membership is None:
@@ -255,8 +349,52 @@ async def remove_member(
     _check_rank(actor_role, MemberRole(membership.role))
     if membership.role == MemberRole.owner:
         await _keep_an_owner(session, organization_id=organization.id, leaving=user_id)
+    role = membership.role
     await session.delete(membership)
     await session.flush()
+    await audit_service.record(
+        session,
+        action="member.removed",
+        actor=actor,
+        organization_id=organization.id,
+        target_type="user",
+        target_id=user_id,
+        data={"role": str(role)},
+    )
+
+
+async def set_security(
+    session: AsyncSession, *, organization: Organization, actor: User, require_mfa: bool
+) -> Organization:
+    """Turn the MFA policy on or off. An owner must have MFA on to require it (admins may)."""
+    if require_mfa and actor.role != Role.admin and not actor.mfa_enabled:
+        raise MfaRequired("Turn on two-factor sign-in for your own account before requiring it of the members.")
+    if organization.require_mfa != require_mfa:
+        before = organization.require_mfa
+        organization.require_mfa = require_mfa
+        await session.flush()
+        await audit_service.record(
+            session,
+            action="organization.security_changed",
+            actor=audit_service.Actor.user(actor.id),
+            organization_id=organization.id,
+            target_type="organization",
+            target_id=organization.id,
+            data={"require_mfa": {"from": before, "to": require_mfa}},
+        )
+    return organization
+
+
+async def withheld_organizations(session: AsyncSession, *, user: User) -> frozenset[uuid.UUID]:
+    """The organizations whose MFA policy holds `user` back from acting as their member."""
+    if user.mfa_enabled or user.role == Role.admin:
+        return frozenset()
+    rows = await session.scalars(
+        select(Membership.organization_id)
+        .join(Organization, Organization.id == Membership.organization_id)
+        .where(Membership.user_id == user.id, Organization.require_mfa.is_(True))
+    )
+    return frozenset(rows)
 
 
 async def get_membership(session: AsyncSession, *, organization_id: uuid.UUID, user_id: uuid.UUID) -> Membership | None:

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core import paging
 from app.core.database import violated_constraint
 from app.core.errors import AppError, PermissionDenied
+from app.services.mfa.errors import MfaRequired
 from app.services.organizations.models import ClinicalRole, MemberRole, Membership, Organization, OrganizationKind
 from app.services.patients.errors import (
     ClinicNotFound,
@@ -96,7 +97,7 @@ async def clinic_access(session: AsyncSession, *, organization_id: uuid.UUID, us
     """A member of a clinic; anyone else (and any organization that is not a clinic): 404."""
     row = (
         await session.execute(
-            select(Membership.role, Membership.clinical_role)
+            select(Membership.role, Membership.clinical_role, Organization.require_mfa)
             .join(Organization, Organization.id == Membership.organization_id)
             .where(
                 Membership.organization_id == organization_id,
@@ -107,6 +108,8 @@ async def clinic_access(session: AsyncSession, *, organization_id: uuid.UUID, us
     ).first()
     if row is None:
         raise ClinicNotFound()
+    if row.require_mfa and not user.mfa_enabled:
+        raise MfaRequired()
     return ClinicAccess(
         organization_id=organization_id,
         user=user,
@@ -121,7 +124,7 @@ async def patient_access(
     """The patient and the caller's rights on it: a member of its clinic or its linked account;
     anyone else gets 404 and learns nothing."""
     query = (
-        select(Patient, Membership.role, Membership.clinical_role)
+        select(Patient, Membership.role, Membership.clinical_role, Organization.require_mfa)
         .join(Organization, Organization.id == Patient.organization_id)
         .outerjoin(
             Membership, and_(Membership.organization_id == Patient.organization_id, Membership.user_id == user.id)
@@ -133,13 +136,20 @@ async def patient_access(
     row = (await session.execute(query)).first()
     if row is None:
         raise PatientNotFound()
-    patient, role, clinical_role = row
-    if role is None and patient.user_id != user.id:
-        raise PatientNotFound()
+    patient, role, clinical_role, require_mfa = row
+    held_back = role is not None and require_mfa and not user.mfa_enabled
+    if held_back and patient.user_id != user.id:
+        raise MfaRequired()
+    if held_back or role is None:  # held back as a member: still the patient of their own record
+        if patient.user_id != user.id:
+            raise PatientNotFound()
+        return ClinicAccess(
+            organization_id=patient.organization_id, user=user, role=None, clinical_role=None, patient=patient
+        )
     return ClinicAccess(
         organization_id=patient.organization_id,
         user=user,
-        role=MemberRole(role) if role else None,
+        role=MemberRole(role),
         clinical_role=ClinicalRole(clinical_role) if clinical_role else None,
         patient=patient,
     )

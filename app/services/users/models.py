@@ -25,6 +25,13 @@ class User(TimestampMixin, Base):
     phone: Mapped[str | None] = mapped_column(String(32))
     role: Mapped[str] = mapped_column(String(16), default=Role.citizen, server_default=Role.citizen)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
+    # Set when the user confirmed a TOTP enrolment (app/services/mfa); None while MFA is off.
+    mfa_enabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    email_verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )
+
+    @property
+    def mfa_enabled(self) -> bool:
+        return self.mfa_enabled_at is not None

@@ -20,6 +20,8 @@ class UserRead(Schema):
     phone: str | None
     role: Role
     is_active: bool
+    mfa_enabled: bool
+    email_verified_at: datetime | None
     created_at: datetime
 
 

@@ -5,6 +5,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import paging
+from app.services.audit import service as audit_service
 from app.services.users.errors import CannotChangeSelf, UserNotFound
 from app.services.users.models import Role, User
 from app.services.users.schemas import UserAdminUpdate, UserUpdateMe
@@ -54,7 +55,19 @@ async def admin_update(session: AsyncSession, *, actor: User, user: User, data: 
         raise CannotChangeSelf()
     role_changed = "role" in changes and changes["role"] != user.role
     deactivated = changes.get("is_active") is False and user.is_active
+    reactivated = changes.get("is_active") is True and not user.is_active
+    entries: list[tuple[str, dict[str, str]]] = []
+    if role_changed:
+        entries.append(("user.role_changed", {"from": str(user.role), "to": str(changes["role"])}))
+    if deactivated:
+        entries.append(("user.deactivated", {}))
+    if reactivated:
+        entries.append(("user.reactivated", {}))
     for field, value in changes.items():
         setattr(user, field, value)
     await session.flush()
+    for action, details in entries:
+        await audit_service.record_about_user(
+            session, action=action, user_id=user.id, actor=audit_service.Actor.user(actor.id), data=details
+        )
     return role_changed or deactivated
