@@ -126,6 +126,19 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
+# Tables with rows, in one round trip (built once per run from the schema): truncating only those
+# keeps the clean-up cheap (a TRUNCATE of every one of ~90 tables took ~0.4 s a test), and the
+# sequences are reset apart, since a rolled-back insert advances them in a table left empty.
+_TABLES = (
+    "SELECT string_agg(format('SELECT %L WHERE EXISTS (SELECT 1 FROM %I)', tablename, tablename), ' UNION ALL ')"
+    " FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
+)
+_RESET_SEQUENCES = (
+    "SELECT setval(s.seqrelid, s.seqstart, false) FROM pg_sequence s"
+    " JOIN pg_class c ON c.oid = s.seqrelid WHERE c.relnamespace = 'public'::regnamespace"
+)
+
+
 @pytest.fixture(autouse=True)
 async def _clean_tables(app: FastAPI) -> AsyncIterator[None]:
     yield
@@ -135,17 +148,11 @@ async def _clean_tables(app: FastAPI) -> AsyncIterator[None]:
     for attempt in range(5):
         try:
             async with engine.begin() as conn:
-                tables = (
-                    (
-                        await conn.exec_driver_sql(
-                            "SELECT tablename FROM pg_tables"
-                            " WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
-                        )
-                    )
-                    .scalars()
-                    .all()
-                )
-                await conn.exec_driver_sql(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
+                probe = (await conn.exec_driver_sql(_TABLES)).scalar_one()
+                used = (await conn.exec_driver_sql(probe)).scalars().all()
+                if used:
+                    await conn.exec_driver_sql(f"TRUNCATE {', '.join(used)} RESTART IDENTITY CASCADE")
+                await conn.exec_driver_sql(_RESET_SEQUENCES)
             return
         except DBAPIError:
             if attempt == 4:
