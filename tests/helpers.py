@@ -5,9 +5,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.services.notifications.models import OutboxEmail
 from app.services.users.models import Role, User
 
 PASSWORD = "correct horse battery"
@@ -56,3 +57,13 @@ def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str
     assert body["title"]
     assert body["detail"]
     return body
+
+
+async def mails_to(session: AsyncSession, address: str) -> list[OutboxEmail]:
+    """The e-mails queued for `address`, leaving out the verification link every registration sends."""
+    rows = await session.scalars(
+        select(OutboxEmail).where(
+            OutboxEmail.to_address == address, OutboxEmail.subject.not_like("Confirm your e-mail address%")
+        )
+    )
+    return list(rows)

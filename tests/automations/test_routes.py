@@ -6,13 +6,11 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.database import unit_of_work
-from app.services.notifications.models import OutboxEmail
 from app.services.tickets import service as tickets_service
-from tests.helpers import assert_problem
+from tests.helpers import assert_problem, mails_to
 from tests.tickets.helpers import Clock, Desk, create_desk, move, open_ticket
 
 
@@ -72,7 +70,7 @@ async def test_ticket_created_rules_run_in_creation_order_and_show_in_the_answer
         ("email_queued", first["id"]),
         ("tags_changed", second["id"]),
     ]
-    [mail] = (await session.scalars(select(OutboxEmail).where(OutboxEmail.to_address == desk.requester.email))).all()
+    [mail] = await mails_to(session, desk.requester.email)
     assert mail.subject == f"My passport [#{ticket['reference']}]"
     assert f'We received your request [#{ticket["reference"]}] "My passport"' in mail.body
     assert "Hello Rita Requester" in mail.body

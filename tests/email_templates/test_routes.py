@@ -2,11 +2,10 @@
 deletion back to the default, custom keys and previews."""
 
 import httpx
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.services.notifications.models import OutboxEmail
-from tests.helpers import assert_problem
+from tests.helpers import assert_problem, mails_to
 from tests.tickets.helpers import Desk, create_desk, open_ticket
 
 
@@ -20,8 +19,7 @@ async def reply_mails(client: httpx.AsyncClient, session: AsyncSession, desk: De
         f"/tickets/{ticket['id']}/messages", headers=desk.org.staff.headers, json={"body": body}
     )
     assert response.status_code == 201, response.text
-    rows = await session.scalars(select(OutboxEmail).where(OutboxEmail.to_address == desk.requester.email))
-    return list(rows)
+    return await mails_to(session, desk.requester.email)
 
 
 async def test_list_shows_built_in_kinds_with_their_placeholders(
