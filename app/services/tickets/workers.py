@@ -10,11 +10,13 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from functools import partial
 
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.database import unit_of_work
+from app.core.periodic import every
 from app.core.settings import Settings
 from app.services.tickets import service as tickets_service
 
@@ -36,17 +38,6 @@ async def run_pass(
     return marked + closed
 
 
-async def _forever(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings) -> None:
-    while True:
-        done = 0
-        try:
-            done = await run_pass(sessionmaker, settings=settings)
-        except Exception:
-            logger.exception("SLA pass failed")
-        if done < BATCH:  # a full batch means more is waiting: go again at once
-            await asyncio.sleep(settings.sla_breach_poll_seconds)
-
-
 @asynccontextmanager
 async def sla_workers(app: FastAPI) -> AsyncIterator[None]:
     """The SLA pass of this process (on with the notification workers; see `create_app`)."""
@@ -54,7 +45,10 @@ async def sla_workers(app: FastAPI) -> AsyncIterator[None]:
     if not settings.notification_workers_enabled:
         yield
         return
-    task = asyncio.create_task(_forever(app.state.sessionmaker, settings))
+    sessionmaker: async_sessionmaker[AsyncSession] = app.state.sessionmaker
+    task = asyncio.create_task(
+        every("SLA", settings.sla_breach_poll_seconds, BATCH, partial(run_pass, sessionmaker, settings=settings))
+    )
     try:
         yield
     finally:

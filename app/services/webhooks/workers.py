@@ -22,6 +22,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -32,6 +33,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.database import unit_of_work
+from app.core.periodic import every
 from app.core.settings import Settings
 from app.services.webhooks import service as webhooks_service
 from app.services.webhooks.errors import UrlNotAllowed
@@ -186,17 +188,6 @@ async def deliver_once(
     return len(claimed)
 
 
-async def _forever(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings) -> None:
-    while True:
-        done = 0
-        try:
-            done = await deliver_once(sessionmaker, settings=settings)
-        except Exception:
-            logger.exception("webhook pass failed")
-        if done < BATCH:
-            await asyncio.sleep(settings.webhook_poll_seconds)
-
-
 @asynccontextmanager
 async def webhook_workers(app: FastAPI) -> AsyncIterator[None]:
     """The webhook sender of this process (on with the notification workers)."""
@@ -204,7 +195,10 @@ async def webhook_workers(app: FastAPI) -> AsyncIterator[None]:
     if not settings.notification_workers_enabled:
         yield
         return
-    task = asyncio.create_task(_forever(app.state.sessionmaker, settings))
+    sessionmaker: async_sessionmaker[AsyncSession] = app.state.sessionmaker
+    task = asyncio.create_task(
+        every("webhook", settings.webhook_poll_seconds, BATCH, partial(deliver_once, sessionmaker, settings=settings))
+    )
     try:
         yield
     finally:
