@@ -11,6 +11,7 @@ This module parses HTTP, so it is used by routes, not by service modules.
 """
 
 import hashlib
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +53,17 @@ def openapi_form(file_description: str, **fields: dict[str, Any]) -> dict[str, A
 
 def invalid_form(loc: str, msg: str, kind: str = "value_error") -> RequestValidationError:
     return RequestValidationError([{"loc": ("body", loc), "msg": msg, "type": kind}])
+
+
+def optional_uuid(values: dict[str, str], name: str) -> uuid.UUID | None:
+    """The form field `name` as a UUID, None when absent or empty; a 422 when it is not one."""
+    value = values.get(name)
+    if not value:
+        return None
+    try:
+        return uuid.UUID(value)
+    except ValueError as exc:
+        raise invalid_form(name, "not a valid UUID", "uuid_parsing") from exc
 
 
 @dataclass(frozen=True, slots=True)

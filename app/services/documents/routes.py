@@ -11,7 +11,7 @@ from app.core.database import SessionDep, after_commit, release_connection
 from app.core.dependencies import PageDep, SettingsDep
 from app.core.errors import PayloadTooLarge
 from app.core.schemas import Page
-from app.core.uploads import FileSink, Limit, invalid_form, openapi_form, read_form
+from app.core.uploads import FileSink, Limit, openapi_form, optional_uuid, read_form
 from app.services.auth.dependencies import CurrentUser
 from app.services.documents import service as documents_service
 from app.services.documents.dependencies import DocumentReader, DocumentReviewer, OrgDocumentReader, StoresDep
@@ -27,16 +27,6 @@ UPLOAD_BODY = openapi_form(
     appointment_id={"type": "string", "format": "uuid"},
     requirement_id={"type": "string", "format": "uuid"},
 )
-
-
-def _optional_uuid(values: dict[str, str], name: str) -> uuid.UUID | None:
-    value = values.get(name)
-    if not value:
-        return None
-    try:
-        return uuid.UUID(value)
-    except ValueError as exc:
-        raise invalid_form(name, "not a valid UUID", "uuid_parsing") from exc
 
 
 @router.post(
@@ -96,8 +86,8 @@ async def upload_document(
         size=received.size,
         sha256=received.sha256,
         storage_key=staged.key,
-        appointment_id=_optional_uuid(values, "appointment_id"),
-        requirement_id=_optional_uuid(values, "requirement_id"),
+        appointment_id=optional_uuid(values, "appointment_id"),
+        requirement_id=optional_uuid(values, "requirement_id"),
         quota_bytes=settings.document_quota_bytes,
     )
     after_commit(session, partial(stores.storage.place, staged))

@@ -10,7 +10,7 @@ from app.core.database import SessionDep, after_commit, release_connection
 from app.core.dependencies import PageDep, SettingsDep
 from app.core.errors import PayloadTooLarge, PermissionDenied
 from app.core.schemas import Page
-from app.core.uploads import FileSink, Limit, invalid_form, openapi_form, read_form
+from app.core.uploads import FileSink, Limit, openapi_form, optional_uuid, read_form
 from app.services.auth.dependencies import CurrentUser
 from app.services.properties import service as properties_service
 from app.services.properties.dependencies import ProjectStaff, Viewer
@@ -29,16 +29,6 @@ UPLOAD_BODY = openapi_form(
     title={"type": "string", "maxLength": 200},
 )
 TITLE_LENGTH = 200
-
-
-def _optional_uuid(values: dict[str, str], name: str) -> uuid.UUID | None:
-    value = values.get(name)
-    if not value:
-        return None
-    try:
-        return uuid.UUID(value)
-    except ValueError as exc:
-        raise invalid_form(name, "not a valid UUID", "uuid_parsing") from exc
 
 
 @router.post(
@@ -86,7 +76,7 @@ async def upload_media(
     media = await media_service.create(
         session,
         project=access.project,
-        unit_id=_optional_uuid(values, "unit_id"),
+        unit_id=optional_uuid(values, "unit_id"),
         title=values.get("title"),
         filename=received.filename,
         head=received.head,
