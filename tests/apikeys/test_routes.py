@@ -26,6 +26,8 @@ ALL_SCOPES = [
     "catalog:write",
     "members:read",
     "insights:read",
+    "tickets:read",
+    "tickets:write",
 ]
 
 

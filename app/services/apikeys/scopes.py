@@ -1,7 +1,7 @@
 """The scopes an API key can hold. Each staff endpoint declares the one it needs
 (`require_org_role(..., scope=Scope.appointments_read)`); `x:write` includes `x:read`.
 
-A section that adds staff endpoints adds its scopes here (`tickets:read`, `tickets:write`).
+A section that adds staff endpoints adds its scopes here.
 """
 
 from enum import StrEnum
@@ -15,6 +15,8 @@ class Scope(StrEnum):
     catalog_write = "catalog:write"
     members_read = "members:read"
     insights_read = "insights:read"
+    tickets_read = "tickets:read"
+    tickets_write = "tickets:write"
 
 
 def grants(held: frozenset[str], needed: str) -> bool:

@@ -1,5 +1,6 @@
-"""Gates of the knowledge base: members write (the helpdesk's reader gate, where API-key scopes
-will be added), anyone reads published articles and asks the assistant."""
+"""Gates of the knowledge base: members write (signed-in members only: an API key gets 403
+`insufficient_scope`, as `tickets:read` must not write articles), anyone reads published articles
+and asks the assistant."""
 
 from datetime import UTC, datetime
 from typing import Annotated
@@ -10,10 +11,12 @@ from app.core.database import SessionDep
 from app.core.errors import NotAuthenticated
 from app.core.security import InvalidToken, TokenSigner
 from app.services.auth import service as auth_service
-from app.services.tickets.dependencies import TicketReader, TicketUser
+from app.services.organizations.dependencies import OrgAccess, require_org_role
+from app.services.organizations.models import MemberRole
+from app.services.tickets.dependencies import TicketUser
 from app.services.users.models import User
 
-ArticleWriter = TicketReader
+ArticleWriter = Annotated[OrgAccess, require_org_role(MemberRole.staff)]
 ArticleEditor = TicketUser
 
 

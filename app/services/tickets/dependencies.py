@@ -1,9 +1,11 @@
-"""The helpdesk's gates, defined once: API-key scopes (`tickets:read`, `tickets:write`) are added
-here when `require_org_role` takes them, and every ticket route follows.
+"""The helpdesk's gates, defined once: the organization routes take the organization's API keys
+with `tickets:read` / `tickets:write` (`access.user` is then None: use `access.organization`,
+`access.actor`, `access.user_id`).
 
 Routes under `/organizations/{organization_id}/...` use the organization gates; routes reached by a
 ticket's or category's own id take the signed-in user (`TicketUser`) and the service decides, so
-that outsiders get 404 there.
+that outsiders get 404 there; those stay for signed-in users only (an API key gets 403
+`insufficient_scope`), as does filing a ticket.
 """
 
 from datetime import UTC, datetime
@@ -11,14 +13,15 @@ from typing import Annotated
 
 from fastapi import Depends
 
+from app.services.apikeys.scopes import Scope
 from app.services.auth.dependencies import CurrentLogin, CurrentUser
 from app.services.organizations.dependencies import OrgAccess, require_org_role
 from app.services.organizations.models import MemberRole
 
 # Members reading an organization's tickets, reports and SLA settings.
-TicketReader = Annotated[OrgAccess, require_org_role(MemberRole.staff)]
+TicketReader = Annotated[OrgAccess, require_org_role(MemberRole.staff, scope=Scope.tickets_read)]
 # Owners and managers changing categories and the SLA.
-HelpdeskManager = Annotated[OrgAccess, require_org_role(MemberRole.manager)]
+HelpdeskManager = Annotated[OrgAccess, require_org_role(MemberRole.manager, scope=Scope.tickets_write)]
 # Anyone signed in, on routes reached by a ticket's id (requester, members, admins: the service checks).
 TicketUser = CurrentUser
 # The same, with the login (sending a message checks the login in the send statement).
