@@ -72,7 +72,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("patients_pkey")),
         sa.UniqueConstraint("organization_id", "user_id", name=op.f("patients_organization_id_user_id_key")),
     )
-    op.create_index("patients_organization_id_mrn_key", "patients", ["organization_id", sa.text("lower(mrn)")], unique=True)
+    op.create_index(
+        "patients_organization_id_mrn_key", "patients", ["organization_id", sa.text("lower(mrn)")], unique=True
+    )
     op.create_index(
         "patients_organization_id_national_id_key",
         "patients",
@@ -134,9 +136,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("medical_entries_pkey")),
         sa.UniqueConstraint("supersedes_id", name=op.f("medical_entries_supersedes_id_key")),
     )
-    op.create_index(
-        "ix_medical_entries_chain_id_version", "medical_entries", ["chain_id", "version"], unique=True
-    )
+    op.create_index("ix_medical_entries_chain_id_version", "medical_entries", ["chain_id", "version"], unique=True)
     op.create_index(
         "ix_medical_entries_patient_id_effective_at", "medical_entries", ["patient_id", "effective_at", "id"]
     )
@@ -221,7 +221,9 @@ def downgrade() -> None:
     op.drop_column("appointments", "reason")
     op.drop_column("appointments", "patient_id")
     # Appointments of patients without an account cannot survive a schema that requires one.
-    op.execute("DELETE FROM appointment_events WHERE appointment_id IN (SELECT id FROM appointments WHERE citizen_id IS NULL)")
+    op.execute(
+        "DELETE FROM appointment_events WHERE appointment_id IN (SELECT id FROM appointments WHERE citizen_id IS NULL)"
+    )
     op.execute("DELETE FROM appointments WHERE citizen_id IS NULL")
     op.alter_column("appointments", "citizen_id", existing_type=sa.Uuid(), nullable=False)
 
