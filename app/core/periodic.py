@@ -1,8 +1,16 @@
-"""A background pass run over and over (reminders, the e-mail outbox): knows no feature."""
+"""A background pass run over and over (reminders, the e-mail outbox, SLA breaches, webhooks): knows no feature."""
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from functools import partial
+
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.core.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -18,3 +26,33 @@ async def every(name: str, interval: float, batch: int, run_pass: Callable[[], A
             logger.exception("%s pass failed", name)
         if done < batch:
             await asyncio.sleep(interval)
+
+
+PassFunction = Callable[..., Awaitable[int]]
+"""`run_pass(sessionmaker, *, settings=...)`: one pass, returning how much it did."""
+
+
+def periodic_service(
+    name: str, *, batch: int, interval: Callable[[Settings], float], run_pass: PassFunction
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """A background service (see `create_app`) that runs `run_pass` with `every` while the app
+    runs, in each process where the workers are on (`NOTIFICATION_WORKERS`)."""
+
+    @asynccontextmanager
+    async def service(app: FastAPI) -> AsyncIterator[None]:
+        settings: Settings = app.state.settings
+        if not settings.notification_workers_enabled:
+            yield
+            return
+        sessionmaker: async_sessionmaker[AsyncSession] = app.state.sessionmaker
+        task = asyncio.create_task(
+            every(name, interval(settings), batch, partial(run_pass, sessionmaker, settings=settings))
+        )
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    return service

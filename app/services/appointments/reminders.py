@@ -6,19 +6,13 @@ writes the notification, so exactly one process wins it and a rolled-back pass c
 `send_due_reminders` runs one pass; the tests call it directly.
 """
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from functools import partial
 
-from fastapi import FastAPI
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.database import unit_of_work
-from app.core.periodic import every
+from app.core.periodic import periodic_service
 from app.core.settings import Settings
 from app.services.appointments import announcements
 from app.services.appointments.models import Appointment
@@ -89,26 +83,11 @@ async def run_reminders_once(sessionmaker: async_sessionmaker[AsyncSession], *, 
         return await send_due_reminders(session, settings=settings)
 
 
-@asynccontextmanager
-async def reminder_worker(app: FastAPI) -> AsyncIterator[None]:
-    """The reminder loop of this process (see `create_app`'s `background`; on with the
-    notification workers, `NOTIFICATION_WORKERS`)."""
-    settings: Settings = app.state.settings
-    if not settings.notification_workers_enabled:
-        yield
-        return
-    sessionmaker: async_sessionmaker[AsyncSession] = app.state.sessionmaker
-    task = asyncio.create_task(
-        every(
-            "reminders",
-            settings.reminder_poll_seconds,
-            REMINDER_BATCH,
-            partial(run_reminders_once, sessionmaker, settings=settings),
-        )
-    )
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+# The reminder loop of this process (see `create_app`'s `background`; on with the notification
+# workers, `NOTIFICATION_WORKERS`).
+reminder_worker = periodic_service(
+    "reminders",
+    batch=REMINDER_BATCH,
+    interval=lambda settings: settings.reminder_poll_seconds,
+    run_pass=run_reminders_once,
+)

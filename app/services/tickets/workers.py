@@ -4,19 +4,13 @@ the conditional UPDATE of its flag (`tickets_service.mark_breaches`), a close by
 `FOR UPDATE SKIP LOCKED` and the status condition.
 """
 
-import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from functools import partial
 
-from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.database import unit_of_work
-from app.core.periodic import every
+from app.core.periodic import periodic_service
 from app.core.settings import Settings
 from app.services.tickets import service as tickets_service
 
@@ -38,20 +32,7 @@ async def run_pass(
     return marked + closed
 
 
-@asynccontextmanager
-async def sla_workers(app: FastAPI) -> AsyncIterator[None]:
-    """The SLA pass of this process (on with the notification workers; see `create_app`)."""
-    settings: Settings = app.state.settings
-    if not settings.notification_workers_enabled:
-        yield
-        return
-    sessionmaker: async_sessionmaker[AsyncSession] = app.state.sessionmaker
-    task = asyncio.create_task(
-        every("SLA", settings.sla_breach_poll_seconds, BATCH, partial(run_pass, sessionmaker, settings=settings))
-    )
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+# The SLA pass of this process (on with the notification workers; see `create_app`).
+sla_workers = periodic_service(
+    "SLA", batch=BATCH, interval=lambda settings: settings.sla_breach_poll_seconds, run_pass=run_pass
+)

@@ -12,28 +12,24 @@ the delivery is `failed`.
 """
 
 import asyncio
-import contextlib
 import hashlib
 import hmac
 import json
 import logging
 import uuid
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-from fastapi import FastAPI
 from sqlalchemy import bindparam, literal, select, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.database import unit_of_work
-from app.core.periodic import every
+from app.core.periodic import periodic_service
 from app.core.settings import Settings
 from app.services.webhooks import service as webhooks_service
 from app.services.webhooks.errors import UrlNotAllowed
@@ -188,20 +184,7 @@ async def deliver_once(
     return len(claimed)
 
 
-@asynccontextmanager
-async def webhook_workers(app: FastAPI) -> AsyncIterator[None]:
-    """The webhook sender of this process (on with the notification workers)."""
-    settings: Settings = app.state.settings
-    if not settings.notification_workers_enabled:
-        yield
-        return
-    sessionmaker: async_sessionmaker[AsyncSession] = app.state.sessionmaker
-    task = asyncio.create_task(
-        every("webhook", settings.webhook_poll_seconds, BATCH, partial(deliver_once, sessionmaker, settings=settings))
-    )
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+# The webhook sender of this process (on with the notification workers).
+webhook_workers = periodic_service(
+    "webhook", batch=BATCH, interval=lambda settings: settings.webhook_poll_seconds, run_pass=deliver_once
+)
