@@ -4,8 +4,11 @@ import itertools
 
 import httpx
 import pytest
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.services.organizations.models import Organization
+from tests.apikeys.test_routes import create_key, key_headers
 from tests.helpers import assert_problem, register
 from tests.tickets.helpers import Clock, create_desk, move, open_ticket, random_id, ticket_in
 
@@ -289,3 +292,38 @@ async def test_categories(client: httpx.AsyncClient, session: AsyncSession) -> N
         assert_problem(await client.patch(category_url, headers=account.headers, json={"name": "x"}), 404, "not_found")
     staff_patch = await client.patch(category_url, headers=desk.org.staff.headers, json={"name": "x"})
     assert_problem(staff_patch, 403, "forbidden")
+
+
+async def test_queue_gate_runs_in_the_page_statement(client: httpx.AsyncClient, session: AsyncSession) -> None:
+    """The queue checks the login and the membership inside its one statement: each answer of the
+    organization gate (`require_org_role`) holds there, and a key takes its own path."""
+    desk = await create_desk(client, session)
+    other = await create_desk(client, session, name="Clinic")
+    await open_ticket(client, desk)
+    url = f"/organizations/{desk.org.id}/tickets"
+    for account in (desk.org.staff, desk.org.owner, desk.org.admin):
+        response = await client.get(url, headers=account.headers)
+        assert response.status_code == 200, response.text
+        assert response.json()["total"] == 1
+    assert_problem(await client.get(url, headers=other.org.staff.headers), 403, "forbidden")
+    assert_problem(
+        await client.get(f"/organizations/{random_id()}/tickets", headers=desk.org.staff.headers), 404, "not_found"
+    )
+    assert_problem(await client.get(url), 401, "not_authenticated")
+
+    reader = await create_key(client, desk.org.owner, desk.org.id, ["tickets:read"])
+    assert (await client.get(url, headers=key_headers(reader))).json()["total"] == 1
+    writer_only = await create_key(client, desk.org.owner, desk.org.id, ["appointments:read"])
+    assert_problem(await client.get(url, headers=key_headers(writer_only)), 403, "insufficient_scope")
+    foreign = await create_key(client, other.org.owner, other.org.id, ["tickets:read"])
+    assert_problem(await client.get(url, headers=key_headers(foreign)), 404, "not_found")
+
+    # The organization's MFA policy holds back a member without MFA (admins act as admins).
+    await session.execute(update(Organization).where(Organization.id == desk.org.id).values(require_mfa=True))
+    await session.commit()
+    assert_problem(await client.get(url, headers=desk.org.staff.headers), 403, "mfa_required")
+    assert (await client.get(url, headers=desk.org.admin.headers)).status_code == 200
+
+    logout = await client.post("/auth/logout", json={"refresh_token": desk.org.admin.refresh_token})
+    assert logout.status_code == 204
+    assert_problem(await client.get(url, headers=desk.org.admin.headers), 401, "not_authenticated")

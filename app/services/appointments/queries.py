@@ -6,13 +6,10 @@ makes a query per row and a read by id is a single round trip after the token ch
 """
 
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import (
-    CTE,
     JSON,
-    Select,
     String,
     Text,
     Uuid,
@@ -27,7 +24,6 @@ from sqlalchemy import (
     or_,
     select,
     table,
-    true,
 )
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.sql.elements import ColumnElement
@@ -35,7 +31,6 @@ from sqlalchemy.sql.elements import ColumnElement
 from app.core.json_sql import json_object
 from app.services.appointments.models import Appointment
 from app.services.appointments.schemas import AppointmentRead
-from app.services.auth import service as auth_service
 from app.services.catalog.models import Requirement
 from app.services.organizations.models import Membership, Organization
 from app.services.users.models import Role, User
@@ -136,23 +131,6 @@ def visible_to(user_id: Any, is_admin: Any) -> ColumnElement[bool]:
 
 def user_sees(user: User) -> ColumnElement[bool]:
     return visible_to(user.id, user.role == Role.admin)
-
-
-def for_login(*parts: Callable[[CTE], Select[Any]]) -> Select[Any]:
-    """`parts(login)` behind the access-token check, in one statement (see `auth.open_login`).
-
-    Each part gives at most one row (a row by id, an aggregate), so the statement gives none when
-    the login has ended, else one row: `login_id` and the parts' columns, NULL for a part that
-    found nothing.
-    """
-    login = auth_service.open_login()
-    source: Any = login
-    columns: list[Any] = [login.c.id.label("login_id")]
-    for number, part in enumerate(parts):
-        lateral = part(login).lateral(f"part_{number}")
-        source = source.outerjoin(lateral, true())
-        columns.append(lateral)
-    return select(*columns).select_from(source)
 
 
 def by_ids(ids: list[uuid.UUID]) -> Any:

@@ -343,7 +343,7 @@ async def to_read(session: AsyncSession, appointment: Appointment) -> Appointmen
 
 
 _BY_ID = Prepared(
-    queries.for_login(
+    auth_service.for_login(
         lambda login: select(queries.BODY_JSON).where(
             Appointment.id == bindparam("appointment_id"), queries.visible_to(login.c.id, login.c.is_admin)
         )
@@ -417,7 +417,7 @@ def _own_page(*, by_status: bool, from_day: bool, to_day: bool) -> Prepared:
     def total(login: CTE) -> Select[Any]:
         return select(func.count().label("total")).where(*filters(login))
 
-    return Prepared(queries.for_login(page, total))
+    return Prepared(auth_service.for_login(page, total))
 
 
 async def get_own(

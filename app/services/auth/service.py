@@ -1,7 +1,7 @@
 """Registration, login sessions, refresh-token rotation with reuse detection, and logout."""
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -9,7 +9,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import CTE, ColumnElement, and_, bindparam, select, update
+from sqlalchemy import CTE, ColumnElement, Select, and_, bindparam, select, true, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -364,11 +364,34 @@ def open_login() -> CTE:
     when the login has ended), for hot-path statements that check the token and do their work in
     one round trip. Parameters: `user_id` and `session_id` (see `login_parameters`)."""
     return (
-        select(User.id, (User.role == Role.admin).label("is_admin"), User.email, User.full_name)
+        select(
+            User.id,
+            (User.role == Role.admin).label("is_admin"),
+            User.email,
+            User.full_name,
+            User.mfa_enabled_at.is_not(None).label("mfa_enabled"),
+        )
         .join(LoginSession, LoginSession.user_id == User.id)
         .where(login_is_open(bindparam("user_id"), bindparam("session_id")))
         .cte("login")
     )
+
+
+def for_login(*parts: Callable[[CTE], Select[Any]]) -> Select[Any]:
+    """`parts(login)` behind the access-token check, in one statement (see `open_login`).
+
+    Each part gives at most one row (a row by id, an aggregate), so the statement gives none when
+    the login has ended, else one row: `login_id` and the parts' columns, NULL for a part that
+    found nothing.
+    """
+    login = open_login()
+    source: Any = login
+    columns: list[Any] = [login.c.id.label("login_id")]
+    for number, part in enumerate(parts):
+        lateral = part(login).lateral(f"part_{number}")
+        source = source.outerjoin(lateral, true())
+        columns.append(lateral)
+    return select(*columns).select_from(source)
 
 
 def role_while_logged_in(user_id: Any, session_id: Any) -> ColumnElement[Any]:

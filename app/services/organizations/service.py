@@ -1,10 +1,10 @@
 """Organizations, their departments and their members (owner, manager, staff)."""
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import CTE, Select, and_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -124,6 +124,21 @@ async def is_staff(
     return True
 
 
+def _judge(
+    *, is_admin: bool, membership: tuple[MemberRole, bool] | None, minimum: MemberRole, refusal: type[AppError]
+) -> MemberRole | None:
+    """The organization gates' one rule: a platform admin passes (None); a member of at least
+    `minimum` gets their role unless the MFA policy holds them back (403 `mfa_required`); anyone
+    else gets `refusal`."""
+    if is_admin:
+        return None
+    if membership is None or membership[0].rank < minimum.rank:
+        raise refusal()
+    if membership[1]:
+        raise MfaRequired()
+    return membership[0]
+
+
 async def _role_at_least(
     session: AsyncSession,
     *,
@@ -141,11 +156,37 @@ async def _role_at_least(
     if user.role == Role.admin:
         return None
     membership = await _membership(session, organization_id=organization_id, user=user)
-    if membership is None or membership[0].rank < minimum.rank:
-        raise refusal()
-    if membership[1]:
-        raise MfaRequired()
-    return membership[0]
+    return _judge(is_admin=False, membership=membership, minimum=minimum, refusal=refusal)
+
+
+def standing(login: CTE, organization_id: Any) -> Select[Any]:
+    """The organization gate of a hot path, as a part of `auth_service.for_login`: one row when the
+    organization exists (`standing_organization_id`), with the login's role there (`standing_role`,
+    NULL for none), whether its MFA policy holds the login back (`standing_held_back`) and whether
+    the login is a platform admin (`standing_is_admin`). `check_standing` reads the row."""
+    return (
+        select(
+            Organization.id.label("standing_organization_id"),
+            Membership.role.label("standing_role"),
+            (Organization.require_mfa & ~login.c.mfa_enabled).label("standing_held_back"),
+            login.c.is_admin.label("standing_is_admin"),
+        )
+        .select_from(Organization)
+        .outerjoin(Membership, and_(Membership.organization_id == Organization.id, Membership.user_id == login.c.id))
+        .where(Organization.id == organization_id)
+    )
+
+
+def check_standing(
+    row: Mapping[str, Any], *, minimum: MemberRole, refusal: type[AppError] = PermissionDenied
+) -> MemberRole | None:
+    """`require_org_role`'s answer from a `standing` row: 404 for no such organization, then the
+    gates' one rule (`_judge`)."""
+    if row["standing_organization_id"] is None:
+        raise OrganizationNotFound()
+    role = row["standing_role"]
+    membership = (MemberRole(role), bool(row["standing_held_back"])) if role is not None else None
+    return _judge(is_admin=bool(row["standing_is_admin"]), membership=membership, minimum=minimum, refusal=refusal)
 
 
 async def require_staff(

@@ -13,13 +13,18 @@ from typing import Annotated
 
 from fastapi import Depends
 
+from app.core.security import AccessClaims
 from app.services.apikeys.scopes import Scope
-from app.services.auth.dependencies import CurrentLogin, CurrentUser
+from app.services.apikeys.service import ApiKeyPrincipal
+from app.services.auth.dependencies import CurrentLogin, CurrentUser, require_access
 from app.services.organizations.dependencies import OrgAccess, require_org_role
 from app.services.organizations.models import MemberRole
 
 # Members reading an organization's tickets, reports and SLA settings.
 TicketReader = Annotated[OrgAccess, require_org_role(MemberRole.staff, scope=Scope.tickets_read)]
+# The same gate on the queue's hot path: the token's claims (the statement checks the login and the
+# membership) or a key holding `tickets:read`.
+TicketQueueAccess = Annotated[AccessClaims | ApiKeyPrincipal, require_access(Scope.tickets_read)]
 # Owners and managers changing categories and the SLA.
 HelpdeskManager = Annotated[OrgAccess, require_org_role(MemberRole.manager, scope=Scope.tickets_write)]
 # Anyone signed in, on routes reached by a ticket's id (requester, members, admins: the service checks).

@@ -9,12 +9,14 @@ and cache-keying the JSON body on every request cost more CPU than PostgreSQL sp
 
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 from sqlalchemy import (
     ARRAY,
     Boolean,
     ColumnElement,
     Integer,
+    Select,
     String,
     Text,
     Uuid,
@@ -32,6 +34,8 @@ from sqlalchemy.sql.expression import literal_column
 
 from app.core.json_sql import json_object
 from app.core.prepared import Prepared
+from app.services.auth import service as auth_service
+from app.services.organizations import service as organizations_service
 from app.services.organizations.models import Membership
 from app.services.tickets.models import Ticket
 from app.services.tickets.schemas import TicketRead, TicketRequesterRead
@@ -95,8 +99,7 @@ def _conditions(shape: Shape) -> list[ColumnElement[bool]]:
     return conditions
 
 
-@lru_cache(maxsize=64)
-def page_statement(shape: Shape) -> Prepared:
+def _page(shape: Shape) -> Select[Any]:
     """One row: `total` (the tickets the filters match) and `items` (the page's bodies,
     comma-separated, newest first). Parameters: the filters', `offset`, `limit`."""
     conditions = _conditions(shape)
@@ -112,7 +115,22 @@ def page_statement(shape: Shape) -> Prepared:
     items = func.string_agg(
         rows.c.body, aggregate_order_by(literal_column("','"), rows.c.created_at.desc(), rows.c.id.desc())
     )
-    return Prepared(select(total.label("total"), func.coalesce(items, "").label("items")).select_from(rows))
+    return select(total.label("total"), func.coalesce(items, "").label("items")).select_from(rows)
+
+
+@lru_cache(maxsize=128)
+def page_statement(shape: Shape, *, signed_in: bool) -> Prepared:
+    """The queue's page (`_page`). For a signed-in caller the login check and the organization gate
+    (`organizations_service.standing`) run in the same statement, so a request is one round trip;
+    an API key, already checked, runs the page alone."""
+    if not signed_in:
+        return Prepared(_page(shape))
+    organization_id = bindparam("organization_id", type_=Uuid)
+    return Prepared(
+        auth_service.for_login(
+            lambda login: organizations_service.standing(login, organization_id), lambda login: _page(shape)
+        )
+    )
 
 
 def _read_statement() -> Prepared:

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response, status
 from pydantic import BaseModel
 
-from app.core.database import SessionDep
+from app.core.database import EngineDep, SessionDep
 from app.core.dependencies import PageDep, SettingsDep
 from app.core.errors import InvalidInput
 from app.core.schemas import Page, json_response, page_response
@@ -15,7 +15,14 @@ from app.services.chat.schemas import MessagePage, MessageRead
 from app.services.organizations.dependencies import GATE_RESPONSES, OrgAccess
 from app.services.tickets import reports as tickets_reports
 from app.services.tickets import service as tickets_service
-from app.services.tickets.dependencies import HelpdeskManager, Now, TicketLogin, TicketReader, TicketUser
+from app.services.tickets.dependencies import (
+    HelpdeskManager,
+    Now,
+    TicketLogin,
+    TicketQueueAccess,
+    TicketReader,
+    TicketUser,
+)
 from app.services.tickets.models import TicketPriority, TicketStatus
 from app.services.tickets.schemas import (
     CategoryCreate,
@@ -91,8 +98,9 @@ async def list_my_tickets(
     responses={**GATE_RESPONSES, 403: {"description": "`forbidden`: not a member"}},
 )
 async def list_organization_tickets(
-    access: TicketReader,
-    session: SessionDep,
+    organization_id: uuid.UUID,
+    caller: TicketQueueAccess,
+    engine: EngineDep,
     page: PageDep,
     now: Now,
     status_: Annotated[TicketStatus | None, Query(alias="status")] = None,
@@ -127,7 +135,13 @@ async def list_organization_tickets(
         q=q,
     )
     items, total = await tickets_service.get_all(
-        session, organization=access.organization, filters=filters, now=now, offset=page.offset, limit=page.size
+        engine,
+        caller=caller,
+        organization_id=organization_id,
+        filters=filters,
+        now=now,
+        offset=page.offset,
+        limit=page.size,
     )
     return page_response(items, total=total, page=page.page, size=page.size)
 
