@@ -327,3 +327,29 @@ async def test_queue_gate_runs_in_the_page_statement(client: httpx.AsyncClient, 
     logout = await client.post("/auth/logout", json={"refresh_token": desk.org.admin.refresh_token})
     assert logout.status_code == 204
     assert_problem(await client.get(url, headers=desk.org.admin.headers), 401, "not_authenticated")
+
+
+async def test_ticket_read_in_one_statement_for_people_and_keys(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    desk = await create_desk(client, session)
+    other = await create_desk(client, session, name="Clinic")
+    ticket = await open_ticket(client, desk)
+    url = f"/tickets/{ticket['id']}"
+    member_view = (await client.get(url, headers=desk.org.staff.headers)).json()
+    assert set(REQUESTER_HIDDEN) <= set(member_view)
+    assert (await client.get(url, headers=desk.org.admin.headers)).json() == member_view
+    requester_view = (await client.get(url, headers=desk.requester.headers)).json()
+    assert not set(REQUESTER_HIDDEN) & set(requester_view)
+
+    reader = await create_key(client, desk.org.owner, desk.org.id, ["tickets:read"])
+    assert (await client.get(url, headers=key_headers(reader))).json() == member_view
+    assert_problem(await client.get(f"/tickets/{random_id()}", headers=key_headers(reader)), 404, "not_found")
+    foreign = await create_key(client, other.org.owner, other.org.id, ["tickets:read"])
+    assert_problem(await client.get(url, headers=key_headers(foreign)), 404, "not_found")
+    no_scope = await create_key(client, desk.org.owner, desk.org.id, ["appointments:read"])
+    assert_problem(await client.get(url, headers=key_headers(no_scope)), 403, "insufficient_scope")
+
+    logout = await client.post("/auth/logout", json={"refresh_token": desk.requester.refresh_token})
+    assert logout.status_code == 204
+    assert_problem(await client.get(url, headers=desk.requester.headers), 401, "not_authenticated")

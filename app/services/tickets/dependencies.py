@@ -4,8 +4,8 @@ with `tickets:read` / `tickets:write` (`access.user` is then None: use `access.o
 
 Routes under `/organizations/{organization_id}/...` use the organization gates; routes reached by a
 ticket's or category's own id take the signed-in user (`TicketUser`) and the service decides, so
-that outsiders get 404 there; those stay for signed-in users only (an API key gets 403
-`insufficient_scope`), as does filing a ticket.
+that outsiders get 404 there. The queue and a ticket's read are hot paths: they take the token's
+claims or a key (`require_access`) and check the login and the membership in their statement.
 """
 
 from datetime import UTC, datetime
@@ -25,6 +25,8 @@ TicketReader = Annotated[OrgAccess, require_org_role(MemberRole.staff, scope=Sco
 # The same gate on the queue's hot path: the token's claims (the statement checks the login and the
 # membership) or a key holding `tickets:read`.
 TicketQueueAccess = Annotated[AccessClaims | ApiKeyPrincipal, require_access(Scope.tickets_read)]
+# A ticket's read, its hot path too: the statement decides requester, member or 404.
+TicketReadAccess = TicketQueueAccess
 # Owners and managers changing categories and the SLA.
 HelpdeskManager = Annotated[OrgAccess, require_org_role(MemberRole.manager, scope=Scope.tickets_write)]
 # Anyone signed in, on routes reached by a ticket's id (requester, members, admins: the service checks).

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import (
     ARRAY,
-    Boolean,
+    CTE,
     ColumnElement,
     Integer,
     Select,
@@ -133,24 +133,28 @@ def page_statement(shape: Shape, *, signed_in: bool) -> Prepared:
     )
 
 
-def _read_statement() -> Prepared:
-    """A ticket's body as the caller may see it: the member view for the organization's members
+def _read(login: CTE) -> Select[Any]:
+    """A ticket's body as the login may see it: the member view for the organization's members
     and admins, the requester view otherwise (the caller checks that the requester is the user).
-    Parameters: `ticket_id`, `user_id`, `is_admin`."""
+    Parameter: `ticket_id`."""
     member = or_(
-        bindparam("is_admin", type_=Boolean),
-        exists().where(
-            Membership.organization_id == Ticket.organization_id,
-            Membership.user_id == bindparam("user_id", type_=Uuid),
-        ),
+        login.c.is_admin,
+        exists().where(Membership.organization_id == Ticket.organization_id, Membership.user_id == login.c.id),
     )
-    return Prepared(
-        select(
-            case((member, BODY_JSON), else_=REQUESTER_JSON).label("body"),
-            member.label("member"),
-            Ticket.requester_id,
-        ).where(Ticket.id == bindparam("ticket_id", type_=Uuid))
-    )
+    return select(
+        case((member, BODY_JSON), else_=REQUESTER_JSON).label("body"),
+        member.label("member"),
+        (Ticket.requester_id == login.c.id).label("requester"),
+    ).where(Ticket.id == bindparam("ticket_id", type_=Uuid))
 
 
-READ = _read_statement()
+# The read of one ticket with the login check, in one round trip; and the read of one of an API
+# key's organization's tickets (the key already checked). Parameters: `ticket_id`, and
+# `user_id`/`session_id` or `organization_id`.
+READ = Prepared(auth_service.for_login(_read))
+READ_FOR_KEY = Prepared(
+    select(BODY_JSON.label("body")).where(
+        Ticket.id == bindparam("ticket_id", type_=Uuid),
+        Ticket.organization_id == bindparam("organization_id", type_=Uuid),
+    )
+)

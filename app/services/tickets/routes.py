@@ -20,6 +20,7 @@ from app.services.tickets.dependencies import (
     Now,
     TicketLogin,
     TicketQueueAccess,
+    TicketReadAccess,
     TicketReader,
     TicketUser,
 )
@@ -147,9 +148,10 @@ async def list_organization_tickets(
 
 
 @router.get("/tickets/{ticket_id}", response_model=TicketRead | TicketRequesterRead, responses=_TICKET)
-async def get_ticket(ticket_id: uuid.UUID, user: TicketUser, session: SessionDep) -> Response:
-    """The requester (their view: no tags, due times or breach flags), members and admins."""
-    body = await tickets_service.read_json(session, user=user, ticket_id=ticket_id)
+async def get_ticket(ticket_id: uuid.UUID, caller: TicketReadAccess, engine: EngineDep) -> Response:
+    """The requester (their view: no tags, due times or breach flags), members, admins and the
+    organization's API keys with `tickets:read`."""
+    body = await tickets_service.read_json(engine, caller=caller, ticket_id=ticket_id)
     return Response(body, media_type="application/json")
 
 

@@ -134,16 +134,25 @@ async def load(session: AsyncSession, *, user: User, ticket_id: uuid.UUID, lock:
     return Access(ticket=ticket, is_member=is_member)
 
 
-async def read_json(session: AsyncSession, *, user: User, ticket_id: uuid.UUID) -> str:
-    """The ticket's body as `user` may see it, written by PostgreSQL (the hot read); the same
-    rule as `load`: TicketNotFound for anyone but its requester, members and admins."""
-    connection = await session.connection()
-    params = {"ticket_id": ticket_id, "user_id": user.id, "is_admin": user.role == Role.admin}
-    statement = tickets_queries.READ
-    row = (await connection.exec_driver_sql(statement.sql, tuple(statement.arguments(params)))).first()
-    if row is None or (not row.member and row.requester_id != user.id):
+async def read_json(engine: AsyncEngine, *, caller: AccessClaims | ApiKeyPrincipal, ticket_id: uuid.UUID) -> str:
+    """The ticket's body as the caller may see it, written by PostgreSQL in one round trip (the
+    hot read); the same rule as `load`: TicketNotFound for anyone but its requester, members,
+    admins and the organization's API keys."""
+    if isinstance(caller, ApiKeyPrincipal):
+        row = await prepared.fetchrow(
+            engine, tickets_queries.READ_FOR_KEY, ticket_id=ticket_id, organization_id=caller.organization_id
+        )
+    else:
+        row = await prepared.fetchrow(
+            engine, tickets_queries.READ, ticket_id=ticket_id, **auth_service.login_parameters(caller)
+        )
+        if row is None:
+            raise LoginEnded()
+        if row["body"] is None or not (row["member"] or row["requester"]):
+            raise TicketNotFound()
+    if row is None or row["body"] is None:
         raise TicketNotFound()
-    body: str = row.body
+    body: str = row["body"]
     return body
 
 
