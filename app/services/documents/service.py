@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import ARRAY, Boolean, Select, Uuid, and_, column, exists, false, func, select, table, update
-from sqlalchemy.dialects.postgresql import array
+from sqlalchemy import Boolean, Select, Uuid, and_, column, exists, false, func, select, table, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import paging
@@ -245,7 +245,7 @@ async def get_visible(
         public = exists().where(
             CHAT_MESSAGES.c.conversation_id == TICKETS.c.conversation_id,
             CHAT_MESSAGES.c.internal.is_(false()),
-            CHAT_MESSAGES.c.document_ids.contains(array([document.id], type_=Uuid)),
+            CHAT_MESSAGES.c.document_ids.contains([document.id]),
         )
         requester = TICKETS.c.requester_id == user.id if isinstance(user, User) else false()
         row = (
