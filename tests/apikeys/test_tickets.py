@@ -1,6 +1,7 @@
 """API keys on the helpdesk's organization routes: `tickets:read` reads the queue, the SLA and the
-reports, `tickets:write` also changes the SLA and the categories; routes reached by a ticket's id,
-filing a ticket and writing articles stay for signed-in people; another organization's key: 404."""
+reports, `tickets:write` also changes the SLA and the categories (and files tickets: see
+tests/tickets/test_api_keys.py, with the routes reached by a ticket's id); writing articles stays
+for signed-in people; another organization's key: 404."""
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,6 +33,7 @@ async def test_a_read_key_lists_tickets_and_reads_reports_but_changes_nothing(
     for method, path, body in [
         ("PUT", f"{org}/sla", SLA),
         ("POST", f"{org}/ticket-categories", {"name": "Passports"}),
+        ("PATCH", f"/tickets/{ticket['id']}", {"priority": "high"}),
         ("POST", "/tickets", {"organization_id": str(desk.org.id), "subject": "Hi", "description": "Hello"}),
     ]:
         assert_problem(await client.request(method, path, json=body, headers=key), 403, "insufficient_scope")

@@ -188,6 +188,10 @@ async def test_attachments_of_document_types_become_documents_others_are_refused
     assert content.content == PNG
     [message] = await thread(client, desk, body["ticket_id"])
     assert message["document_ids"] == [document_id]
+    # The ticket's attachment: its members read it too.
+    assert document.json()["ticket_id"] == body["ticket_id"]
+    staff_read = await client.get(f"/documents/{document_id}/content", headers=desk.org.staff.headers)
+    assert staff_read.content == PNG
 
 
 async def test_too_large_and_malformed_messages(client: httpx.AsyncClient, session: AsyncSession, app: FastAPI) -> None:

@@ -12,6 +12,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.database import SessionDep, unit_of_work
 from app.core.errors import NotAuthenticated, PermissionDenied, RateLimited
@@ -131,13 +132,30 @@ def require_caller(scope: str):  # type: ignore[no-untyped-def]
     another organization's)."""
 
     async def gate(request: Request, session: SessionDep, api_key: ApiKeyDep) -> Caller:
-        if api_key is not None:
-            if not api_key.allows(scope):
-                raise InsufficientScope(f"This operation needs the `{scope}` scope.")
-            return api_key
-        return (await get_current_login(session, await _bearer(request))).user
+        caller = await _login_or_key(request, session, api_key, scope)
+        return caller.user if isinstance(caller, Login) else caller
 
     return Depends(gate)
+
+
+def require_login_or_key(scope: str):  # type: ignore[no-untyped-def]
+    """`require_caller` with the user's login, for operations whose statement checks that the
+    login is still open (sending a message)."""
+
+    async def gate(request: Request, session: SessionDep, api_key: ApiKeyDep) -> Login | ApiKeyPrincipal:
+        return await _login_or_key(request, session, api_key, scope)
+
+    return Depends(gate)
+
+
+async def _login_or_key(
+    request: Request, session: AsyncSession, api_key: ApiKeyPrincipal | None, scope: str
+) -> Login | ApiKeyPrincipal:
+    if api_key is not None:
+        if not api_key.allows(scope):
+            raise InsufficientScope(f"This operation needs the `{scope}` scope.")
+        return api_key
+    return await get_current_login(session, await _bearer(request))
 
 
 def require_access(scope: str):  # type: ignore[no-untyped-def]

@@ -96,8 +96,15 @@ async def _load(session: AsyncSession, *, user: User, conversation_id: uuid.UUID
 
 
 async def create(
-    session: AsyncSession, *, citizen: User, login_session_id: uuid.UUID, data: ConversationCreate
+    session: AsyncSession,
+    *,
+    citizen: User,
+    login_session_id: uuid.UUID,
+    data: ConversationCreate,
+    document_ids: Sequence[uuid.UUID] = (),
 ) -> ConversationRead:
+    """Open a conversation with its first message (`document_ids`: attachments another feature
+    has checked, a helpdesk ticket's)."""
     organization = await organizations_service.get_or_raise(session, data.organization_id)
     if data.appointment_id is not None:
         found = await session.scalar(
@@ -124,27 +131,44 @@ async def create(
         conversation_id=conversation.id,
         body=data.body,
         client_id=data.client_id,
+        document_ids=document_ids,
     )
     return await get_view(session, user=citizen, conversation_id=conversation.id)
 
 
 async def create_on_behalf(
-    session: AsyncSession, *, organization_id: uuid.UUID, citizen_id: uuid.UUID, subject: str, body: str
-) -> Conversation:
-    """A conversation a member opens for a citizen (a helpdesk ticket opened on their behalf),
-    its first message in the citizen's name. Not a send: nobody follows a conversation that does
-    not exist yet, so no live frame or notification goes out."""
+    session: AsyncSession,
+    *,
+    organization_id: uuid.UUID,
+    citizen_id: uuid.UUID,
+    subject: str,
+    body: str,
+    via: str = "web",
+    author_email: str | None = None,
+    document_ids: Sequence[uuid.UUID] = (),
+) -> tuple[Conversation, ChatMessage]:
+    """A conversation opened for a citizen (a helpdesk ticket opened by a member on their behalf,
+    by e-mail or by an API key), and its first message in the citizen's name (`author_email`: the
+    real sender, who has no account). Not a send: nobody follows a conversation that does not
+    exist yet, so no live frame or notification goes out."""
     conversation = Conversation(organization_id=organization_id, citizen_id=citizen_id, subject=subject)
     session.add(conversation)
     await session.flush()
-    message = ChatMessage(conversation_id=conversation.id, sender_id=citizen_id, body=body)
+    message = ChatMessage(
+        conversation_id=conversation.id,
+        sender_id=citizen_id,
+        body=body,
+        via=via,
+        author_email=author_email,
+        document_ids=list(document_ids),
+    )
     session.add(message)
     await session.flush()
     await session.refresh(message, ["id", "created_at"])
     conversation.last_message_id = message.id
     conversation.last_activity_at = message.created_at
     await session.flush()
-    return conversation
+    return conversation, message
 
 
 # The send path runs at chat speed, so its statements are Core built once and compiled once
@@ -183,13 +207,16 @@ _PEEK = Prepared(
 )
 
 
-def _send_statement() -> Any:
+def _send_statement(*, on_behalf: bool = False) -> Any:
     """`post` in one statement. The conversation row is locked first (`conversation`); the
     message's id is drawn by the insert, which reads from the locked row, so ids commit in order
     within a conversation. Under the lock: the sender's login and right to post, the message
     (nothing on a resend of its `client_id`), the conversation's last message, the sender's read
     marker, the live frame (built around the new id and created_at, as `MessageRead` writes them)
-    to every participant, and a notification to each other participant with no open socket."""
+    to every participant, and a notification to each other participant with no open socket.
+
+    `on_behalf` (`post_on_behalf`): the caller has decided who may write and names the sender, so
+    neither a login nor the sender's part in the conversation is checked."""
     conversation = (
         select(
             Conversation.id,
@@ -202,9 +229,12 @@ def _send_statement() -> Any:
         .with_for_update(of=Conversation)
         .cte("conversation")
     )
-    sender = select(
-        auth_service.role_while_logged_in(_SENDER_ID, bindparam("session_id", type_=Uuid)).label("role")
-    ).cte("sender")
+    role = (
+        select(User.role).where(User.id == _SENDER_ID).scalar_subquery()
+        if on_behalf
+        else auth_service.role_while_logged_in(_SENDER_ID, bindparam("session_id", type_=Uuid))
+    )
+    sender = select(role.label("role")).cte("sender")
     internal = bindparam("internal", type_=Boolean)
     # An internal note reaches the organization's members only: never the citizen's sockets,
     # notifications or the conversation's last message.
@@ -212,23 +242,23 @@ def _send_statement() -> Any:
         (internal, conversation.c.staff_ids),
         else_=func.array_append(conversation.c.staff_ids, conversation.c.citizen_id),
     )
+    may_post = [
+        sender.c.role.is_not(None),
+        or_(
+            sender.c.role == Role.admin.value,
+            conversation.c.citizen_id == _SENDER_ID,
+            _SENDER_ID == func.any(conversation.c.staff_ids),
+        ),
+        or_(
+            internal.is_(false()),
+            sender.c.role == Role.admin.value,
+            _SENDER_ID == func.any(conversation.c.staff_ids),
+        ),
+    ]
     ready = (
         select(conversation.c.id)
         .select_from(conversation.join(sender, true()))
-        .where(
-            conversation.c.status == ConversationStatus.open.value,
-            sender.c.role.is_not(None),
-            or_(
-                sender.c.role == Role.admin.value,
-                conversation.c.citizen_id == _SENDER_ID,
-                _SENDER_ID == func.any(conversation.c.staff_ids),
-            ),
-            or_(
-                internal.is_(false()),
-                sender.c.role == Role.admin.value,
-                _SENDER_ID == func.any(conversation.c.staff_ids),
-            ),
-        )
+        .where(conversation.c.status == ConversationStatus.open.value, *([] if on_behalf else may_post))
         .cte("ready")
     )
     message_columns = ["conversation_id", "sender_id", "body", "client_id", "internal", "via", "document_ids"]
@@ -306,6 +336,7 @@ def _send_statement() -> Any:
 
 
 _SEND = Prepared(_send_statement())
+_SEND_ON_BEHALF = Prepared(_send_statement(on_behalf=True))
 _BY_CLIENT_ID = Prepared(
     select(*ChatMessage.__table__.c).where(
         ChatMessage.conversation_id == bindparam("conversation_id", type_=Uuid),
@@ -380,46 +411,111 @@ async def post(
     the offline participants' notifications and its live frame, in a single round trip: all or
     nothing. In a transaction, they are part of it.
     """
-    rows = await _fetch(
-        session,
-        _SEND,
+    message = _Message(
         conversation_id=conversation_id,
         sender_id=sender.id,
-        session_id=login_session_id,
         body=body,
         client_id=client_id,
         internal=internal,
         via=via,
         document_ids=list(document_ids),
-        preview=notifications_service.clip(body, PREVIEW_CHARS),
     )
-    row = rows[0]
+    row = await _send(session, _SEND, message, session_id=login_session_id)
     if row["status"] is None:
         raise ConversationNotFound()
     if row["role"] is None:
         raise LoginEnded()
     if sender.id not in _participant_ids(row["citizen_id"], row["staff_ids"]) and row["role"] != Role.admin:
         raise ConversationNotFound()
-    if row["id"] is None:  # nothing inserted: a resend of `client_id`, or a closed conversation
-        if client_id is not None:
+    return await _stored(session, row, message)
+
+
+async def post_on_behalf(
+    session: AsyncSession,
+    *,
+    sender_id: uuid.UUID,
+    conversation_id: uuid.UUID,
+    body: str,
+    client_id: str | None,
+    internal: bool,
+    via: str,
+) -> tuple[MessageRead, bool]:
+    """`post` for a feature that has already decided that this message may be written (a
+    helpdesk reply by an organization's API key, in a stand-in member's name): no login, and no
+    check of the sender's part in the conversation; the same statement otherwise."""
+    message = _Message(
+        conversation_id=conversation_id,
+        sender_id=sender_id,
+        body=body,
+        client_id=client_id,
+        internal=internal,
+        via=via,
+        document_ids=[],
+    )
+    row = await _send(session, _SEND_ON_BEHALF, message)
+    if row["status"] is None:
+        raise ConversationNotFound()
+    return await _stored(session, row, message)
+
+
+@dataclass(frozen=True, slots=True)
+class _Message:
+    """A message to store: `MessageRead` but for what the database gives it (id, created_at)."""
+
+    conversation_id: uuid.UUID
+    sender_id: uuid.UUID
+    body: str
+    client_id: str | None
+    internal: bool
+    via: str
+    document_ids: list[uuid.UUID]
+
+
+async def _send(session: AsyncSession, statement: Prepared, message: _Message, **params: Any) -> Any:
+    rows = await _fetch(
+        session,
+        statement,
+        conversation_id=message.conversation_id,
+        sender_id=message.sender_id,
+        body=message.body,
+        client_id=message.client_id,
+        internal=message.internal,
+        via=message.via,
+        document_ids=message.document_ids,
+        preview=notifications_service.clip(message.body, PREVIEW_CHARS),
+        **params,
+    )
+    return rows[0]
+
+
+async def _stored(session: AsyncSession, row: Any, message: _Message) -> tuple[MessageRead, bool]:
+    """The message as stored by `_send` with its new id and time, and True; or, when nothing was
+    inserted, the one already stored under its `client_id` and False (else the conversation is
+    closed)."""
+    if row["id"] is None:
+        if message.client_id is not None:
             existing = await _fetch(
-                session, _BY_CLIENT_ID, conversation_id=conversation_id, sender_id=sender.id, client_id=client_id
+                session,
+                _BY_CLIENT_ID,
+                conversation_id=message.conversation_id,
+                sender_id=message.sender_id,
+                client_id=message.client_id,
             )
             if existing:
                 return MessageRead.model_validate(existing[0]), False
         raise ConversationClosed()
-    message = MessageRead(
+    stored = MessageRead(
         id=row["id"],
-        conversation_id=conversation_id,
-        sender_id=sender.id,
-        body=body,
-        client_id=client_id,
+        conversation_id=message.conversation_id,
+        sender_id=message.sender_id,
+        body=message.body,
+        client_id=message.client_id,
         created_at=row["created_at"],
-        internal=internal,
-        via=via,
-        document_ids=list(document_ids),
+        internal=message.internal,
+        via=message.via,
+        document_ids=message.document_ids,
     )
-    return message, True
+    return stored, True
 
 
 async def _advance_marker(
@@ -487,8 +583,29 @@ async def get_messages(
     """A page in ascending id order: the latest `limit`, the `limit` before `before_id`, or the
     `limit` after `after_id`; and whether more exist in the direction of paging."""
     locked = await _load(session, user=user, conversation_id=conversation_id)
+    return await get_thread(
+        session,
+        conversation_id=conversation_id,
+        internal=locked.sees_internal,
+        before_id=before_id,
+        after_id=after_id,
+        limit=limit,
+    )
+
+
+async def get_thread(
+    session: AsyncSession,
+    *,
+    conversation_id: uuid.UUID,
+    internal: bool,
+    before_id: int | None,
+    after_id: int | None,
+    limit: int,
+) -> tuple[Sequence[ChatMessage], bool]:
+    """`get_messages` for a caller another feature has let in (a helpdesk ticket's API key):
+    the internal notes only with `internal`."""
     query = select(ChatMessage).where(ChatMessage.conversation_id == conversation_id)
-    if not locked.sees_internal:
+    if not internal:
         query = query.where(ChatMessage.internal.is_(False))
     if before_id is not None:
         query = query.where(ChatMessage.id < before_id)

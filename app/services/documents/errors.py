@@ -25,6 +25,12 @@ class InvalidAppointment(InvalidInput):
     default_detail = "appointment_id must name one of your own appointments."
 
 
+class InvalidTicket(InvalidInput):
+    code = "invalid_ticket"
+    title = "Invalid ticket"
+    default_detail = "ticket_id must name a ticket you opened or one of your organization's."
+
+
 class InvalidRequirement(InvalidInput):
     code = "invalid_requirement"
     title = "Invalid requirement"

@@ -24,6 +24,8 @@ class Document(TimestampMixin, Base):
         CheckConstraint("status IN ('pending', 'approved', 'rejected', 'replaced')", name="status"),
         CheckConstraint("size >= 0", name="size"),
         CheckConstraint("requirement_id IS NULL OR appointment_id IS NOT NULL", name="requirement_needs_appointment"),
+        # A document belongs to an appointment or to a helpdesk ticket, never both.
+        CheckConstraint("appointment_id IS NULL OR ticket_id IS NULL", name="one_link"),
         # One current document per requirement of an appointment.
         Index(
             "ix_documents_current_per_requirement",
@@ -34,6 +36,7 @@ class Document(TimestampMixin, Base):
         ),
         Index("ix_documents_owner_id_created_at", "owner_id", "created_at"),
         Index("ix_documents_organization_id_status_created_at", "organization_id", "status", "created_at"),
+        Index("ix_documents_ticket_id", "ticket_id", postgresql_where=text("ticket_id IS NOT NULL")),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
@@ -42,6 +45,9 @@ class Document(TimestampMixin, Base):
     requirement_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("requirements.id", ondelete="SET NULL"))
     # The appointment's organization, kept here so that staff lists and access checks need no join.
     organization_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    # A helpdesk ticket's attachment: read by the ticket's organization and, once on a public
+    # message of its thread, by its requester (the tickets feature links it; see `get_visible`).
+    ticket_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("tickets.id", ondelete="SET NULL"))
     filename: Mapped[str] = mapped_column(String(255))
     content_type: Mapped[str] = mapped_column(String(64))
     size: Mapped[int] = mapped_column(BigInteger)

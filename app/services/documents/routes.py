@@ -26,6 +26,11 @@ UPLOAD_BODY = openapi_form(
     "PDF, PNG, JPEG or WebP",
     appointment_id={"type": "string", "format": "uuid"},
     requirement_id={"type": "string", "format": "uuid"},
+    ticket_id={
+        "type": "string",
+        "format": "uuid",
+        "description": "A helpdesk ticket you opened or of your organization: the document is for its thread",
+    },
 )
 
 
@@ -37,7 +42,10 @@ UPLOAD_BODY = openapi_form(
         409: {"description": "`requirement_approved`: the requirement already has an approved document"},
         413: {"description": "`payload_too_large` (limit `MAX_UPLOAD_BYTES`), `quota_exceeded`"},
         415: {"description": "`unsupported_media_type`: not PDF, PNG, JPEG or WebP (decided from the content)"},
-        422: {"description": "`invalid_appointment`, `invalid_requirement`, `requirement_needs_appointment`"},
+        422: {
+            "description": "`invalid_appointment`, `invalid_requirement`, `requirement_needs_appointment`, "
+            "`invalid_ticket`"
+        },
     },
 )
 async def upload_document(
@@ -49,6 +57,10 @@ async def upload_document(
 ) -> DocumentRead:
     """Upload a document (multipart `file`), optionally for one of your appointments and one of its
     service's requirements. A new upload for a requirement replaces its pending or rejected document.
+
+    Or for a helpdesk ticket (`ticket_id`: one you opened, or one of your organization's), to attach
+    to a message of its thread (`document_ids`). The ticket's members may read it; its requester
+    may once it is on a message that is not an internal note.
 
     The body is checked while it arrives: past the size limit the request ends at once with 413,
     and nothing is kept of a failed upload.
@@ -67,7 +79,7 @@ async def upload_document(
     staged, path = await anyio.to_thread.run_sync(stores.staging.new_path)
     received, values = await read_form(
         request,
-        fields=("appointment_id", "requirement_id"),
+        fields=("appointment_id", "requirement_id", "ticket_id"),
         limits=limits,
         sink=FileSink(path),
         sniff=documents_service.detect_type,
@@ -89,6 +101,7 @@ async def upload_document(
         appointment_id=optional_uuid(values, "appointment_id"),
         requirement_id=optional_uuid(values, "requirement_id"),
         quota_bytes=settings.document_quota_bytes,
+        ticket_id=optional_uuid(values, "ticket_id"),
     )
     after_commit(session, partial(stores.storage.place, staged))
     if replaced_key is not None:
@@ -134,7 +147,8 @@ async def list_organization_documents(
 
 @router.get("/documents/{document_id}", responses={404: {"description": "`not_found`"}})
 async def get_document(document_id: uuid.UUID, user: DocumentReader, session: SessionDep) -> DocumentRead:
-    """A document's metadata: its owner, staff of the linked organization, or an admin."""
+    """A document's metadata: its owner, staff of the linked organization, or an admin. A ticket's
+    attachment: also the ticket's members and, once it is on a public message, its requester."""
     return DocumentRead.model_validate(await documents_service.get_visible(session, document_id=document_id, user=user))
 
 
@@ -151,7 +165,7 @@ async def download_document(
     document_id: uuid.UUID, user: DocumentReader, session: SessionDep, stores: StoresDep
 ) -> StreamingResponse:
     """Download the file (as an attachment, with its sniffed type): its owner, staff of the linked
-    organization, or an admin."""
+    organization, or an admin; a ticket's attachment as `GET /documents/{id}` says."""
     document = await documents_service.get_visible(session, document_id=document_id, user=user)
     # The file is opened before the response starts: a replacement committed meanwhile makes this
     # a 404, not a body cut short after its headers (an open file stays readable once unlinked).

@@ -19,6 +19,7 @@ class DocumentRead(Schema):
     status: str = Field(description="pending, approved, rejected, or replaced (a later upload took its place)")
     appointment_id: uuid.UUID | None
     requirement_id: uuid.UUID | None
+    ticket_id: uuid.UUID | None = Field(description="The helpdesk ticket it was uploaded for")
     owner_id: uuid.UUID
     organization_id: uuid.UUID | None
     review_note: str | None

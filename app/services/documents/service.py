@@ -1,4 +1,5 @@
-"""Documents: metadata rows, links to appointments and requirements, quota, review, access.
+"""Documents: metadata rows, links to appointments, requirements and helpdesk tickets, quota,
+review, access.
 
 The bytes are handled by the routes (streamed into staging) and the storage (after the commit);
 this module never touches files. It reads the appointment and catalogue *models* directly and
@@ -12,7 +13,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Boolean, Select, Uuid, and_, column, exists, false, func, select, table, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import paging
@@ -25,6 +27,7 @@ from app.services.documents.errors import (
     DocumentNotFound,
     InvalidAppointment,
     InvalidRequirement,
+    InvalidTicket,
     NoteRequired,
     NotOwner,
     NotPending,
@@ -49,6 +52,24 @@ _ALSO_ACCEPTED = {_JPEG: (".jpeg",)}
 
 # Advisory lock namespace (pg_advisory_xact_lock(int, int)): one citizen's uploads, one at a time.
 _QUOTA_LOCK = 0x51444F43
+
+# A document can be a helpdesk ticket's attachment. `tickets` is a feature above this one (it links
+# documents to its tickets) and `chat` one beside it, so who may read an attachment is decided by
+# reading their columns by name, as a foreign key names a table, rather than importing them; a test
+# holds them equal to the models.
+TICKETS = table(
+    "tickets",
+    column("id", Uuid),
+    column("organization_id", Uuid),
+    column("requester_id", Uuid),
+    column("conversation_id", Uuid),
+)
+CHAT_MESSAGES = table(
+    "chat_messages",
+    column("conversation_id", Uuid),
+    column("internal", Boolean),
+    column("document_ids", ARRAY(Uuid)),
+)
 
 
 def detect_type(head: bytes) -> str:
@@ -122,6 +143,20 @@ async def _linked_appointment(
     return appointment
 
 
+async def _check_ticket(session: AsyncSession, *, owner: User, ticket_id: uuid.UUID) -> None:
+    """A ticket the owner may attach to: theirs as its requester, or their organization's."""
+    row = (
+        await session.execute(
+            select(TICKETS.c.organization_id, TICKETS.c.requester_id).where(TICKETS.c.id == ticket_id)
+        )
+    ).one_or_none()
+    if row is None or not (
+        row.requester_id == owner.id
+        or await organizations_service.is_staff(session, user=owner, organization_id=row.organization_id)
+    ):
+        raise InvalidTicket()
+
+
 async def create(
     session: AsyncSession,
     *,
@@ -134,12 +169,20 @@ async def create(
     appointment_id: uuid.UUID | None,
     requirement_id: uuid.UUID | None,
     quota_bytes: int,
+    ticket_id: uuid.UUID | None = None,
 ) -> tuple[Document, str | None]:
     """Record an uploaded document. A current document for the same requirement is replaced,
     unless it is approved (409): its row stays, as the requirement's history, and the storage key
     of its file comes back with the new document, to remove once this commits. A superseded
     file is no longer needed by anyone, and kept it would count against the citizen's quota
-    (documents other than pending ones cannot be deleted)."""
+    (documents other than pending ones cannot be deleted).
+
+    With `ticket_id`, an attachment for a helpdesk ticket of which the owner is the requester or
+    a member of its organization (never together with an appointment)."""
+    if ticket_id is not None:
+        if appointment_id is not None:
+            raise InvalidTicket("A document is for an appointment or for a ticket, not both.")
+        await _check_ticket(session, owner=owner, ticket_id=ticket_id)
     appointment = await _linked_appointment(
         session, owner=owner, appointment_id=appointment_id, requirement_id=requirement_id
     )
@@ -171,6 +214,7 @@ async def create(
         appointment_id=appointment.id if appointment else None,
         requirement_id=requirement_id,
         organization_id=appointment.organization_id if appointment else None,
+        ticket_id=ticket_id,
         filename=display_name(filename, content_type),
         content_type=content_type,
         size=size,
@@ -187,16 +231,67 @@ async def create(
 async def get_visible(
     session: AsyncSession, *, document_id: uuid.UUID, user: User | ApiKeyPrincipal, for_update: bool = False
 ) -> Document:
-    """The document if `user` owns it, is staff of its organization, or is an admin; else 404."""
+    """The document if `user` owns it, is staff of its organization, or is an admin; else 404.
+
+    A ticket's attachment: its organization's members and API keys, and its requester once it is
+    on a message of the thread that is not an internal note."""
     document = await session.get(Document, document_id, with_for_update=for_update or None)
     if document is None:
         raise DocumentNotFound()
-    is_owner = isinstance(user, User) and document.owner_id == user.id
-    if not is_owner and not await organizations_service.is_staff(
-        session, user=user, organization_id=document.organization_id, refuse_without_mfa=True
+    if isinstance(user, User) and document.owner_id == user.id:
+        return document
+    organization_id = document.organization_id
+    if document.ticket_id is not None:
+        public = exists().where(
+            CHAT_MESSAGES.c.conversation_id == TICKETS.c.conversation_id,
+            CHAT_MESSAGES.c.internal.is_(false()),
+            CHAT_MESSAGES.c.document_ids.contains([document.id]),
+        )
+        requester = TICKETS.c.requester_id == user.id if isinstance(user, User) else false()
+        row = (
+            await session.execute(
+                select(TICKETS.c.organization_id, and_(requester, public).label("requester_reads")).where(
+                    TICKETS.c.id == document.ticket_id
+                )
+            )
+        ).one()
+        if row.requester_reads:
+            return document
+        organization_id = row.organization_id
+    if not await organizations_service.is_staff(
+        session, user=user, organization_id=organization_id, refuse_without_mfa=True
     ):
         raise DocumentNotFound()
     return document
+
+
+async def attachable(
+    session: AsyncSession, *, owner_id: uuid.UUID, document_ids: Sequence[uuid.UUID], ticket_id: uuid.UUID | None
+) -> set[uuid.UUID]:
+    """Of `document_ids`, those `owner_id` may attach to a ticket's message: uploaded for the
+    ticket `ticket_id`, or with None (a ticket being opened) linked to no ticket or appointment
+    yet. They stay locked until the transaction ends, so that two tickets opened at once cannot
+    both take the same document (`link_to_ticket`)."""
+    if not document_ids:
+        return set()
+    link = (
+        Document.ticket_id == ticket_id
+        if ticket_id is not None
+        else and_(Document.ticket_id.is_(None), Document.appointment_id.is_(None))
+    )
+    rows = await session.scalars(
+        select(Document.id)
+        .where(Document.id.in_(document_ids), Document.owner_id == owner_id, link)
+        .order_by(Document.id)
+        .with_for_update()
+    )
+    return set(rows)
+
+
+async def link_to_ticket(session: AsyncSession, *, document_ids: Sequence[uuid.UUID], ticket_id: uuid.UUID) -> None:
+    """Make these documents (checked by `attachable`, or just stored) the ticket's attachments."""
+    if document_ids:
+        await session.execute(update(Document).where(Document.id.in_(document_ids)).values(ticket_id=ticket_id))
 
 
 async def get_for_review(session: AsyncSession, *, document_id: uuid.UUID, user: User | ApiKeyPrincipal) -> Document:

@@ -31,11 +31,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.services.appointments.service import new_reference
 from app.services.chat import service as chat_service
 from app.services.chat.models import MAX_BODY_CHARS, ChatMessage, Conversation
+from app.services.documents import service as documents_service
 from app.services.inbound_mail.errors import InboundNotAuthenticated, InvalidMessage
 from app.services.inbound_mail.models import InboundMessage, InboundSecret
 from app.services.inbound_mail.schemas import InboundResult, InboundSecretRead, RejectedAttachment
 from app.services.notifications.models import Notification, OutboxEmail
-from app.services.organizations.models import MemberRole, Membership, Organization
+from app.services.organizations.models import Membership, Organization
 from app.services.tickets import events as ticket_events
 from app.services.tickets import service as tickets_service
 from app.services.tickets.events import TicketHappened
@@ -265,13 +266,8 @@ async def receive(
 
 
 async def _stand_in(session: AsyncSession, organization: Organization) -> uuid.UUID:
-    """Whose name a conversation carries when the requester has no account: the first owner."""
-    owner = await session.scalar(
-        select(Membership.user_id)
-        .where(Membership.organization_id == organization.id)
-        .order_by((Membership.role != MemberRole.owner), Membership.user_id)
-        .limit(1)
-    )
+    """Whose name a conversation carries when the requester has no account (`tickets_service.stand_in`)."""
+    owner = await tickets_service.stand_in(session, organization.id)
     if owner is None:
         raise InvalidMessage("The organization has no members to receive e-mail yet.")
     return owner
@@ -289,16 +285,16 @@ async def _open(
 ) -> tuple[Ticket, int]:
     subject = (parsed.subject or "(no subject)")[:MAX_SUBJECT_CHARS]
     citizen_id = sender.id if sender is not None else await _stand_in(session, organization)
-    conversation = await chat_service.create_on_behalf(
-        session, organization_id=organization.id, citizen_id=citizen_id, subject=subject[:200], body=parsed.text
+    conversation, first = await chat_service.create_on_behalf(
+        session,
+        organization_id=organization.id,
+        citizen_id=citizen_id,
+        subject=subject[:200],
+        body=parsed.text,
+        via=TicketChannel.email,
+        author_email=None if sender is not None else parsed.sender,
+        document_ids=documents,
     )
-    first = await session.scalar(
-        select(ChatMessage).where(ChatMessage.conversation_id == conversation.id).order_by(ChatMessage.id).limit(1)
-    )
-    assert first is not None
-    first.via = TicketChannel.email
-    first.author_email = None if sender is not None else parsed.sender
-    first.document_ids = documents
     ticket = Ticket(
         id=uuid.uuid4(),
         reference=new_reference(),
@@ -318,10 +314,11 @@ async def _open(
     )
     session.add(ticket)
     await session.flush()
+    await documents_service.link_to_ticket(session, document_ids=documents, ticket_id=ticket.id)
     data: dict[str, Any] = {"status": TicketStatus.new, "priority": ticket.priority, "via": "email"}
     if follow_up_of is not None:
         data["follow_up_of"] = str(follow_up_of)
-    tickets_service.record(session, ticket, "created", actor_id=sender.id if sender else None, at=now, data=data)
+    tickets_service.record(session, ticket, "created", actor=sender, at=now, data=data)
     await session.flush()
     await tickets_service.refresh_sla(session, ticket, now=now)
     await ticket_events.emit(session, TicketHappened(ticket_events.CREATED, ticket, now, {"channel": "email"}))
@@ -354,22 +351,22 @@ async def _append(
     await session.refresh(message, ["id", "created_at"])
     conversation.last_message_id = message.id
     conversation.last_activity_at = message.created_at
-    actor = sender.id if sender is not None else None
+    await documents_service.link_to_ticket(session, document_ids=documents, ticket_id=ticket.id)
     tickets_service.record(
-        session, ticket, "replied", actor_id=actor, at=now, data={"message_id": message.id, "via": "email"}
+        session, ticket, "replied", actor=sender, at=now, data={"message_id": message.id, "via": "email"}
     )
     ticket.updated_at = now
     before = ticket.status
     if is_member:
         if ticket.status == TicketStatus.new:
-            tickets_service.move_status(session, ticket, TicketStatus.open, actor_id=actor, now=now)
+            tickets_service.move_status(session, ticket, TicketStatus.open, actor=sender, now=now)
         await session.flush()
         if ticket.first_responded_at is None:
             await tickets_service.responded(session, ticket=ticket, now=now)
         else:
             await tickets_service.refresh_sla(session, ticket, now=now)
     elif ticket.status in (TicketStatus.pending, TicketStatus.on_hold, TicketStatus.solved):
-        tickets_service.move_status(session, ticket, TicketStatus.open, actor_id=actor, now=now)
+        tickets_service.move_status(session, ticket, TicketStatus.open, actor=sender, now=now)
         await session.flush()
         await tickets_service.refresh_sla(session, ticket, now=now)
     await session.flush()

@@ -1,11 +1,13 @@
-"""The helpdesk's gates, defined once: the organization routes take the organization's API keys
+"""The helpdesk's gates, defined once. The organization routes take the organization's API keys
 with `tickets:read` / `tickets:write` (`access.user` is then None: use `access.organization`,
-`access.actor`, `access.user_id`).
+`access.actor`, `access.user_id`); so do the routes reached by a ticket's id (`TicketViewer`,
+`TicketWorker`, `TicketSender`) and filing a ticket, where the service decides and anyone who may
+not see the ticket (another organization's key among them) gets 404.
 
-Routes under `/organizations/{organization_id}/...` use the organization gates; routes reached by a
-ticket's or category's own id take the signed-in user (`TicketUser`) and the service decides, so
-that outsiders get 404 there. The queue and a ticket's read are hot paths: they take the token's
-claims or a key (`require_access`) and check the login and the membership in their statement.
+Routes under `/organizations/{organization_id}/...` use the organization gates. The queue and a
+ticket's read are hot paths: they take the token's claims or a key (`require_access`) and check
+the login and the membership in their statement. Routes reached by a category's id take the
+signed-in user only (an API key gets 403 `insufficient_scope`).
 """
 
 from datetime import UTC, datetime
@@ -16,7 +18,14 @@ from fastapi import Depends
 from app.core.security import AccessClaims
 from app.services.apikeys.scopes import Scope
 from app.services.apikeys.service import ApiKeyPrincipal
-from app.services.auth.dependencies import CurrentLogin, CurrentUser, require_access
+from app.services.auth.dependencies import (
+    Caller,
+    CurrentUser,
+    Login,
+    require_access,
+    require_caller,
+    require_login_or_key,
+)
 from app.services.organizations.dependencies import OrgAccess, require_org_role
 from app.services.organizations.models import MemberRole
 
@@ -29,10 +38,14 @@ TicketQueueAccess = Annotated[AccessClaims | ApiKeyPrincipal, require_access(Sco
 TicketReadAccess = TicketQueueAccess
 # Owners and managers changing categories and the SLA.
 HelpdeskManager = Annotated[OrgAccess, require_org_role(MemberRole.manager, scope=Scope.tickets_write)]
-# Anyone signed in, on routes reached by a ticket's id (requester, members, admins: the service checks).
+# Anyone signed in, on routes reached by a category's id (members, admins: the service checks).
 TicketUser = CurrentUser
-# The same, with the login (sending a message checks the login in the send statement).
-TicketLogin = CurrentLogin
+# On routes reached by a ticket's id: anyone signed in (requester, members, admins: the service
+# checks), or an organization's key with `tickets:read`, resp. `tickets:write`.
+TicketViewer = Annotated[Caller, require_caller(Scope.tickets_read)]
+TicketWorker = Annotated[Caller, require_caller(Scope.tickets_write)]
+# The same for writing in a thread or filing a ticket, with the login (the send statement checks it).
+TicketSender = Annotated[Login | ApiKeyPrincipal, require_login_or_key(Scope.tickets_write)]
 
 
 async def get_now() -> datetime:

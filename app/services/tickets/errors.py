@@ -52,3 +52,11 @@ class TicketCategoryExists(Conflict):
 class TicketCategoryInUse(Conflict):
     code = "category_in_use"
     default_detail = "Tickets use this category; move them first."
+
+
+class NoMemberToStandIn(Conflict):
+    code = "no_members"
+    default_detail = (
+        "The organization has no members: a message by an API key, or from a requester without an account, "
+        "is kept in a member's name."
+    )

@@ -144,6 +144,8 @@ class TicketEvent(Base):
     ticket_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
     type: Mapped[str] = mapped_column(String(40))
     actor_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # Set instead of `actor_id` when an organization's API key made the change.
+    api_key_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("api_keys.id", ondelete="SET NULL"))
     rule_id: Mapped[uuid.UUID | None] = mapped_column()
     data: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -11,6 +11,8 @@ from app.core.dependencies import PageDep, SettingsDep
 from app.core.errors import InvalidInput
 from app.core.schemas import Page, json_response, page_response
 from app.core.tabular import OutputFormat, csv_response
+from app.services.apikeys.service import ApiKeyPrincipal
+from app.services.auth.dependencies import Login
 from app.services.chat.schemas import MessagePage, MessageRead
 from app.services.organizations.dependencies import GATE_RESPONSES, OrgAccess
 from app.services.tickets import reports as tickets_reports
@@ -18,11 +20,13 @@ from app.services.tickets import service as tickets_service
 from app.services.tickets.dependencies import (
     HelpdeskManager,
     Now,
-    TicketLogin,
     TicketQueueAccess,
     TicketReadAccess,
     TicketReader,
+    TicketSender,
     TicketUser,
+    TicketViewer,
+    TicketWorker,
 )
 from app.services.tickets.models import TicketPriority, TicketStatus
 from app.services.tickets.schemas import (
@@ -48,10 +52,16 @@ from app.services.tickets.schemas import (
 
 router = APIRouter(tags=["helpdesk"])
 
-_TICKET: dict[int | str, dict[str, Any]] = {404: {"description": "`not_found`: no such ticket, or not yours to see"}}
+_TICKET: dict[int | str, dict[str, Any]] = {
+    403: {"description": "`insufficient_scope`: an API key without `tickets:read` (`tickets:write` to change)"},
+    404: {"description": "`not_found`: no such ticket, or not yours to see (another organization's, for a key)"},
+}
 _MEMBERS: dict[int | str, dict[str, Any]] = {
-    403: {"description": "`forbidden`: the requester may not do this"},
     **_TICKET,
+    403: {
+        "description": "`forbidden`: the requester may not do this; `insufficient_scope`: an API key without "
+        "`tickets:read` (`tickets:write` to change)"
+    },
 }
 _CHANGE: dict[int | str, dict[str, Any]] = {
     **_MEMBERS,
@@ -60,23 +70,43 @@ _CHANGE: dict[int | str, dict[str, Any]] = {
 }
 
 
+def _actor(caller: Login | ApiKeyPrincipal) -> tuple[tickets_service.Caller, uuid.UUID | None]:
+    """Who acts and, for a user, their login (a key has none)."""
+    if isinstance(caller, Login):
+        return caller.user, caller.session_id
+    return caller, None
+
+
 @router.post(
     "/tickets",
     status_code=status.HTTP_201_CREATED,
     response_model=TicketRead | TicketRequesterRead,
     responses={
-        403: {"description": "`forbidden`: a field only members may set"},
-        404: {"description": "`not_found`: no such organization"},
-        422: {"description": "`invalid_category`, `invalid_department`, `invalid_assignee`, `invalid_document`"},
+        403: {
+            "description": "`forbidden`: a field only members may set; `insufficient_scope`: an API key "
+            "without `tickets:write`"
+        },
+        404: {"description": "`not_found`: no such organization (or another organization's, for a key)"},
+        409: {"description": "`no_members`: filed by a key for someone without an account, and nobody to stand in"},
+        422: {
+            "description": "`invalid_category`, `invalid_department`, `invalid_assignee`, `invalid_document`, "
+            "`validation_error` (with a key, requester_email is required)"
+        },
     },
 )
-async def create_ticket(data: TicketCreate, login: TicketLogin, session: SessionDep, now: Now) -> Response:
+async def create_ticket(data: TicketCreate, caller: TicketSender, session: SessionDep, now: Now) -> Response:
     """Open a ticket with an organization; the caller is the requester and `description` the
     thread's first message. Members may also set priority, department, assignee, tags, or open it
-    for someone else by `requester_email`. Starts `new` (`open` when given an assignee)."""
-    access = await tickets_service.create(
-        session, user=login.user, login_session_id=login.session_id, data=data, now=now
-    )
+    for someone else by `requester_email`. Starts `new` (`open` when given an assignee).
+
+    `document_ids`: your documents not yet attached to anything (`POST /documents` without
+    `ticket_id`); they go on the first message and become the ticket's.
+
+    With an organization's API key (`X-API-Key`, `tickets:write`, for its own organization): filed
+    for `requester_email` (required; linked to that e-mail's account if there is one), `channel`
+    `api`, the first message `via: api` with `author_email`."""
+    actor, login_session_id = _actor(caller)
+    access = await tickets_service.create(session, actor=actor, login_session_id=login_session_id, data=data, now=now)
     return json_response(access.view(), status_code=201)
 
 
@@ -157,23 +187,24 @@ async def get_ticket(ticket_id: uuid.UUID, caller: TicketReadAccess, engine: Eng
 
 @router.patch("/tickets/{ticket_id}", responses=_CHANGE)
 async def update_ticket(
-    ticket_id: uuid.UUID, data: TicketUpdate, user: TicketUser, session: SessionDep, now: Now
+    ticket_id: uuid.UUID, data: TicketUpdate, caller: TicketWorker, session: SessionDep, now: Now
 ) -> TicketRead:
-    """Members: change subject, priority, category, department or tags (each change is in the
-    history; a priority change keeps the business time counted and moves the due times)."""
-    ticket = await tickets_service.load_for_member(session, user=user, ticket_id=ticket_id, lock=True)
-    ticket = await tickets_service.update(session, user=user, ticket=ticket, data=data, now=now)
+    """Members (and the organization's API keys, `tickets:write`): change subject, priority,
+    category, department or tags (each change is in the history; a priority change keeps the
+    business time counted and moves the due times)."""
+    ticket = await tickets_service.load_for_member(session, caller=caller, ticket_id=ticket_id, lock=True)
+    ticket = await tickets_service.update(session, actor=caller, ticket=ticket, data=data, now=now)
     return TicketRead.model_validate(ticket)
 
 
 @router.post("/tickets/{ticket_id}/assign", responses=_CHANGE)
 async def assign_ticket(
-    ticket_id: uuid.UUID, data: TicketAssign, user: TicketUser, session: SessionDep, now: Now
+    ticket_id: uuid.UUID, data: TicketAssign, caller: TicketWorker, session: SessionDep, now: Now
 ) -> TicketRead:
-    """Members: give the ticket to a member of its organization (null unassigns); a new ticket
-    becomes open. The assignee is notified."""
-    ticket = await tickets_service.load_for_member(session, user=user, ticket_id=ticket_id, lock=True)
-    ticket = await tickets_service.assign(session, user=user, ticket=ticket, assignee_id=data.assignee_id, now=now)
+    """Members (and the organization's API keys, `tickets:write`): give the ticket to a member of
+    its organization (null unassigns); a new ticket becomes open. The assignee is notified."""
+    ticket = await tickets_service.load_for_member(session, caller=caller, ticket_id=ticket_id, lock=True)
+    ticket = await tickets_service.assign(session, actor=caller, ticket=ticket, assignee_id=data.assignee_id, now=now)
     return TicketRead.model_validate(ticket)
 
 
@@ -183,33 +214,37 @@ async def assign_ticket(
     responses={**_MEMBERS, 409: {"description": "`invalid_transition`"}},
 )
 async def change_ticket_status(
-    ticket_id: uuid.UUID, data: TicketStatusChange, user: TicketUser, session: SessionDep, now: Now
+    ticket_id: uuid.UUID, data: TicketStatusChange, caller: TicketWorker, session: SessionDep, now: Now
 ) -> Response:
-    """Members move the ticket: new, open, pending, on_hold → another of open, pending, on_hold,
-    solved; solved → open or closed; closed is final. The requester may only solve."""
-    access = await tickets_service.load(session, user=user, ticket_id=ticket_id, lock=True)
-    await tickets_service.change_status(session, user=user, access=access, status=data.status, note=data.note, now=now)
+    """Members (and the organization's API keys, `tickets:write`) move the ticket: new, open,
+    pending, on_hold → another of open, pending, on_hold, solved; solved → open or closed; closed
+    is final. The requester may only solve."""
+    access = await tickets_service.load(session, caller=caller, ticket_id=ticket_id, lock=True)
+    await tickets_service.change_status(
+        session, actor=caller, access=access, status=data.status, note=data.note, now=now
+    )
     return json_response(access.view())
 
 
 @router.get("/tickets/{ticket_id}/history", responses=_MEMBERS)
 async def get_ticket_history(
-    ticket_id: uuid.UUID, user: TicketUser, session: SessionDep, page: PageDep
+    ticket_id: uuid.UUID, caller: TicketViewer, session: SessionDep, page: PageDep
 ) -> Page[TicketEventRead]:
-    """Members: every change of the ticket, oldest first."""
-    ticket = await tickets_service.load_for_member(session, user=user, ticket_id=ticket_id)
+    """Members and the organization's API keys (`tickets:read`): every change of the ticket,
+    oldest first. A change made with a key has `actor_id` null and the key's `api_key_id`."""
+    ticket = await tickets_service.load_for_member(session, caller=caller, ticket_id=ticket_id)
     rows, total = await tickets_service.get_history(session, ticket=ticket, offset=page.offset, limit=page.size)
     items = [TicketEventRead.model_validate(row) for row in rows]
     return Page.build(items, total=total, page=page.page, size=page.size)
 
 
 @router.get("/tickets/{ticket_id}/sla", responses=_MEMBERS)
-async def get_ticket_sla(ticket_id: uuid.UUID, user: TicketUser, session: SessionDep, now: Now) -> SlaExplanation:
-    """Members: the SLA clock explained, from creation to now: contiguous intervals cut at status
-    changes and at the edges of business hours, each with its status, whether the clock ran, the
-    kind of hours and the business minutes it counted; and each target's due time, met time and
-    breach."""
-    ticket = await tickets_service.load_for_member(session, user=user, ticket_id=ticket_id)
+async def get_ticket_sla(ticket_id: uuid.UUID, caller: TicketViewer, session: SessionDep, now: Now) -> SlaExplanation:
+    """Members and the organization's API keys (`tickets:read`): the SLA clock explained, from
+    creation to now: contiguous intervals cut at status changes and at the edges of business
+    hours, each with its status, whether the clock ran, the kind of hours and the business minutes
+    it counted; and each target's due time, met time and breach."""
+    ticket = await tickets_service.load_for_member(session, caller=caller, ticket_id=ticket_id)
     return await tickets_service.explain_sla(session, ticket=ticket, now=now)
 
 
@@ -224,14 +259,17 @@ MessageId = Annotated[int, Query(ge=0, le=2**63 - 1)]
     responses={
         200: {"description": "A message with this `client_id` was already stored: it is returned, nothing new"},
         **_MEMBERS,
-        409: {"description": "`conversation_closed`: the ticket is closed (or solved past its reopen window)"},
-        422: {"description": "`invalid_document`"},
+        409: {
+            "description": "`conversation_closed`: the ticket is closed (or solved past its reopen window); "
+            "`no_members`: written by a key, and nobody to stand in"
+        },
+        422: {"description": "`invalid_document`: not one of your documents uploaded for this ticket"},
     },
 )
 async def create_ticket_message(
     ticket_id: uuid.UUID,
     data: TicketMessageCreate,
-    login: TicketLogin,
+    caller: TicketSender,
     session: SessionDep,
     settings: SettingsDep,
     now: Now,
@@ -240,12 +278,18 @@ async def create_ticket_message(
     """Reply in the ticket's thread (a chat conversation: its sockets get the message live).
     `internal` (members only) makes a note the requester never sees on any channel. A member's
     public reply is the first response and opens a new ticket; the requester's reply reopens a
-    pending, on-hold or recently solved ticket."""
-    access = await tickets_service.load(session, user=login.user, ticket_id=ticket_id, lock=True)
+    pending, on-hold or recently solved ticket.
+
+    `document_ids`: documents you uploaded for this ticket (`POST /documents` with `ticket_id`);
+    the requester may read them once they are on a message that is not a note. An organization's
+    API key (`tickets:write`) replies as a member, `via: api`, in the name of the organization's
+    first owner (messages need an account); it has no documents to attach."""
+    actor, login_session_id = _actor(caller)
+    access = await tickets_service.load(session, caller=actor, ticket_id=ticket_id, lock=True)
     message, created = await tickets_service.post_message(
         session,
-        user=login.user,
-        login_session_id=login.session_id,
+        actor=actor,
+        login_session_id=login_session_id,
         access=access,
         data=data,
         now=now,
@@ -259,16 +303,17 @@ async def create_ticket_message(
 @router.get("/tickets/{ticket_id}/messages", responses=_TICKET)
 async def list_ticket_messages(
     ticket_id: uuid.UUID,
-    user: TicketUser,
+    caller: TicketViewer,
     session: SessionDep,
     before_id: MessageId | None = None,
     after_id: MessageId | None = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
 ) -> MessagePage:
-    """The thread, as chat history (ascending ids, cursors); the requester's has no internal notes."""
-    access = await tickets_service.load(session, user=user, ticket_id=ticket_id)
+    """The thread, as chat history (ascending ids, cursors); the requester's has no internal notes.
+    Also the organization's API keys (`tickets:read`)."""
+    access = await tickets_service.load(session, caller=caller, ticket_id=ticket_id)
     rows, has_more = await tickets_service.get_messages(
-        session, user=user, ticket=access.ticket, before_id=before_id, after_id=after_id, limit=limit
+        session, caller=caller, ticket=access.ticket, before_id=before_id, after_id=after_id, limit=limit
     )
     return MessagePage(items=[MessageRead.model_validate(row) for row in rows], has_more=has_more)
 

@@ -162,6 +162,7 @@ class TicketEventRead(Schema):
     id: int
     type: str
     actor_id: uuid.UUID | None
+    api_key_id: uuid.UUID | None = Field(default=None, description="The API key that made the change (`actor_id` null)")
     rule_id: uuid.UUID | None
     data: dict[str, Any]
     at: datetime

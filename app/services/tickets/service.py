@@ -1,10 +1,11 @@
 """Tickets: creation, the members' and requester's reads, changes with their history, the status
-machine, categories and the SLA settings, and the SLA clock's stored due times.
+machine, attachments, categories and the SLA settings, and the SLA clock's stored due times.
 
-Who sees a ticket: its requester (the requester's view), the organization's members and platform
-admins (the full view); anyone else is told it does not exist. Every change writes a history event
-in the same transaction; every change that moves the SLA clock or its targets recomputes the stored
-due times (`refresh_sla`) from the pure clock in `sla.py`.
+Who sees a ticket: its requester (the requester's view), the organization's members, its API keys
+and platform admins (the full view); anyone else is told it does not exist. A key acts as the
+organization: as a member, named in the history by `api_key_id`. Every change writes a history
+event in the same transaction; every change that moves the SLA clock or its targets recomputes the
+stored due times (`refresh_sla`) from the pure clock in `sla.py`.
 """
 
 import uuid
@@ -18,7 +19,7 @@ from sqlalchemy import delete, false, func, select, true
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.core import paging, prepared
-from app.core.errors import PermissionDenied
+from app.core.errors import InvalidInput, PermissionDenied
 from app.core.security import AccessClaims
 from app.services.apikeys.service import ApiKeyPrincipal
 from app.services.appointments.service import new_reference
@@ -27,6 +28,7 @@ from app.services.auth.errors import LoginEnded
 from app.services.chat import service as chat_service
 from app.services.chat.models import ChatMessage, Conversation, ConversationStatus
 from app.services.chat.schemas import ConversationCreate, MessageRead
+from app.services.documents import service as documents_service
 from app.services.notifications import service as notifications_service
 from app.services.notifications.models import OutboxEmail
 from app.services.organizations import service as organizations_service
@@ -39,6 +41,7 @@ from app.services.tickets.errors import (
     InvalidCategory,
     InvalidTicketDepartment,
     InvalidTicketDocument,
+    NoMemberToStandIn,
     TicketCategoryExists,
     TicketCategoryInUse,
     TicketCategoryNotFound,
@@ -90,6 +93,21 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 }
 FIRST_RESPONSE, RESOLUTION = "first_response", "resolution"
 
+# Who acts on a ticket: a signed-in user or the organization's API key.
+Caller = User | ApiKeyPrincipal
+
+
+def _user_id(actor: Caller | None) -> uuid.UUID | None:
+    """The acting user's id; None for a key (the organization acts) or nobody."""
+    return actor.id if isinstance(actor, User) else None
+
+
+def _actor_data(actor: Caller) -> dict[str, str]:
+    """Who acted, for the data of a ticket event (automation rules, webhooks)."""
+    if isinstance(actor, ApiKeyPrincipal):
+        return {"api_key_id": str(actor.id)}
+    return {"actor_id": str(actor.id)}
+
 
 @dataclass(slots=True)
 class Access:
@@ -119,8 +137,18 @@ def _member_of(organization_id: Any, user_id: uuid.UUID) -> Any:
     )
 
 
-async def load(session: AsyncSession, *, user: User, ticket_id: uuid.UUID, lock: bool = False) -> Access:
-    """The ticket as `user` may see it; TicketNotFound for anyone who may not."""
+async def load(session: AsyncSession, *, caller: Caller, ticket_id: uuid.UUID, lock: bool = False) -> Access:
+    """The ticket as `caller` may see it; TicketNotFound for anyone who may not (another
+    organization's key too)."""
+    if isinstance(caller, ApiKeyPrincipal):
+        by_key = select(Ticket).where(Ticket.id == ticket_id, Ticket.organization_id == caller.organization_id)
+        if lock:
+            by_key = by_key.with_for_update()
+        ticket = await session.scalar(by_key.execution_options(populate_existing=True))
+        if ticket is None:
+            raise TicketNotFound()
+        return Access(ticket=ticket, is_member=True)
+    user = caller
     query = select(Ticket, _member_of(Ticket.organization_id, user.id)).where(Ticket.id == ticket_id)
     if lock:
         query = query.with_for_update(of=Ticket)
@@ -156,9 +184,9 @@ async def read_json(engine: AsyncEngine, *, caller: AccessClaims | ApiKeyPrincip
     return body
 
 
-async def load_for_member(session: AsyncSession, *, user: User, ticket_id: uuid.UUID, lock: bool = False) -> Ticket:
+async def load_for_member(session: AsyncSession, *, caller: Caller, ticket_id: uuid.UUID, lock: bool = False) -> Ticket:
     """Members' actions: the requester gets 403 (the ticket exists for them), others 404."""
-    access = await load(session, user=user, ticket_id=ticket_id, lock=lock)
+    access = await load(session, caller=caller, ticket_id=ticket_id, lock=lock)
     if not access.is_member:
         raise PermissionDenied("Only the organization's members may do this.")
     return access.ticket
@@ -196,6 +224,45 @@ check_category = _check_category
 check_assignee = _check_assignee
 
 
+async def _attachments(
+    session: AsyncSession, *, actor: Caller, document_ids: Sequence[uuid.UUID], ticket: Ticket | None
+) -> list[uuid.UUID]:
+    """`document_ids` without repeats, each one the actor uploaded for `ticket` (None: a ticket
+    being opened, which takes the actor's documents not yet linked to anything); else 422
+    `invalid_document`. An API key has no documents."""
+    wanted = list(dict.fromkeys(document_ids))
+    if not wanted:
+        return wanted
+    if isinstance(actor, ApiKeyPrincipal):
+        raise InvalidTicketDocument("An API key has no documents to attach.")
+    found = await documents_service.attachable(
+        session, owner_id=actor.id, document_ids=wanted, ticket_id=ticket.id if ticket is not None else None
+    )
+    if missing := [str(document_id) for document_id in wanted if document_id not in found]:
+        where = "uploaded for this ticket" if ticket is not None else "not yet attached to anything"
+        raise InvalidTicketDocument(f"Not one of your documents {where}: {', '.join(missing)}.")
+    return wanted
+
+
+async def stand_in(session: AsyncSession, organization_id: uuid.UUID) -> uuid.UUID | None:
+    """Whose name a message of the thread carries when its author has no account (a requester
+    known by e-mail only) or is an API key: the organization's first owner, else its first member;
+    None when it has no members."""
+    return await session.scalar(
+        select(Membership.user_id)
+        .where(Membership.organization_id == organization_id)
+        .order_by((Membership.role != MemberRole.owner), Membership.user_id)
+        .limit(1)
+    )
+
+
+async def _stand_in_or_raise(session: AsyncSession, organization_id: uuid.UUID) -> uuid.UUID:
+    found = await stand_in(session, organization_id)
+    if found is None:
+        raise NoMemberToStandIn()
+    return found
+
+
 # --- history ------------------------------------------------------------------------------------
 
 
@@ -204,11 +271,20 @@ def record(
     ticket: Ticket,
     type_: str,
     *,
-    actor_id: uuid.UUID | None,
+    actor: Caller | None,
     at: datetime,
     data: dict[str, Any] | None = None,
 ) -> None:
-    session.add(TicketEvent(ticket_id=ticket.id, type=type_, actor_id=actor_id, data=data or {}, at=at))
+    session.add(
+        TicketEvent(
+            ticket_id=ticket.id,
+            type=type_,
+            actor_id=_user_id(actor),
+            api_key_id=actor.id if isinstance(actor, ApiKeyPrincipal) else None,
+            data=data or {},
+            at=at,
+        )
+    )
 
 
 def _json(value: Any) -> Any:
@@ -226,11 +302,23 @@ async def get_history(
 
 
 async def create(
-    session: AsyncSession, *, user: User, login_session_id: uuid.UUID, data: TicketCreate, now: datetime
+    session: AsyncSession, *, actor: Caller, login_session_id: uuid.UUID | None, data: TicketCreate, now: datetime
 ) -> Access:
-    """Open a ticket: its thread is a new chat conversation whose first message is the description."""
+    """Open a ticket: its thread is a new chat conversation whose first message is the description,
+    with the documents of `data.document_ids` (the actor's, not yet attached to anything: now the
+    ticket's). A user files it as its requester (members may name another by `requester_email`);
+    an organization's API key files it for `requester_email` (required), `channel: api`.
+    `login_session_id` is the user's login (None for a key)."""
+    if isinstance(actor, ApiKeyPrincipal):
+        if actor.organization_id != data.organization_id:
+            raise OrganizationNotFound()  # another organization's key: 404, as on its routes
+        if data.requester_email is None:
+            raise InvalidInput(
+                "A ticket filed with an API key needs the requester's `requester_email`.",
+                errors=[{"loc": ["body", "requester_email"], "msg": "Field required", "type": "missing"}],
+            )
     organization = await organizations_service.get_or_raise(session, data.organization_id)
-    is_member = await organizations_service.is_staff(session, user=user, organization_id=organization.id)
+    is_member = await organizations_service.is_staff(session, user=actor, organization_id=organization.id)
     if data.member_fields() and not is_member:
         raise PermissionDenied("Only the organization's members may set " + ", ".join(data.member_fields()) + ".")
     if data.category_id is not None:
@@ -239,32 +327,46 @@ async def create(
         await _check_department(session, organization_id=organization.id, department_id=data.department_id)
     if data.assignee_id is not None:
         await _check_assignee(session, organization_id=organization.id, assignee_id=data.assignee_id)
-    if data.document_ids:
-        raise InvalidTicketDocument("Attaching documents to tickets is not available yet.")
+    document_ids = await _attachments(session, actor=actor, document_ids=data.document_ids, ticket=None)
 
-    requester: User | None = user
-    requester_email: str | None = user.email
+    requester: User | None = actor if isinstance(actor, User) else None
+    requester_email: str | None = requester.email if requester is not None else None
     if data.requester_email is not None:
         requester_email = str(data.requester_email).lower()
         requester = await session.scalar(select(User).where(func.lower(User.email) == requester_email))
     # The conversation needs an account on the requester's side: without one, the member who
-    # opened the ticket stands in (the requester is then reached by e-mail, part 2).
+    # opened the ticket stands in (the requester is then reached by e-mail), or for a key the
+    # organization's stand-in (`stand_in`).
     conversation_id: uuid.UUID
-    if requester is not None and requester.id == user.id:
+    if isinstance(actor, ApiKeyPrincipal):
+        conversation, _ = await chat_service.create_on_behalf(
+            session,
+            organization_id=organization.id,
+            citizen_id=requester.id if requester is not None else await _stand_in_or_raise(session, organization.id),
+            subject=data.subject,
+            body=data.description,
+            via=TicketChannel.api,
+            author_email=requester_email,
+        )
+        conversation_id = conversation.id
+    elif requester is not None and requester.id == actor.id:
+        assert login_session_id is not None
         started = await chat_service.create(
             session,
-            citizen=user,
+            citizen=actor,
             login_session_id=login_session_id,
             data=ConversationCreate(organization_id=organization.id, subject=data.subject, body=data.description),
+            document_ids=document_ids,
         )
         conversation_id = started.id
     else:
-        conversation = await chat_service.create_on_behalf(
+        conversation, _ = await chat_service.create_on_behalf(
             session,
             organization_id=organization.id,
-            citizen_id=requester.id if requester is not None else user.id,
+            citizen_id=requester.id if requester is not None else actor.id,
             subject=data.subject,
             body=data.description,
+            document_ids=document_ids,
         )
         conversation_id = conversation.id
     status = S.open if data.assignee_id is not None else S.new
@@ -282,21 +384,22 @@ async def create(
         requester_id=requester.id if requester is not None else None,
         requester_email=requester_email,
         tags=data.tags or [],
-        channel=TicketChannel.web,
+        channel=TicketChannel.api if isinstance(actor, ApiKeyPrincipal) else TicketChannel.web,
         conversation_id=conversation_id,
         created_at=now,
         updated_at=now,
     )
     session.add(ticket)
     await session.flush()
-    record(session, ticket, "created", actor_id=user.id, at=now, data={"status": status, "priority": ticket.priority})
+    await documents_service.link_to_ticket(session, document_ids=document_ids, ticket_id=ticket.id)
+    record(session, ticket, "created", actor=actor, at=now, data={"status": status, "priority": ticket.priority})
     if data.assignee_id is not None:
-        record(session, ticket, "assigned", actor_id=user.id, at=now, data={"from": None, "to": str(data.assignee_id)})
+        record(session, ticket, "assigned", actor=actor, at=now, data={"from": None, "to": str(data.assignee_id)})
     await session.flush()
     await refresh_sla(session, ticket, now=now)
-    if data.assignee_id is not None and data.assignee_id != user.id:
+    if data.assignee_id is not None and data.assignee_id != _user_id(actor):
         await _announce_assigned(session, ticket)
-    await events.emit(session, TicketHappened(events.CREATED, ticket, now, {"actor_id": str(user.id)}))
+    await events.emit(session, TicketHappened(events.CREATED, ticket, now, _actor_data(actor)))
     return Access(ticket=ticket, is_member=is_member)
 
 
@@ -385,7 +488,7 @@ def _require_open(ticket: Ticket) -> None:
         raise TicketClosed()
 
 
-async def update(session: AsyncSession, *, user: User, ticket: Ticket, data: TicketUpdate, now: datetime) -> Ticket:
+async def update(session: AsyncSession, *, actor: Caller, ticket: Ticket, data: TicketUpdate, now: datetime) -> Ticket:
     _require_open(ticket)
     changes = data.model_dump(exclude_unset=True)
     if changes.get("category_id") is not None:
@@ -402,7 +505,7 @@ async def update(session: AsyncSession, *, user: User, ticket: Ticket, data: Tic
             session,
             ticket,
             f"{field}_changed",
-            actor_id=user.id,
+            actor=actor,
             at=now,
             data={"from": _json(before), "to": _json(value)},
         )
@@ -416,7 +519,7 @@ async def update(session: AsyncSession, *, user: User, ticket: Ticket, data: Tic
 
 
 async def assign(
-    session: AsyncSession, *, user: User, ticket: Ticket, assignee_id: uuid.UUID | None, now: datetime
+    session: AsyncSession, *, actor: Caller, ticket: Ticket, assignee_id: uuid.UUID | None, now: datetime
 ) -> Ticket:
     """Assign (or with None unassign); an assignment moves a new ticket to open."""
     _require_open(ticket)
@@ -427,14 +530,12 @@ async def assign(
     before = ticket.assignee_id
     ticket.assignee_id = assignee_id
     ticket.updated_at = now
-    record(
-        session, ticket, "assigned", actor_id=user.id, at=now, data={"from": _json(before), "to": _json(assignee_id)}
-    )
+    record(session, ticket, "assigned", actor=actor, at=now, data={"from": _json(before), "to": _json(assignee_id)})
     if assignee_id is not None and ticket.status == S.new:
-        _move(session, ticket, S.open, actor_id=user.id, now=now)
+        _move(session, ticket, S.open, actor=actor, now=now)
     await session.flush()
     await refresh_sla(session, ticket, now=now)
-    if assignee_id is not None and assignee_id != user.id:
+    if assignee_id is not None and assignee_id != _user_id(actor):
         await _announce_assigned(session, ticket)
     await events.emit(
         session, TicketHappened(events.ASSIGNED, ticket, now, {"from": _json(before), "to": _json(assignee_id)})
@@ -447,7 +548,7 @@ def _move(
     ticket: Ticket,
     to: str,
     *,
-    actor_id: uuid.UUID | None,
+    actor: Caller | None,
     now: datetime,
     note: str | None = None,
 ) -> None:
@@ -464,11 +565,11 @@ def _move(
     data: dict[str, Any] = {"from": before, "to": to}
     if note:
         data["note"] = note
-    record(session, ticket, "status_changed", actor_id=actor_id, at=now, data=data)
+    record(session, ticket, "status_changed", actor=actor, at=now, data=data)
 
 
 async def change_status(
-    session: AsyncSession, *, user: User, access: Access, status: TicketStatus, note: str | None, now: datetime
+    session: AsyncSession, *, actor: Caller, access: Access, status: TicketStatus, note: str | None, now: datetime
 ) -> Ticket:
     """Members move along the status machine; the requester may only solve."""
     ticket = access.ticket
@@ -478,12 +579,12 @@ async def change_status(
         raise TicketTransitionInvalid(f"A ticket cannot move from {ticket.status} to {status}.")
     before = ticket.status
     await _settle_targets(session, ticket, to=status, now=now)
-    _move(session, ticket, status, actor_id=user.id, now=now, note=note)
+    _move(session, ticket, status, actor=actor, now=now, note=note)
     if status == S.closed:
         await _close_conversation(session, ticket, now=now)
     await session.flush()
     await refresh_sla(session, ticket, now=now)
-    if status == S.solved and ticket.requester_id is not None and ticket.requester_id != user.id:
+    if status == S.solved and ticket.requester_id is not None and ticket.requester_id != _user_id(actor):
         await _announce_requester(session, ticket, kind="ticket_solved", title="Ticket solved", what="was solved")
     await events.emit(session, TicketHappened(events.STATUS_CHANGED, ticket, now, {"from": before, "to": status}))
     return ticket
@@ -529,8 +630,8 @@ async def responded(session: AsyncSession, *, ticket: Ticket, now: datetime) -> 
 async def post_message(
     session: AsyncSession,
     *,
-    user: User,
-    login_session_id: uuid.UUID,
+    actor: Caller,
+    login_session_id: uuid.UUID | None,
     access: Access,
     data: TicketMessageCreate,
     now: datetime,
@@ -540,12 +641,15 @@ async def post_message(
     public reply is the first response and moves new to open; the requester's reply moves pending
     and on_hold to open, and solved to open within `reopen_days` of `solved_at` (after that the
     ticket is as good as closed). A note changes no status and meets no target. Returns the message
-    and whether it is new (a resend of `client_id` has no effect)."""
+    and whether it is new (a resend of `client_id` has no effect).
+
+    `data.document_ids` must be documents the actor uploaded for this ticket. An API key writes
+    as the organization (`via: api`), in the name of its stand-in member (`stand_in`);
+    `login_session_id` is a user's login (None for a key)."""
     ticket = access.ticket
     if data.internal and not access.is_member:
         raise PermissionDenied("Only the organization's members may write internal notes.")
-    if data.document_ids:
-        raise InvalidTicketDocument("Attaching documents to tickets is not available yet.")
+    document_ids = await _attachments(session, actor=actor, document_ids=data.document_ids, ticket=ticket)
     if ticket.status == S.closed:
         raise TicketConversationClosed()
     from_requester = not access.is_member
@@ -553,22 +657,35 @@ async def post_message(
         assert ticket.solved_at is not None
         if now >= ticket.solved_at + timedelta(days=reopen_days):
             raise TicketConversationClosed("The ticket was solved too long ago to reopen; open a new one.")
-    message, created = await chat_service.post(
-        session,
-        sender=user,
-        login_session_id=login_session_id,
-        conversation_id=ticket.conversation_id,
-        body=data.body,
-        client_id=data.client_id,
-        internal=data.internal,
-    )
+    if isinstance(actor, ApiKeyPrincipal):
+        message, created = await chat_service.post_on_behalf(
+            session,
+            sender_id=await _stand_in_or_raise(session, ticket.organization_id),
+            conversation_id=ticket.conversation_id,
+            body=data.body,
+            client_id=data.client_id,
+            internal=data.internal,
+            via=TicketChannel.api,
+        )
+    else:
+        assert login_session_id is not None
+        message, created = await chat_service.post(
+            session,
+            sender=actor,
+            login_session_id=login_session_id,
+            conversation_id=ticket.conversation_id,
+            body=data.body,
+            client_id=data.client_id,
+            internal=data.internal,
+            document_ids=document_ids,
+        )
     if not created:
         return message, False
     record(
         session,
         ticket,
         "note_added" if data.internal else "replied",
-        actor_id=user.id,
+        actor=actor,
         at=now,
         data={"message_id": message.id},
     )
@@ -579,18 +696,18 @@ async def post_message(
     status_before = ticket.status
     if from_requester:
         if ticket.status in (S.pending, S.on_hold, S.solved):
-            _move(session, ticket, S.open, actor_id=user.id, now=now)
+            _move(session, ticket, S.open, actor=actor, now=now)
             await session.flush()
             await refresh_sla(session, ticket, now=now)
     else:
         if ticket.status == S.new:
-            _move(session, ticket, S.open, actor_id=user.id, now=now)
+            _move(session, ticket, S.open, actor=actor, now=now)
         await session.flush()
         if ticket.first_responded_at is None:
             await responded(session, ticket=ticket, now=now)
         else:
             await refresh_sla(session, ticket, now=now)
-        if ticket.requester_id is not None and ticket.requester_id != user.id:
+        if ticket.requester_id is not None and ticket.requester_id != _user_id(actor):
             await _announce_requester(
                 session, ticket, kind="ticket_reply", title="New reply", what="has a new reply", message_body=data.body
             )
@@ -608,8 +725,11 @@ async def post_message(
             {
                 "message_id": message.id,
                 "body": message.body,
-                "sender_id": str(user.id),
+                "sender_id": str(message.sender_id),
+                "via": message.via,
+                "document_ids": [str(document_id) for document_id in message.document_ids],
                 "from_requester": from_requester,
+                **({"api_key_id": str(actor.id)} if isinstance(actor, ApiKeyPrincipal) else {}),
             },
         ),
     )
@@ -619,15 +739,30 @@ async def post_message(
 async def get_messages(
     session: AsyncSession,
     *,
-    user: User,
+    caller: Caller,
     ticket: Ticket,
     before_id: int | None,
     after_id: int | None,
     limit: int,
 ) -> tuple[Sequence[ChatMessage], bool]:
-    """The thread as chat history: the requester never gets the internal notes."""
+    """The thread as chat history: the requester never gets the internal notes; the
+    organization's key (let in by `load`) gets them all."""
+    if isinstance(caller, ApiKeyPrincipal):
+        return await chat_service.get_thread(
+            session,
+            conversation_id=ticket.conversation_id,
+            internal=True,
+            before_id=before_id,
+            after_id=after_id,
+            limit=limit,
+        )
     return await chat_service.get_messages(
-        session, user=user, conversation_id=ticket.conversation_id, before_id=before_id, after_id=after_id, limit=limit
+        session,
+        user=caller,
+        conversation_id=ticket.conversation_id,
+        before_id=before_id,
+        after_id=after_id,
+        limit=limit,
     )
 
 
@@ -929,7 +1064,7 @@ async def _announce_requester(
     )
     to = await session.scalar(select(OutboxEmail.to_address).where(OutboxEmail.notification_id == notification.id))
     if to is not None:
-        record(session, ticket, "email_queued", actor_id=None, at=ticket.updated_at, data={"template": kind, "to": to})
+        record(session, ticket, "email_queued", actor=None, at=ticket.updated_at, data={"template": kind, "to": to})
 
 
 async def _announce_breach(session: AsyncSession, *, row: Any, target: str) -> None:
