@@ -93,9 +93,14 @@ SELECT t.id, 'B' || lpad(to_hex(t.n), 7, '0'), o.id, 'Ticket ' || t.n, 'Please h
        CASE WHEN t.status IN ('new') THEN t.created_at + interval '4 hours' END,
        CASE WHEN t.status IN ('new', 'open', 'on_hold') THEN t.created_at + interval '3 days' END,
        CASE WHEN t.status <> 'new' THEN t.created_at + interval '1 hour' END,
-       CASE WHEN t.status IN ('solved', 'closed') THEN t.created_at + interval '2 days' END,
+       CASE WHEN t.status = 'closed' THEN t.created_at + interval '2 days'
+            WHEN t.status = 'solved' THEN greatest(t.created_at, now() - interval '3 days') END,
        CASE WHEN t.status = 'closed' THEN t.created_at + interval '9 days' END,
-       t.n % 5 = 0, t.n % 9 = 0, t.status = 'pending',
+       -- Breach flags as the SLA pass would have left them (no target due and unmarked), and
+       -- solved tickets inside the reopen window: the server's pass finds nothing to do.
+       t.n % 5 = 0 OR (t.status = 'new' AND t.created_at + interval '4 hours' <= now()),
+       t.n % 9 = 0 OR (t.status IN ('new', 'open', 'on_hold') AND t.created_at + interval '3 days' <= now()),
+       t.status = 'pending',
        CASE WHEN t.status <> 'new' THEN 60 END, CASE WHEN t.status IN ('solved', 'closed') THEN 960 END,
        t.created_at, t.created_at
 FROM bench_tickets t
