@@ -1,12 +1,14 @@
 """JSON written by PostgreSQL exactly as the API's schemas write it, for statements that build a
 body or a live frame around values only the database knows (a new id, `now()`)."""
 
+import json
+import operator
 from collections.abc import Mapping
-from itertools import chain
+from functools import reduce
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import DateTime, case, func
+from sqlalchemy import JSON, DateTime, Text, case, cast, func, literal_column
 from sqlalchemy.sql.elements import ColumnElement
 
 
@@ -18,14 +20,29 @@ def iso_timestamp(moment: Any) -> ColumnElement[str]:
     return func.to_char(func.timezone("UTC", moment), form)
 
 
-def json_value(value: Any) -> Any:
-    """`value` as its schema field serialises: timestamps in the API's form, the rest as they are."""
-    return iso_timestamp(value) if isinstance(getattr(value, "type", None), DateTime) else value
+_QUOTE = literal_column("'\"'", Text)
+
+
+def json_text(value: Any) -> ColumnElement[str]:
+    """`value` as JSON text, as its schema field serialises (`null` for NULL)."""
+    if isinstance(getattr(value, "type", None), DateTime):
+        written: Any = _QUOTE + iso_timestamp(value) + _QUOTE
+    else:
+        written = cast(func.to_json(value), Text)
+    return func.coalesce(written, literal_column("'null'", Text))
 
 
 def json_object(schema: type[BaseModel], values: Mapping[str, Any]) -> ColumnElement[Any]:
-    """`json_build_object` of `schema`'s fields in their order (what `model_dump_json` writes, up
-    to spacing), each from `values[field]`."""
-    return func.json_build_object(
-        *chain.from_iterable((name, json_value(values[name])) for name in schema.model_fields)
-    )
+    """`schema`'s fields in their order (what `model_dump_json` writes), each from `values[field]`,
+    as a JSON object.
+
+    Written as text, one `to_json` per field joined with `||`, rather than with `json_build_object`:
+    that function looks up the type of each of its arguments on every call, which made it about
+    twice the CPU (6.5 against 3 µs a row of seven fields, measured on the tickets table).
+    """
+    pieces: list[Any] = []
+    for number, name in enumerate(schema.model_fields):
+        key = ("{" if number == 0 else ",") + json.dumps(name) + ":"
+        pieces += [literal_column("'" + key.replace("'", "''") + "'", Text), json_text(values[name])]
+    pieces.append(literal_column("'}'", Text))
+    return cast(reduce(operator.add, pieces), JSON)
