@@ -3,7 +3,7 @@
 Starlette (and FastAPI's included routers) find a request's route by trying every route in order,
 each a regular expression behind a few layers of FastAPI's scope bookkeeping: about 4 µs a route
 on this machine. With 190 routes, a request to one of the last features' routers spent 300-800 µs
-finding its route, more than its whole database round trip (`bench/README.md`, "Routing").
+finding its route, more than its whole database round trip (`bench/README.md`, "Where the time goes").
 
 Each included router's paths have a shape: how many segments and which of them are literal
 (`/api/v1/tickets/{ticket_id}` is five segments, four of them fixed). A request whose path fits
