@@ -69,3 +69,25 @@ async def test_another_organizations_key_gets_404(client: httpx.AsyncClient, ses
     ]:
         assert_problem(await client.request(method, path, json=body, headers=key), 404, "not_found")
     assert (await client.get(f"/organizations/{other.org.id}/tickets", headers=key)).json()["total"] == 0
+
+
+async def test_a_write_key_renames_and_deletes_its_organizations_categories(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    desk = await create_desk(client, session)
+    other = await create_desk(client, session, name="Clinic")
+    created = await client.post(
+        f"/organizations/{desk.org.id}/ticket-categories", headers=desk.org.owner.headers, json={"name": "Billing"}
+    )
+    url = f"/ticket-categories/{created.json()['id']}"
+    writer = key_headers(await create_key(client, desk.org.owner, desk.org.id, ["tickets:write"]))
+    reader = key_headers(await create_key(client, desk.org.owner, desk.org.id, ["tickets:read"]))
+    foreign = key_headers(await create_key(client, other.org.owner, other.org.id, ["tickets:write"]))
+    assert_problem(await client.patch(url, headers=reader, json={"name": "Fees"}), 403, "insufficient_scope")
+    assert_problem(await client.patch(url, headers=foreign, json={"name": "Fees"}), 404, "not_found")
+    assert_problem(await client.delete(url, headers=foreign), 404, "not_found")
+    renamed = await client.patch(url, headers=writer, json={"name": "Fees"})
+    assert renamed.status_code == 200, renamed.text
+    assert renamed.json()["name"] == "Fees"
+    assert (await client.delete(url, headers=writer)).status_code == 204
+    assert_problem(await client.delete(url, headers=writer), 404, "not_found")

@@ -6,8 +6,8 @@ not see the ticket (another organization's key among them) gets 404.
 
 Routes under `/organizations/{organization_id}/...` use the organization gates. The queue and a
 ticket's read are hot paths: they take the token's claims or a key (`require_access`) and check
-the login and the membership in their statement. Routes reached by a category's id take the
-signed-in user only (an API key gets 403 `insufficient_scope`).
+the login and the membership in their statement. Routes reached by a category's id take a
+signed-in user or a key with `tickets:write` (`TicketWorker`).
 """
 
 from datetime import UTC, datetime

@@ -321,7 +321,7 @@ async def list_ticket_messages(
 # --- categories ---------------------------------------------------------------------------------
 
 _CATEGORY_ACCESS: dict[int | str, dict[str, Any]] = {
-    403: {"description": "`forbidden`: not an owner or manager"},
+    403: {"description": "`forbidden`: not an owner or manager; `insufficient_scope`: a key without `tickets:write`"},
     404: {"description": "`not_found`"},
 }
 _CATEGORY: dict[int | str, dict[str, Any]] = {
@@ -350,10 +350,11 @@ async def list_ticket_categories(organization_id: uuid.UUID, session: SessionDep
 
 @router.patch("/ticket-categories/{category_id}", responses=_CATEGORY)
 async def update_ticket_category(
-    category_id: uuid.UUID, data: CategoryUpdate, user: TicketUser, session: SessionDep
+    category_id: uuid.UUID, data: CategoryUpdate, caller: TicketWorker, session: SessionDep
 ) -> CategoryRead:
-    """Owners and managers: rename a category or move it to another department."""
-    category = await tickets_service.get_managed_category(session, user=user, category_id=category_id)
+    """Owners, managers and the organization's keys with `tickets:write`: rename a category or
+    move it to another department."""
+    category = await tickets_service.get_managed_category(session, caller=caller, category_id=category_id)
     category = await tickets_service.update_category(session, category=category, data=data)
     return CategoryRead.model_validate(category)
 
@@ -363,9 +364,10 @@ async def update_ticket_category(
     status_code=204,
     responses={**_CATEGORY_ACCESS, 409: {"description": "`category_in_use`"}},
 )
-async def delete_ticket_category(category_id: uuid.UUID, user: TicketUser, session: SessionDep) -> None:
-    """Owners and managers: delete a category no ticket uses."""
-    category = await tickets_service.get_managed_category(session, user=user, category_id=category_id)
+async def delete_ticket_category(category_id: uuid.UUID, caller: TicketWorker, session: SessionDep) -> None:
+    """Owners, managers and the organization's keys with `tickets:write`: delete a category no
+    ticket uses."""
+    category = await tickets_service.get_managed_category(session, caller=caller, category_id=category_id)
     await tickets_service.delete_category(session, category=category)
 
 

@@ -1124,14 +1124,16 @@ async def get_categories(session: AsyncSession, *, organization_id: uuid.UUID) -
     return rows.all()
 
 
-async def get_managed_category(session: AsyncSession, *, user: User, category_id: uuid.UUID) -> TicketCategory:
-    """The category, for its organization's owners and managers (others: 404 or 403)."""
+async def get_managed_category(
+    session: AsyncSession, *, caller: User | ApiKeyPrincipal, category_id: uuid.UUID
+) -> TicketCategory:
+    """The category, for its organization's owners, managers and keys (others: 404 or 403)."""
     category = await session.get(TicketCategory, category_id, with_for_update=True)
     if category is None:
         raise TicketCategoryNotFound()
-    await organizations_service.require_staff(session, user=user, organization_id=category.organization_id)
+    await organizations_service.require_staff(session, user=caller, organization_id=category.organization_id)
     await organizations_service.require_member_role(
-        session, user=user, organization_id=category.organization_id, minimum=MemberRole.manager
+        session, user=caller, organization_id=category.organization_id, minimum=MemberRole.manager
     )
     return category
 
