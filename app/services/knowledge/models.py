@@ -2,13 +2,32 @@
 
 `search` is a generated column (title weighted above body, English stemming) with a GIN index, so
 a search is an index scan and the vector can never disagree with the text.
+
+`article_terms` is the same index turned around for ranking: one row per article and lexeme, with
+the rank a one-word query gives the article there (`ts_rank_cd`), kept by triggers on `articles`
+(migration 0023) as the GIN index is kept by PostgreSQL. A one-word search reads its page and its
+total from one range of `ix_article_terms_rank` (index only) instead of ranking every match.
 """
 
 import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, Computed, DateTime, ForeignKey, Index, String, Text, func
+from sqlalchemy import (
+    REAL,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Computed,
+    DateTime,
+    ForeignKey,
+    Index,
+    String,
+    Table,
+    Text,
+    Uuid,
+    func,
+)
 from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -53,3 +72,27 @@ class Article(Base):
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+# Derived from `articles` by triggers (never written by the app), like a second index: no key of its
+# own beyond the index, no foreign key (the triggers delete an article's rows with it). `score` is
+# `ts_rank_cd(search, '<lexeme>')`, bit for bit what the one-word query ranks the article by.
+article_terms = Table(
+    "article_terms",
+    Base.metadata,
+    Column("organization_id", Uuid, nullable=False),
+    Column("lexeme", Text, nullable=False),
+    Column("score", REAL, nullable=False),
+    Column("article_id", Uuid, nullable=False),
+    Column("published", Boolean, nullable=False),
+)
+# A one-word page in the search's order (rank, then id) and its total, from the index alone.
+Index(
+    "ix_article_terms_rank",
+    article_terms.c.organization_id,
+    article_terms.c.lexeme,
+    article_terms.c.score.desc(),
+    article_terms.c.article_id,
+    unique=True,
+    postgresql_include=["published"],
+)

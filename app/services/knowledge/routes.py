@@ -3,11 +3,17 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
-from app.core.database import SessionDep
+from app.core.database import EngineDep, SessionDep
 from app.core.dependencies import PageDep, SettingsDep
-from app.core.schemas import Page
+from app.core.schemas import Page, page_response
 from app.services.knowledge import service as knowledge_service
-from app.services.knowledge.dependencies import ArticleEditor, ArticleWriter, Now, OptionalUser
+from app.services.knowledge.dependencies import (
+    ArticleEditor,
+    ArticleWriter,
+    Now,
+    OptionalAccess,
+    OptionalUser,
+)
 from app.services.knowledge.models import ArticleStatus
 from app.services.knowledge.schemas import ArticleCreate, ArticleRead, ArticleUpdate, AssistantAnswer, AssistantAsk
 
@@ -41,6 +47,7 @@ async def create_article(data: ArticleCreate, access: ArticleWriter, session: Se
 
 @router.get(
     "/organizations/{organization_id}/articles",
+    response_model=Page[ArticleRead],
     responses={
         401: {"description": "`not_authenticated`: a bearer token was sent but is not valid"},
         404: {"description": "`not_found`: no such organization"},
@@ -49,28 +56,28 @@ async def create_article(data: ArticleCreate, access: ArticleWriter, session: Se
 )
 async def list_articles(
     organization_id: uuid.UUID,
-    user: OptionalUser,
-    session: SessionDep,
+    caller: OptionalAccess,
+    engine: EngineDep,
     page: PageDep,
     q: Annotated[
         str | None,
         Query(max_length=200, description='Full-text search, web syntax: `renew passport`, `"lost card" -stolen`'),
     ] = None,
     status: Annotated[ArticleStatus | None, Query(description="Drafts: members only")] = None,
-) -> Page[ArticleRead]:
+) -> Any:
     """Public: the organization's published articles (members: drafts too). With `q`, the
     matches by rank (title counts more than body), each with a `snippet`; else the most recently
     updated first."""
     items, total = await knowledge_service.get_all(
-        session,
+        engine,
         organization_id=organization_id,
-        user=user,
+        claims=caller,
         q=q.strip() if q else None,
         status=status,
         offset=page.offset,
         limit=page.size,
     )
-    return Page.build(items, total=total, page=page.page, size=page.size)
+    return page_response(items, total=total, page=page.page, size=page.size)
 
 
 @router.get("/articles/{article_id}", responses=_ARTICLE)

@@ -2,7 +2,8 @@
 search, and the assistant that answers a question from the published articles.
 
 Search is PostgreSQL's: `websearch_to_tsquery` over the generated `search` vector (GIN index),
-ranked by `ts_rank_cd`, with `ts_headline` snippets computed for the page's rows only.
+ranked by `ts_rank_cd`, with `ts_headline` snippets computed for the page's rows only, as one
+prepared statement (`queries.py`; a one-word query reads its ranks from `article_terms`).
 
 The assistant's score is deterministic and explainable: the question's terms are its lexemes
 (English stemming, stop words dropped, each counted once) and an article's score is the share of
@@ -14,34 +15,29 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, literal_column, select, text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from app.core import paging
+from app.core import prepared
 from app.core.errors import PermissionDenied, RateLimited
+from app.core.security import AccessClaims
 from app.core.settings import Settings
+from app.services.auth import service as auth_service
 from app.services.auth import throttle
+from app.services.auth.errors import LoginEnded
+from app.services.knowledge import queries as knowledge_queries
 from app.services.knowledge.errors import ArticleNotFound
 from app.services.knowledge.models import TEXT_CONFIG, Article, ArticleStatus
-from app.services.knowledge.schemas import (
-    ArticleCreate,
-    ArticleRead,
-    ArticleUpdate,
-    AssistantAnswer,
-    AssistantSource,
-)
+from app.services.knowledge.queries import HEADLINE_OPTIONS, regconfig
+from app.services.knowledge.schemas import ArticleCreate, ArticleUpdate, AssistantAnswer, AssistantSource
 from app.services.organizations import service as organizations_service
+from app.services.organizations.errors import OrganizationNotFound
 from app.services.organizations.models import Organization
 from app.services.tickets import service as tickets_service
 from app.services.users.models import User
 
 ANSWER_THRESHOLD = 0.5
 MAX_SOURCES = 3
-HEADLINE_OPTIONS = "MaxFragments=2, MaxWords=35, MinWords=12, StartSel=<mark>, StopSel=</mark>, FragmentDelimiter= … "
-
-
-def _regconfig() -> Any:
-    return literal_column(f"'{TEXT_CONFIG}'::regconfig")
 
 
 def url_of(article_id: uuid.UUID) -> str:
@@ -118,69 +114,38 @@ async def delete(session: AsyncSession, *, article: Article) -> None:
 # --- search -------------------------------------------------------------------------------------
 
 
-def _query(text: str) -> ColumnElement[Any]:
-    return func.websearch_to_tsquery(_regconfig(), text)
-
-
 async def get_all(
-    session: AsyncSession,
+    engine: AsyncEngine,
     *,
     organization_id: uuid.UUID,
-    user: User | None,
+    claims: AccessClaims | None,
     q: str | None,
     status: ArticleStatus | None,
     offset: int,
     limit: int,
-) -> tuple[list[ArticleRead], int]:
+) -> tuple[str, int]:
     """Published articles for everyone, drafts too for members; with `q` by rank with snippets,
-    else most recently updated first."""
-    await organizations_service.get_or_raise(session, organization_id)
-    member = await _is_member(session, user=user, organization_id=organization_id)
-    conditions: list[ColumnElement[bool]] = [Article.organization_id == organization_id]
-    if not member:
-        if status == ArticleStatus.draft:
-            return [], 0
-        conditions.append(Article.status == ArticleStatus.published)
-    elif status is not None:
-        conditions.append(Article.status == status)
-    if not q:
-        found, total = await paging.page_of(
-            session,
-            select(Article).where(*conditions),
-            order_by=[Article.updated_at.desc(), Article.id],
-            offset=offset,
-            limit=limit,
-        )
-        return [ArticleRead.model_validate(row) for row in found], total
-    query = _query(q)
-    conditions.append(Article.search.op("@@")(query))
-    rank = func.ts_rank_cd(Article.search, query)
-    # The total comes with the page (a window over the same matches): one index scan, not two.
-    page = (
-        select(Article.id, rank.label("rank"), func.count().over().label("total"))
-        .where(*conditions)
-        .order_by(rank.desc(), Article.id)
-        .offset(offset)
-        .limit(limit)
-        .subquery()
-    )
-    snippet = func.ts_headline(_regconfig(), Article.body, _query(q), HEADLINE_OPTIONS)
-    rows = (
-        await session.execute(
-            select(Article, page.c.rank, snippet.label("snippet"), page.c.total)
-            .join(page, page.c.id == Article.id)
-            .order_by(page.c.rank.desc(), Article.id)
-        )
-    ).all()
-    items = [
-        ArticleRead.model_validate(article).model_copy(update={"snippet": snip, "rank": round(float(r), 6)})
-        for article, r, snip, _ in rows
-    ]
-    if rows:
-        total = int(rows[0].total)
-    else:  # a page past the end: the window saw no row, so count on its own
-        total = await paging.count(session, select(Article.id).where(*conditions)) if offset else 0
-    return items, total
+    else most recently updated first. The page as JSON text of `ArticleRead` bodies and the total:
+    one round trip, the organization check (404) and the login check (401) included."""
+    shape = knowledge_queries.Shape(q=bool(q), status=status is not None)
+    params: dict[str, Any] = {
+        "organization_id": organization_id,
+        "q": q,
+        "status": status.value if status else None,
+        "published": status == ArticleStatus.published,
+        "offset": offset,
+        "limit": limit,
+    }
+    if claims is None:
+        row = await prepared.fetchrow(engine, knowledge_queries.page_statement(shape, signed_in=False), **params)
+    else:
+        statement = knowledge_queries.page_statement(shape, signed_in=True)
+        row = await prepared.fetchrow(engine, statement, **params, **auth_service.login_parameters(claims))
+        if row is None:
+            raise LoginEnded()
+    if row is None or row["standing_organization_id"] is None:
+        raise OrganizationNotFound()
+    return row["items"], row["total"]
 
 
 # --- the assistant ------------------------------------------------------------------------------
@@ -197,7 +162,7 @@ MAX_TERMS = 32
 async def terms_of(session: AsyncSession, question: str) -> list[str]:
     """The question's terms: its distinct lexemes (stemmed, no stop words), in order (at most 32:
     a question of 500 characters rarely has more)."""
-    vector = func.to_tsvector(_regconfig(), question)
+    vector = func.to_tsvector(regconfig(), question)
     lexemes = await session.scalar(select(func.tsvector_to_array(vector)))
     return sorted(set(lexemes or []))[:MAX_TERMS]
 

@@ -1,0 +1,210 @@
+"""The public article list and search as one statement: the organization check, for a signed-in
+caller the login check and the membership that shows drafts, the page's bodies as JSON written by
+PostgreSQL (as `ArticleRead.model_dump_json()` writes them) and the total, in one round trip.
+
+A search ranks by `ts_rank_cd` (title above body), then id. How the page is found depends on the
+query, decided inside the statement (`LEXEME`):
+
+- one lexeme (`passport`, `renewing`, `"the passport"`): the page and the total are one range of
+  `ix_article_terms_rank`, whose `score` is `ts_rank_cd` of that one-lexeme query (see the
+  migration that keeps `article_terms`): no match is ranked at request time, however common the word;
+- anything else (two words, `or`, `-word`, phrases): the matches through the GIN index, each ranked
+  with `ts_rank_cd` (a word's matches are all ranked: the rank of a several-word query depends on
+  where the words stand), then counted.
+
+Either way the order is exactly `ts_rank_cd` DESC, id; `ts_headline` runs for the page's rows only.
+Statements are compiled once per shape (`Shape`) and run as prepared statements.
+"""
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    ColumnElement,
+    Double,
+    Integer,
+    Select,
+    String,
+    Text,
+    Uuid,
+    bindparam,
+    case,
+    cast,
+    false,
+    func,
+    literal_column,
+    null,
+    or_,
+    select,
+    union_all,
+)
+from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy.sql.selectable import CTE
+
+from app.core.json_sql import json_object
+from app.core.prepared import Prepared
+from app.services.auth import service as auth_service
+from app.services.knowledge.models import TEXT_CONFIG, Article, ArticleStatus, article_terms
+from app.services.knowledge.schemas import ArticleRead
+from app.services.organizations import service as organizations_service
+from app.services.organizations.models import Organization
+
+HEADLINE_OPTIONS = "MaxFragments=2, MaxWords=35, MinWords=12, StartSel=<mark>, StopSel=</mark>, FragmentDelimiter= … "
+
+
+def regconfig() -> Any:
+    return literal_column(f"'{TEXT_CONFIG}'::regconfig")
+
+
+def _parsed() -> Any:
+    """`q` as web-search syntax (parsed once per use: an InitPlan)."""
+    return select(func.websearch_to_tsquery(regconfig(), bindparam("q", type_=String)).label("query")).subquery(
+        "parsed"
+    )
+
+
+def _query() -> ColumnElement[Any]:
+    return select(_parsed().c.query).scalar_subquery()
+
+
+def _lexeme() -> ColumnElement[Any]:
+    """The query's lexeme when it is a single one, else NULL: the tsquery's text `'lexeme'`
+    without its quotes, its `''` and `\\\\` escapes undone."""
+    parsed = _parsed()
+    quoted = cast(parsed.c.query, Text)
+    inner = func.substr(quoted, 2, func.length(quoted) - 2)
+    lexeme = func.replace(func.replace(inner, "''", "'"), "\\\\", "\\")
+    return select(case((func.numnode(parsed.c.query) == 1, lexeme))).scalar_subquery()
+
+
+def rank_json(rank: Any) -> ColumnElement[Any]:
+    """The rank as the API writes it: `round(rank, 6)` as pydantic writes that float (`12.0`,
+    `0.4`, `0.00008`, `1e-6`). `rank * 1e6` is exact for a real, `round` is half-even like Python's,
+    and the division gives the same double as Python's `round`."""
+    millionths = func.round(cast(rank, Double) * 1_000_000, type_=Double)
+    rounded = cast(millionths / 1_000_000, Text)
+    whole = cast(millionths, BigInteger)
+    written = case(
+        (millionths == 0, "0.0"),
+        (millionths < 10, cast(whole, Text) + "e-6"),
+        (millionths < 100, func.rtrim("0.0000" + cast(whole, Text), "0")),
+        (func.strpos(rounded, ".") == 0, rounded + ".0"),
+        else_=rounded,
+    )
+    return cast(written, JSON)
+
+
+@dataclass(frozen=True, slots=True)
+class Shape:
+    """Which parameters a list request gives (their values are the statement's parameters)."""
+
+    q: bool = False  # a search, by rank (else the most recently updated first)
+    status: bool = False  # `status` (drafts stay the members')
+
+
+def _body(*, snippet: Any, rank: Any) -> ColumnElement[Any]:
+    columns: dict[str, Any] = dict(Article.__table__.c.items())
+    return cast(json_object(ArticleRead, {**columns, "snippet": snippet, "rank": rank}), Text)
+
+
+def _page(shape: Shape, *, member: Any) -> Select[Any]:
+    """One row: `total` and `items` (the page's bodies, comma-separated). `member` (a boolean
+    expression) shows drafts. Parameters: `organization_id`, `q`, `status` and `published` (with
+    `shape.status`), `offset`, `limit`."""
+    organization_id = bindparam("organization_id", type_=Uuid)
+    offset, limit = bindparam("offset", type_=Integer), bindparam("limit", type_=Integer)
+    visible: list[ColumnElement[bool]] = [
+        Article.organization_id == organization_id,
+        or_(Article.status == ArticleStatus.published.value, member),
+    ]
+    if shape.status:
+        visible.append(Article.status == bindparam("status", type_=String))
+    if not shape.q:
+        latest = (
+            select(Article.id, Article.updated_at)
+            .where(*visible)
+            .order_by(Article.updated_at.desc(), Article.id)
+            .offset(offset)
+            .limit(limit)
+            .subquery("latest")
+        )
+        body = _body(snippet=null(), rank=null())
+        items = func.string_agg(
+            body, aggregate_order_by(literal_column("','"), latest.c.updated_at.desc(), latest.c.id)
+        )
+        return select(
+            select(func.count()).select_from(Article).where(*visible).scalar_subquery().label("total"),
+            select(func.coalesce(items, ""))
+            .select_from(latest.join(Article, Article.id == latest.c.id))
+            .scalar_subquery()
+            .label("items"),
+        )
+
+    lexeme = _lexeme()
+    terms = article_terms.c
+    one_word: list[ColumnElement[bool]] = [
+        terms.organization_id == organization_id,
+        terms.lexeme == lexeme,
+        or_(terms.published, member),
+    ]
+    if shape.status:
+        one_word.append(terms.published == bindparam("published", type_=Boolean))
+    matching = [*visible, lexeme.is_(None), Article.search.op("@@")(_query())]
+    rank = func.ts_rank_cd(Article.search, _query())
+    ranked = union_all(
+        select(terms.article_id.label("id"), terms.score.label("rank"))
+        .where(*one_word)
+        .order_by(terms.score.desc(), terms.article_id)
+        .offset(offset)
+        .limit(limit),
+        select(Article.id, rank).where(*matching).order_by(rank.desc(), Article.id).offset(offset).limit(limit),
+    ).subquery("ranked")
+    snippet = func.ts_headline(regconfig(), Article.body, _query(), HEADLINE_OPTIONS)
+    body = _body(snippet=snippet, rank=rank_json(ranked.c.rank))
+    items = func.string_agg(body, aggregate_order_by(literal_column("','"), ranked.c.rank.desc(), ranked.c.id))
+    total = case(
+        (lexeme.is_not(None), select(func.count()).select_from(article_terms).where(*one_word).scalar_subquery()),
+        else_=select(func.count()).select_from(Article).where(*matching).scalar_subquery(),
+    )
+    return select(
+        total.label("total"),
+        select(func.coalesce(items, ""))
+        .select_from(ranked.join(Article, Article.id == ranked.c.id))
+        .scalar_subquery()
+        .label("items"),
+    )
+
+
+def _member(login: CTE) -> ColumnElement[bool]:
+    """Whether the login sees drafts: the organization's members (any role) not held back by its
+    MFA policy, and platform admins (`organizations_service.is_staff`), from the organization gate
+    (`organizations_service.standing`)."""
+    standing = organizations_service.standing(login, bindparam("organization_id", type_=Uuid)).subquery("standing")
+    member = or_(
+        standing.c.standing_is_admin,
+        standing.c.standing_role.is_not(None) & ~standing.c.standing_held_back,
+    )
+    return select(member).scalar_subquery()
+
+
+@lru_cache(maxsize=16)
+def page_statement(shape: Shape, *, signed_in: bool) -> Prepared:
+    """The page (`_page`) and `standing_organization_id`, NULL when the organization does not
+    exist. Signed in, the login check and the membership (`organizations_service.standing`) run in
+    the same statement, which gives no row when the login has ended. Parameters:
+    `organization_id`, the page's, and signed in `user_id` and `session_id`."""
+    if signed_in:
+        organization_id = bindparam("organization_id", type_=Uuid)
+        return Prepared(
+            auth_service.for_login(
+                lambda login: organizations_service.standing(login, organization_id),
+                lambda login: _page(shape, member=_member(login)),
+            )
+        )
+    page = _page(shape, member=false()).subquery("page")
+    found = select(Organization.id).where(Organization.id == bindparam("organization_id", type_=Uuid))
+    return Prepared(select(found.scalar_subquery().label("standing_organization_id"), page.c.total, page.c["items"]))
