@@ -86,7 +86,7 @@ def rank_json(rank: Any) -> ColumnElement[Any]:
     `0.4`, `0.00008`, `1e-6`). `rank * 1e6` is exact for a real, `round` is half-even like Python's,
     and the division gives the same double as Python's `round`."""
     millionths = func.round(cast(rank, Double) * 1_000_000, type_=Double)
-    rounded = cast(millionths / 1_000_000, Text)
+    rounded = cast(millionths / cast(1_000_000, Double), Text)
     whole = cast(millionths, BigInteger)
     written = case(
         (millionths == 0, "0.0"),

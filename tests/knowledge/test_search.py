@@ -1,0 +1,243 @@
+"""The article list and search as one prepared statement (`knowledge/queries.py`): the same pages
+as ranking every match with `ts_rank_cd` (one-word queries read their ranks from `article_terms`),
+the JSON PostgreSQL writes equal to pydantic's, the table the triggers keep, and the gates that
+run inside the statement."""
+
+import math
+import random
+import uuid
+from typing import Any
+
+import httpx
+import pydantic_core
+from sqlalchemy import ARRAY, REAL, Text, bindparam, cast, delete, func, insert, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.services.knowledge import queries
+from app.services.knowledge.models import Article, article_terms
+from app.services.knowledge.schemas import ArticleRead
+from app.services.organizations.models import Organization
+from tests.factories import Org, create_org
+from tests.helpers import assert_problem, register
+
+WORDS = ["passport", "renewal", "card", "lost", "photo", "appointment", "office", "parking", "fee", "queue"]
+
+
+def _text(rng: random.Random, count: int) -> str:
+    # Skewed: the first words are in most articles, the last in few, and words repeat (ties, ranks > 1).
+    return " ".join(WORDS[min(int(rng.expovariate(0.35)), len(WORDS) - 1)] for _ in range(count))
+
+
+async def _seed(session: AsyncSession, org: Org, count: int = 60) -> None:
+    rng = random.Random(7)
+    rows = [
+        {
+            "id": uuid.uuid4(),
+            "organization_id": org.id,
+            "title": _text(rng, rng.randint(1, 4)),
+            "body": _text(rng, rng.randint(3, 40)) + " and the rest.",
+            "status": "draft" if rng.random() < 0.2 else "published",
+        }
+        for _ in range(count)
+    ]
+    await session.execute(insert(Article), rows)  # one statement: the trigger's transition table
+    await session.commit()
+
+
+REFERENCE = text(
+    """
+    SELECT a.id, ts_rank_cd(a.search, q) AS rank, ts_headline('english', a.body, q, :options) AS snippet
+    FROM articles AS a, websearch_to_tsquery('english', :q) AS q
+    WHERE a.organization_id = :organization_id AND (a.status = 'published' OR :member)
+      AND (CAST(:status AS text) IS NULL OR a.status = :status) AND a.search @@ q
+    ORDER BY rank DESC, a.id
+    """
+)
+
+
+async def _reference(
+    session: AsyncSession, org: Org, q: str, *, member: bool, status: str | None
+) -> list[dict[str, Any]]:
+    """What the search answered before `article_terms`: every match ranked by `ts_rank_cd`."""
+    params = {"q": q, "organization_id": org.id, "member": member, "status": status}
+    rows = (await session.execute(REFERENCE, {**params, "options": queries.HEADLINE_OPTIONS})).all()
+    articles = {a.id: a for a in (await session.scalars(select(Article).where(Article.organization_id == org.id)))}
+    return [
+        ArticleRead.model_validate(articles[row.id])
+        .model_copy(update={"snippet": row.snippet, "rank": round(float(row.rank), 6)})
+        .model_dump(mode="json")
+        for row in rows
+    ]
+
+
+QUERIES = [
+    "passport",  # one lexeme, in most articles
+    "passports",  # stemmed to the same lexeme
+    "the queue",  # a stop word and a lexeme: one lexeme
+    '"fee"',  # quoted
+    "fee",  # rare
+    "renewal passport",  # two lexemes: ranked match by match
+    "card or parking",
+    "passport -photo",
+    '"lost card"',
+    "nothing",  # no article
+    "the",  # stop words only
+]
+
+
+async def test_pages_equal_ranking_every_match(client: httpx.AsyncClient, session: AsyncSession) -> None:
+    """Every page of every query, for the public and for a member, with and without `status`,
+    holds what ranking all matches with `ts_rank_cd` holds, in the same order; totals agree."""
+    org = await create_org(client, session)
+    await _seed(session, org)
+    other = await create_org(client, session, name="Other")
+    await _seed(session, other, count=10)  # never shown to `org`'s searches
+    size = 7
+    callers: list[tuple[dict[str, str], bool, str | None]] = [
+        ({}, False, None),
+        (org.staff.headers, True, None),
+        (org.staff.headers, True, "draft"),
+        ({}, False, "published"),
+        ({}, False, "draft"),
+    ]
+    for q in QUERIES:
+        for headers, member, status in callers:
+            expected = await _reference(session, org, q, member=member, status=status)
+            if status == "draft" and not member:
+                expected = []
+            found: list[dict[str, Any]] = []
+            for page in range(1, math.ceil(len(expected) / size) + 2):
+                params: dict[str, Any] = {"q": q, "page": page, "size": size}
+                if status:
+                    params["status"] = status
+                response = await client.get(f"/organizations/{org.id}/articles", params=params, headers=headers)
+                assert response.status_code == 200, response.text
+                body = response.json()
+                assert (body["total"], body["page"], body["size"]) == (len(expected), page, size), (q, status)
+                assert body["pages"] == math.ceil(len(expected) / size)
+                found.extend(body["items"])
+                assert all(list(item) == list(ArticleRead.model_fields) for item in body["items"])
+            assert found == expected, (q, member, status)
+    # The seed gives both paths real work: common and rare words, drafts, several ranks per word.
+    assert len(await _reference(session, org, "passport", member=True, status=None)) > 20
+    assert len({item["rank"] for item in await _reference(session, org, "passport", member=False, status=None)}) > 3
+
+
+async def test_list_without_query_is_latest_first(client: httpx.AsyncClient, session: AsyncSession) -> None:
+    org = await create_org(client, session)
+    await _seed(session, org, count=12)
+    articles = (await session.scalars(select(Article).where(Article.organization_id == org.id))).all()
+    published = sorted(
+        (a for a in articles if a.status == "published"), key=lambda a: (-a.updated_at.timestamp(), a.id)
+    )
+    response = await client.get(f"/organizations/{org.id}/articles", params={"size": 5, "page": 2})
+    body = response.json()
+    assert body["total"] == len(published)
+    assert body["items"] == [ArticleRead.model_validate(a).model_dump(mode="json") for a in published[5:10]]
+    members = (await client.get(f"/organizations/{org.id}/articles", headers=org.admin.headers)).json()
+    assert members["total"] == len(articles)
+
+
+RANKS = [0.0, 1e-6, 4e-6, 9.4e-6, 1e-5, 1.2e-5, 2.5e-5, 9.99e-5, 1e-4, 1.234e-4, 0.0078125, 0.4, 1 / 3, 1.0, 2.5]
+RANKS += [12.0, 100.0, 123.4567891, 4096.0]
+
+
+async def test_rank_is_written_as_pydantic_writes_it(session: AsyncSession) -> None:
+    """The rank, rounded to 6 places, in pydantic's notation (`12.0`, `0.00008`, `1e-6`), for
+    awkward reals (ties at the 7th place like 1/128, tiny and whole ranks) and random ones."""
+    rng = random.Random(3)
+    values = RANKS + [10 ** rng.uniform(-7, 4) for _ in range(3000)] + [rng.randint(1, 4000) / 128 for _ in range(500)]
+    ranks = func.unnest(bindparam("ranks", type_=ARRAY(REAL))).table_valued("value").render_derived()
+    rows = (
+        await session.execute(select(ranks.c.value, cast(queries.rank_json(ranks.c.value), Text)), {"ranks": values})
+    ).all()
+    assert len(rows) == len(values)
+    for rank, written in rows:
+        assert written == pydantic_core.to_json(round(rank, 6)).decode(), rank
+
+
+async def _assert_terms_derived(session: AsyncSession) -> int:
+    """`article_terms` holds exactly one row per article and lexeme, with the one-lexeme rank."""
+    rows = (
+        await session.execute(
+            text(
+                "SELECT a.organization_id, l.lexeme, ts_rank_cd(a.search, ('''' || l.lexeme || '''')::tsquery),"
+                " a.id, a.status = 'published' FROM articles a, unnest(tsvector_to_array(a.search)) l(lexeme)"
+            )
+        )
+    ).all()
+    stored = (await session.execute(select(article_terms))).all()
+    assert sorted(map(tuple, stored)) == sorted(map(tuple, rows))
+    return len(stored)
+
+
+async def test_article_terms_follow_every_change(client: httpx.AsyncClient, session: AsyncSession) -> None:
+    org = await create_org(client, session)
+    headers = org.staff.headers
+    created = await client.post(
+        f"/organizations/{org.id}/articles",
+        headers=headers,
+        json={"title": "Lost passport", "body": "Report a lost passport, then renew it.", "status": "draft"},
+    )
+    article_id = created.json()["id"]
+    assert await _assert_terms_derived(session) == 4  # lost, passport, report, renew
+    for change in ({"status": "published"}, {"title": "Stolen passport"}, {"category_id": None}, {"status": "draft"}):
+        assert (await client.patch(f"/articles/{article_id}", headers=headers, json=change)).status_code == 200
+        await _assert_terms_derived(session)
+    await _seed(session, org, count=20)
+    await session.execute(update(Article).values(body=Article.body + " parking"))  # many rows in one statement
+    await session.execute(update(Article).where(Article.status == "draft").values(status="published"))
+    await session.commit()
+    await _assert_terms_derived(session)
+    assert (await client.delete(f"/articles/{article_id}", headers=headers)).status_code == 204
+    await session.execute(delete(Article).where(Article.title.like("%fee%")))
+    await session.commit()
+    assert await _assert_terms_derived(session) > 0
+    await session.execute(delete(Organization).where(Organization.id == org.id))  # articles cascade
+    await session.commit()
+    assert await _assert_terms_derived(session) == 0
+
+
+async def test_one_word_queries_read_article_terms(client: httpx.AsyncClient, session: AsyncSession) -> None:
+    """A one-lexeme search is answered from `article_terms` alone (no match is ranked); a
+    two-lexeme search from the articles."""
+    org = await create_org(client, session)
+    await _seed(session, org, count=10)
+    url = f"/organizations/{org.id}/articles"
+    before = (await client.get(url, params={"q": "passport"})).json()
+    assert before["total"] > 0
+    await session.execute(delete(article_terms).where(article_terms.c.lexeme == "passport"))
+    await session.commit()
+    assert (await client.get(url, params={"q": "passport"})).json() == {**before, "items": [], "total": 0, "pages": 0}
+    assert (await client.get(url, params={"q": "passport passport"})).json()["total"] == before["total"]
+
+
+async def test_search_gates_run_in_the_statement(client: httpx.AsyncClient, session: AsyncSession) -> None:
+    """The organization check (404), the login check (401) and who sees drafts (members not held
+    back by the MFA policy, platform admins) hold inside the one statement, with and without `q`."""
+    org = await create_org(client, session)
+    stranger = await register(client)
+    for status in ("published", "draft"):
+        response = await client.post(
+            f"/organizations/{org.id}/articles",
+            headers=org.staff.headers,
+            json={"title": f"Passport {status}", "body": "Renew your passport.", "status": status},
+        )
+        assert response.status_code == 201
+    url = f"/organizations/{org.id}/articles"
+    for params in ({}, {"q": "passport"}, {"q": "renew passport"}):
+        missing = f"/organizations/{uuid.uuid4()}/articles"
+        assert_problem(await client.get(missing, params=params), 404, "not_found")
+        assert_problem(await client.get(missing, params=params, headers=org.staff.headers), 404, "not_found")
+        for headers, total in (({}, 1), (stranger.headers, 1), (org.staff.headers, 2), (org.admin.headers, 2)):
+            assert (await client.get(url, params=params, headers=headers)).json()["total"] == total
+        assert (await client.get(url, params={**params, "status": "draft"})).json()["total"] == 0
+        assert_problem(
+            await client.get(url, params=params, headers={"Authorization": "Bearer x"}), 401, "not_authenticated"
+        )
+    await session.execute(update(Organization).where(Organization.id == org.id).values(require_mfa=True))
+    await session.commit()
+    assert (await client.get(url, params={"q": "passport"}, headers=org.staff.headers)).json()["total"] == 1
+    assert (await client.get(url, params={"q": "passport"}, headers=org.admin.headers)).json()["total"] == 2
+    assert (await client.post("/auth/logout", json={"refresh_token": org.staff.refresh_token})).status_code == 204
+    assert_problem(await client.get(url, params={"q": "passport"}, headers=org.staff.headers), 401, "not_authenticated")
