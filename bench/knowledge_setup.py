@@ -1,12 +1,10 @@
-"""Seeds the knowledge-base bench (bench/lib/compare.sh --setup): one organization with N
-published articles of ~80 words drawn from a vocabulary of 5,000 words (so a word is in ~1.6 % of
-the articles, two words together in a few dozen), and writes the requests.
+"""Seeds the knowledge-base bench (`bench/knowledge.sh`, through bench/lib/compare.sh --setup):
+one organization with N published articles and writes the requests.
 
-    SMOKE=1 bench/lib/compare.sh --name knowledge --endpoints /tmp/kb-bench/knowledge.json \
-      --setup '.venv/bin/python bench/knowledge_setup.py /tmp/kb-bench' \
-      --cmd 'env DATABASE_URL=${BENCH_DSN%/*}/queueless_kb ENVIRONMENT=production SECRET_KEY=$(printf %040d 0) \
-             ASSISTANT_ASKS_PER_WINDOW=100000000 NOTIFICATION_WORKERS=false \
-             .venv/bin/queueless serve --host 127.0.0.1 --port $PORT'
+An article has a title of 6 words and a body of 80: 78 drawn evenly from 5,000 words `w1`..`w5000`
+(a word is in ~1.6 % of the articles, two words together in a few dozen) and 2 from 2,000 words
+`k1`..`k2000` of falling frequency (`k` drawn log-uniformly: `k1` is in ~18 % of the articles,
+`k10` in ~2.5 %, `k100` in ~0.3 %, `k1000` in a few dozen), for queries of every frequency.
 
 Environment: BENCH_DSN (from compare.sh), BENCH_ARTICLES (100000).
 """
@@ -29,6 +27,7 @@ from app.core.settings import to_asyncpg_url  # noqa: E402
 DATABASE = "queueless_kb"
 ORGANIZATION = "00000000-0000-4000-b000-000000000001"
 VOCABULARY = 5000
+SKEWED = 2000
 
 SEED = f"""
 SELECT setseed(0.42);
@@ -38,11 +37,13 @@ INSERT INTO articles (id, organization_id, title, body, status, published_at, cr
 SELECT gen_random_uuid(), '{ORGANIZATION}',
        (SELECT string_agg('w' || (1 + floor(random() * {VOCABULARY} + g * 0 + k * 0)::int), ' ')
         FROM generate_series(1, 6) AS k),
-       (SELECT string_agg('w' || (1 + floor(random() * {VOCABULARY} + g * 0 + k * 0)::int), ' ')
+       (SELECT string_agg(CASE WHEN k <= 78 THEN 'w' || (1 + floor(random() * {VOCABULARY} + g * 0)::int)
+                               ELSE 'k' || floor(exp(random() * ln({SKEWED}) + g * 0))::int END, ' ')
         FROM generate_series(1, 80) AS k),
        'published', now(), now(), now()
 FROM generate_series(1, $1::int) AS g;
 VACUUM ANALYZE articles;
+VACUUM ANALYZE article_terms;
 """
 
 
@@ -79,8 +80,12 @@ def main() -> None:
     requests = [
         # Two words (AND): a few dozen matches, ranked, snippets for the page.
         {"name": "search_two_words", "compare": "slots", "method": "GET", "path": f"{base}/articles?q={word}+{word}"},
-        # One word: ~1,600 matches to rank and count.
+        # One word: ~1,600 matches.
         {"name": "search_one_word", "compare": "slots", "method": "GET", "path": f"{base}/articles?q={word}"},
+        # A common word (k1..k3: 7-18 % of the articles, 7,000-18,000 matches) and a rare one
+        # (k300..k2000: 10-70 matches).
+        {"name": "search_common_word", "compare": "slots", "method": "GET", "path": f"{base}/articles?q=k{{rand:1:3}}"},
+        {"name": "search_rare_word", "compare": "slots", "method": "GET", "path": f"{base}/articles?q=k{{rand:300:2000}}"},
         {
             "name": "assistant_ask",
             "compare": "slots",

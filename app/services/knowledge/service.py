@@ -134,12 +134,12 @@ async def get_all(
         "status": status.value if status else None,
         "published": status == ArticleStatus.published,
         "offset": offset,
-        "limit": limit,
     }
     if claims is None:
-        row = await prepared.fetchrow(engine, knowledge_queries.page_statement(shape, signed_in=False), **params)
+        statement = knowledge_queries.page_statement(shape, signed_in=False, size=limit)
+        row = await prepared.fetchrow(engine, statement, **params)
     else:
-        statement = knowledge_queries.page_statement(shape, signed_in=True)
+        statement = knowledge_queries.page_statement(shape, signed_in=True, size=limit)
         row = await prepared.fetchrow(engine, statement, **params, **auth_service.login_parameters(claims))
         if row is None:
             raise LoginEnded()
