@@ -15,6 +15,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/queueless-kb-bench.XXXXXX")"
 trap 'rm -rf "$WORK"' EXIT
+export BENCH_WORK="${BENCH_WORK:-$WORK/bench}"  # a cluster of its own, whatever other benches run
 export SECRET_KEY="${SECRET_KEY:-bench-secret-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')}"
 echo "== load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 bench/lib/compare.sh --name knowledge --endpoints "$WORK/knowledge.json" ${ONLY:+--only "$ONLY"} \

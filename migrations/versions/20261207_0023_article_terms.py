@@ -1,15 +1,20 @@
-"""Knowledge base: `article_terms`, each article's rank for each of its lexemes, kept by triggers.
+"""Knowledge base: `article_terms`, each article's rank for each of its lexemes, and
+`article_term_counts`, how many articles hold each lexeme, kept by triggers.
 
 A one-word search ranked every article holding the word (`ts_rank_cd` on each row's vector, a heap
 visit per match: ~1,800 matches took ~4 ms at 100,000 articles) to show 20 of them and count them
-all. This table holds, per organization, lexeme and article, the rank a query of that one lexeme
-gives the article (computed by `ts_rank_cd` itself, so the order is the same bit for bit), in an
-index sorted the way the search sorts: a one-word page and its total are read from one index range.
+all. `article_terms` holds, per organization, lexeme and article, the rank a query of that one
+lexeme gives the article (computed by `ts_rank_cd` itself, so the order is the same bit for bit), in
+an index sorted the way the search sorts: a one-word page is the start of one index range.
+`article_term_counts` holds the length of each range (published articles and drafts apart), so the
+total costs one row however common the word.
 
-Statement-level triggers on `articles` (through transition tables: a bulk load is one insert) add
-an article's rows, drop them, and replace them when its vector, status or organization changes.
-Rows are found again by their full key (the rank recomputed from the old vector), so an article's
-change touches only its own index entries. Existing articles are added here.
+Statement-level triggers on `articles` (through transition tables: a bulk load is one statement)
+add an article's rows, drop them, and replace them when its vector, status or organization changes,
+and move the counts in the same statement. Rows are found again by their full key (the rank
+recomputed from the old vector), so an article's change touches only its own index entries; counts
+are updated in key order, so concurrent writers cannot deadlock on them. Existing articles are
+added here.
 
 Revision ID: 0023
 Revises: 0019
@@ -27,35 +32,81 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 # The one-lexeme query of `l.lexeme` (quoted as tsquery input: no parsing, no stemming).
-LEXEME_QUERY = "('''' || replace(replace(l.lexeme, '\\', '\\\\'), '''', '''''') || '''')::tsquery"
-# The rows of the articles in `{rows}`, in the index's order (a bulk load writes the heap in it).
+LEXEME_QUERY = r"('''' || replace(replace(l.lexeme, '\', '\\'), '''', '''''') || '''')::tsquery"
+# The rows of the articles in `{rows}`.
 TERMS = f"""
     SELECT a.organization_id, l.lexeme, ts_rank_cd(a.search, {LEXEME_QUERY}) AS score, a.id AS article_id,
            a.status = 'published' AS published
     FROM ({{rows}}) AS a CROSS JOIN unnest(tsvector_to_array(a.search)) AS l(lexeme)"""
-ADD = f"""
+# Sorted as the index: a bulk load writes the heap in its order.
+ORDERED = "ORDER BY organization_id, lexeme, score DESC, article_id"
+KEY = (
+    "{a}.organization_id = {b}.organization_id AND {a}.lexeme = {b}.lexeme AND {a}.score = {b}.score"
+    " AND {a}.article_id = {b}.article_id"
+)
+# Count changes of `{rows}` (`organization_id`, `lexeme`, `published`, `drafts`: +1, -1 or 0), added
+# up per lexeme and applied in key order: concurrent writers lock the same counters in the same
+# order and cannot deadlock.
+COUNT = """
+    INSERT INTO article_term_counts AS c (organization_id, lexeme, published, drafts)
+    SELECT organization_id, lexeme, sum(published), sum(drafts)
+    FROM ({rows}) AS r GROUP BY organization_id, lexeme ORDER BY organization_id, lexeme
+    ON CONFLICT (organization_id, lexeme) DO UPDATE
+    SET published = c.published + excluded.published, drafts = c.drafts + excluded.drafts"""
+
+
+def _moved(source: str, sign: str, flag: str = "published") -> str:
+    """`source`'s rows as count changes: `sign` on the published or the drafts count."""
+    return (
+        f"SELECT organization_id, lexeme, CASE WHEN {flag} THEN {sign} ELSE 0 END AS published,"
+        f" CASE WHEN {flag} THEN 0 ELSE {sign} END AS drafts FROM {source}"
+    )
+
+
+INSERT = f"""
     INSERT INTO article_terms (organization_id, lexeme, score, article_id, published)
-    SELECT * FROM ({TERMS}) AS t ORDER BY organization_id, lexeme, score DESC, article_id"""
-DROP = f"""
-    DELETE FROM article_terms AS t USING ({TERMS}) AS gone
-    WHERE t.organization_id = gone.organization_id AND t.lexeme = gone.lexeme AND t.score = gone.score
-      AND t.article_id = gone.article_id"""
-# Rows of `{one}` with no identical row (same id, vector, status, organization) in `{other}`.
-CHANGED = """
-    SELECT * FROM {one} AS r WHERE NOT EXISTS (
-        SELECT FROM {other} AS s WHERE s.id = r.id AND s.search = r.search AND s.status = r.status
-          AND s.organization_id = r.organization_id)"""
+    SELECT * FROM ({{fresh}}) AS fresh {ORDERED}
+    RETURNING organization_id, lexeme, published"""
+DELETE = f"""
+    DELETE FROM article_terms AS t USING ({{gone}}) AS gone WHERE {KEY.format(a="t", b="gone")}
+    RETURNING t.organization_id, t.lexeme, t.published"""
+ADDED = f"WITH added AS ({INSERT.format(fresh=TERMS.format(rows='SELECT * FROM new_rows'))})" + COUNT.format(
+    rows=_moved("added", "1")
+)
+DROPPED = f"WITH dropped AS ({DELETE.format(gone=TERMS.format(rows='SELECT * FROM old_rows'))})" + COUNT.format(
+    rows=_moved("dropped", "-1")
+)
+# An update: rows only the old vectors had go, rows only the new ones come, rows of both whose
+# status changed are flipped: no key is both deleted and inserted by the one statement. (No alias is
+# `new`: in PL/pgSQL that is the trigger's row.)
+ONLY_GONE = f"SELECT * FROM gone WHERE NOT EXISTS (SELECT FROM fresh WHERE {KEY.format(a='fresh', b='gone')})"
+ONLY_FRESH = f"SELECT * FROM fresh WHERE NOT EXISTS (SELECT FROM gone WHERE {KEY.format(a='fresh', b='gone')})"
+MOVED = [
+    _moved("dropped", "-1"),
+    _moved("added", "1"),
+    _moved("flipped", "1"),
+    _moved("flipped", "-1", "NOT published"),
+]
+CHANGED = f"""
+    WITH gone AS ({TERMS.format(rows="SELECT * FROM old_rows")}),
+    fresh AS ({TERMS.format(rows="SELECT * FROM new_rows")}),
+    dropped AS ({DELETE.format(gone=ONLY_GONE)}),
+    flipped AS (
+        UPDATE article_terms AS t SET published = fresh.published FROM fresh
+        WHERE {KEY.format(a="t", b="fresh")} AND t.published <> fresh.published
+        RETURNING t.organization_id, t.lexeme, t.published),
+    added AS ({INSERT.format(fresh=ONLY_FRESH)})
+    {COUNT.format(rows=" UNION ALL ".join(MOVED))}"""
 
 FUNCTION = f"""
 CREATE FUNCTION article_terms_sync() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        {ADD.format(rows="SELECT * FROM new_rows")};
+        {ADDED};
     ELSIF TG_OP = 'DELETE' THEN
-        {DROP.format(rows="SELECT * FROM old_rows")};
+        {DROPPED};
     ELSE
-        {DROP.format(rows=CHANGED.format(one="old_rows", other="new_rows"))};
-        {ADD.format(rows=CHANGED.format(one="new_rows", other="old_rows"))};
+        {CHANGED};
     END IF;
     RETURN NULL;
 END
@@ -76,7 +127,18 @@ def upgrade() -> None:
         sa.Column("article_id", sa.Uuid(), nullable=False),
         sa.Column("published", sa.Boolean(), nullable=False),
     )
-    op.execute(ADD.format(rows="SELECT * FROM articles"))
+    op.create_table(
+        "article_term_counts",
+        sa.Column("organization_id", sa.Uuid(), nullable=False),
+        sa.Column("lexeme", sa.Text(), nullable=False),
+        sa.Column("published", sa.Integer(), nullable=False),
+        sa.Column("drafts", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("organization_id", "lexeme", name=op.f("article_term_counts_pkey")),
+    )
+    op.execute(
+        f"INSERT INTO article_terms SELECT * FROM ({TERMS.format(rows='SELECT * FROM articles')}) AS t {ORDERED}"
+    )
+    op.execute(COUNT.format(rows=_moved("article_terms", "1")))
     op.create_index(
         "ix_article_terms_rank",
         "article_terms",
@@ -94,4 +156,5 @@ def downgrade() -> None:
         op.execute(f"DROP TRIGGER {name} ON articles")
     op.execute("DROP FUNCTION article_terms_sync()")
     op.drop_index("ix_article_terms_rank", table_name="article_terms")
+    op.drop_table("article_term_counts")
     op.drop_table("article_terms")

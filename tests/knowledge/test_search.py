@@ -14,7 +14,7 @@ from sqlalchemy import ARRAY, REAL, Text, bindparam, cast, delete, func, insert,
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.services.knowledge import queries
-from app.services.knowledge.models import Article, article_terms
+from app.services.knowledge.models import Article, article_term_counts, article_terms
 from app.services.knowledge.schemas import ArticleRead
 from app.services.organizations.models import Organization
 from tests.factories import Org, create_org
@@ -199,14 +199,17 @@ async def test_article_terms_follow_every_change(client: httpx.AsyncClient, sess
 
 
 async def test_one_word_queries_read_article_terms(client: httpx.AsyncClient, session: AsyncSession) -> None:
-    """A one-lexeme search is answered from `article_terms` alone (no match is ranked); a
-    two-lexeme search from the articles."""
+    """A one-lexeme search is answered from `article_terms` and `article_term_counts` alone (no
+    match is ranked or counted); a two-lexeme search from the articles."""
     org = await create_org(client, session)
     await _seed(session, org, count=10)
     url = f"/organizations/{org.id}/articles"
     before = (await client.get(url, params={"q": "passport"})).json()
     assert before["total"] > 0
     await session.execute(delete(article_terms).where(article_terms.c.lexeme == "passport"))
+    await session.commit()
+    assert (await client.get(url, params={"q": "passport"})).json() == {**before, "items": []}
+    await session.execute(delete(article_term_counts).where(article_term_counts.c.lexeme == "passport"))
     await session.commit()
     assert (await client.get(url, params={"q": "passport"})).json() == {**before, "items": [], "total": 0, "pages": 0}
     assert (await client.get(url, params={"q": "passport passport"})).json()["total"] == before["total"]

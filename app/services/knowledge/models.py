@@ -5,8 +5,10 @@ a search is an index scan and the vector can never disagree with the text.
 
 `article_terms` is the same index turned around for ranking: one row per article and lexeme, with
 the rank a one-word query gives the article there (`ts_rank_cd`), kept by triggers on `articles`
-(migration 0023) as the GIN index is kept by PostgreSQL. A one-word search reads its page and its
-total from one range of `ix_article_terms_rank` (index only) instead of ranking every match.
+(migration 0023) as the GIN index is kept by PostgreSQL, and `article_term_counts` how many articles
+hold each lexeme. A one-word search reads its page from the start of one range of
+`ix_article_terms_rank` (index only) and its total from one counter, instead of ranking and counting
+every match.
 """
 
 import uuid
@@ -22,6 +24,8 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Index,
+    Integer,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
@@ -95,4 +99,15 @@ Index(
     article_terms.c.article_id,
     unique=True,
     postgresql_include=["published"],
+)
+# Per organization and lexeme: how many published articles and drafts hold it (the length of its
+# range above), kept by the same triggers.
+article_term_counts = Table(
+    "article_term_counts",
+    Base.metadata,
+    Column("organization_id", Uuid, nullable=False),
+    Column("lexeme", Text, nullable=False),
+    Column("published", Integer, nullable=False),
+    Column("drafts", Integer, nullable=False),
+    PrimaryKeyConstraint("organization_id", "lexeme"),
 )

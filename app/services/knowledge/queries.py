@@ -5,9 +5,10 @@ PostgreSQL (as `ArticleRead.model_dump_json()` writes them) and the total, in on
 A search ranks by `ts_rank_cd` (title above body), then id. How the page is found depends on the
 query, decided inside the statement (`LEXEME`):
 
-- one lexeme (`passport`, `renewing`, `"the passport"`): the page and the total are one range of
-  `ix_article_terms_rank`, whose `score` is `ts_rank_cd` of that one-lexeme query (see the
-  migration that keeps `article_terms`): no match is ranked at request time, however common the word;
+- one lexeme (`passport`, `renewing`, `"the passport"`): the page is the start of one range of
+  `ix_article_terms_rank`, whose `score` is `ts_rank_cd` of that one-lexeme query, and the total
+  one row of `article_term_counts` (see the migration that keeps them): no match is ranked or
+  counted at request time, however common the word;
 - anything else (two words, `or`, `-word`, phrases): the matches through the GIN index, each ranked
   with `ts_rank_cd` (a word's matches are all ranked: the rank of a several-word query depends on
   where the words stand), then counted.
@@ -49,7 +50,7 @@ from sqlalchemy.sql.selectable import CTE
 from app.core.json_sql import json_object
 from app.core.prepared import Prepared
 from app.services.auth import service as auth_service
-from app.services.knowledge.models import TEXT_CONFIG, Article, ArticleStatus, article_terms
+from app.services.knowledge.models import TEXT_CONFIG, Article, ArticleStatus, article_term_counts, article_terms
 from app.services.knowledge.schemas import ArticleRead
 from app.services.organizations import service as organizations_service
 from app.services.organizations.models import Organization
@@ -150,14 +151,18 @@ def _page(shape: Shape, *, member: Any, limit: int) -> Select[Any]:
         )
 
     lexeme = _lexeme()
-    terms = article_terms.c
+    terms, counts = article_terms.c, article_term_counts.c
     one_word: list[ColumnElement[bool]] = [
         terms.organization_id == organization_id,
         terms.lexeme == lexeme,
         or_(terms.published, member),
     ]
+    drafts = case((member, counts.drafts), else_=0)
+    counted: ColumnElement[int] = counts.published + drafts
     if shape.status:
-        one_word.append(terms.published == bindparam("published", type_=Boolean))
+        published = bindparam("published", type_=Boolean)
+        one_word.append(terms.published == published)
+        counted = case((published, counts.published), else_=drafts)
     matching = [*visible, lexeme.is_(None), Article.search.op("@@")(_query())]
     rank = func.ts_rank_cd(Article.search, _query())
     ranked = union_all(
@@ -172,7 +177,15 @@ def _page(shape: Shape, *, member: Any, limit: int) -> Select[Any]:
     body = _body(snippet=snippet, rank=rank_json(ranked.c.rank))
     items = func.string_agg(body, aggregate_order_by(literal_column("','"), ranked.c.rank.desc(), ranked.c.id))
     total = case(
-        (lexeme.is_not(None), select(func.count()).select_from(article_terms).where(*one_word).scalar_subquery()),
+        (
+            lexeme.is_not(None),
+            func.coalesce(
+                select(counted)
+                .where(counts.organization_id == organization_id, counts.lexeme == lexeme)
+                .scalar_subquery(),
+                0,
+            ),
+        ),
         else_=select(func.count()).select_from(Article).where(*matching).scalar_subquery(),
     )
     return select(
