@@ -3,6 +3,7 @@ as ranking every match with `ts_rank_cd` (one-word queries read their ranks from
 the JSON PostgreSQL writes equal to pydantic's, the table the triggers keep, and the gates that
 run inside the statement."""
 
+import asyncio
 import math
 import random
 import uuid
@@ -244,3 +245,23 @@ async def test_search_gates_run_in_the_statement(client: httpx.AsyncClient, sess
     assert (await client.get(url, params={"q": "passport"}, headers=org.admin.headers)).json()["total"] == 2
     assert (await client.post("/auth/logout", json={"refresh_token": org.staff.refresh_token})).status_code == 204
     assert_problem(await client.get(url, params={"q": "passport"}, headers=org.staff.headers), 401, "not_authenticated")
+
+
+async def test_concurrent_writes_keep_the_counts(client: httpx.AsyncClient, session: AsyncSession) -> None:
+    """Articles written at once with the same words: every write lands (the counters are locked in
+    one order, no deadlock) and the counts stay exact."""
+    org = await create_org(client, session)
+    url = f"/organizations/{org.id}/articles"
+
+    async def write(number: int) -> httpx.Response:
+        body = {"title": f"Passport renewal {number}", "body": "Renew a passport at the office.", "status": "draft"}
+        created = await client.post(url, headers=org.staff.headers, json=body)
+        assert created.status_code == 201, created.text
+        article = created.json()["id"]
+        return await client.patch(f"/articles/{article}", headers=org.staff.headers, json={"status": "published"})
+
+    responses = await asyncio.gather(*(write(number) for number in range(12)))
+    assert [response.status_code for response in responses] == [200] * 12
+    await _assert_terms_derived(session)
+    found = (await client.get(url, params={"q": "renewing passports"})).json()
+    assert found["total"] == 12
