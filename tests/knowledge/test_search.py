@@ -14,6 +14,7 @@ import pydantic_core
 from sqlalchemy import ARRAY, REAL, Text, bindparam, cast, delete, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.services.auth.models import ThrottleCounter
 from app.services.knowledge import queries
 from app.services.knowledge.models import Article, article_term_counts, article_terms
 from app.services.knowledge.schemas import ArticleRead
@@ -265,3 +266,47 @@ async def test_concurrent_writes_keep_the_counts(client: httpx.AsyncClient, sess
     await _assert_terms_derived(session)
     found = (await client.get(url, params={"q": "renewing passports"})).json()
     assert found["total"] == 12
+
+
+def _old_ask(count: int) -> Any:
+    """The assistant's sources as they were found before `article_terms`: every candidate's terms
+    checked on its vector, every candidate ranked."""
+    held = " + ".join(f"(a.search @@ CAST(:term_{i} AS tsquery))::int" for i in range(count))
+    return text(
+        f"""
+        SELECT a.id, round(({held})::numeric / {count}, 4) AS score
+        FROM articles AS a
+        WHERE a.organization_id = :organization_id AND a.status = 'published'
+          AND a.search @@ CAST(:or_query AS tsquery)
+        ORDER BY score DESC, ts_rank_cd(a.search, CAST(:or_query AS tsquery)) DESC, a.id
+        LIMIT 3
+        """
+    )
+
+
+async def test_assistant_sources_equal_checking_every_candidate(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    org = await create_org(client, session)
+    await _seed(session, org, count=80)
+    rng = random.Random(11)
+    url = f"/organizations/{org.id}/assistant/ask"
+    asked = 0
+    for _ in range(40):
+        words = rng.sample([*WORDS, "the", "how", "tax", "renewing"], rng.randint(1, 5))
+        response = await client.post(url, json={"question": " ".join(words) + "?"})
+        assert response.status_code == 200, response.text
+        answer = response.json()
+        await session.execute(delete(ThrottleCounter))  # the rate limit is not what this tests
+        await session.commit()
+        vector = func.to_tsvector("english", " ".join(words))
+        terms = sorted(set(await session.scalar(select(func.tsvector_to_array(vector))) or []))
+        if not terms:
+            assert answer["sources"] == []
+            continue
+        params = {f"term_{i}": f"'{term}'" for i, term in enumerate(terms)}
+        params |= {"organization_id": org.id, "or_query": " | ".join(f"'{term}'" for term in terms)}
+        expected = (await session.execute(_old_ask(len(terms)), params)).all()
+        assert [(s["id"], s["score"]) for s in answer["sources"]] == [(str(r.id), float(r.score)) for r in expected]
+        asked += bool(expected)
+    assert asked > 30
