@@ -310,3 +310,21 @@ async def test_assistant_sources_equal_checking_every_candidate(
         assert [(s["id"], s["score"]) for s in answer["sources"]] == [(str(r.id), float(r.score)) for r in expected]
         asked += bool(expected)
     assert asked > 30
+
+
+async def test_assistant_counts_exactly_the_questions_it_answers(
+    client: httpx.AsyncClient, session: AsyncSession, app: Any
+) -> None:
+    """The counter is checked and counted in the answer's statement: questions asked at once get
+    exactly the limit answered, the refused ones are not counted, an unknown organization neither."""
+    org = await create_org(client, session)
+    limit = app.state.settings.assistant_asks_per_window
+    url = f"/organizations/{org.id}/assistant/ask"
+    assert (
+        await client.post(f"/organizations/{uuid.uuid4()}/assistant/ask", json={"question": "x"})
+    ).status_code == 404
+    responses = await asyncio.gather(*(client.post(url, json={"question": "passport"}) for _ in range(limit + 8)))
+    assert sorted(response.status_code for response in responses) == [200] * limit + [429] * 8
+    assert all(int(r.headers["Retry-After"]) >= 1 for r in responses if r.status_code == 429)
+    counted = await session.scalar(select(ThrottleCounter.count).where(ThrottleCounter.key.like("assistant:%")))
+    assert counted == limit

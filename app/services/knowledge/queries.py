@@ -35,6 +35,7 @@ from sqlalchemy import (
     bindparam,
     case,
     cast,
+    column,
     false,
     func,
     literal,
@@ -42,6 +43,7 @@ from sqlalchemy import (
     null,
     or_,
     select,
+    text,
     union_all,
 )
 from sqlalchemy.dialects.postgresql import aggregate_order_by
@@ -50,6 +52,8 @@ from sqlalchemy.sql.selectable import CTE
 from app.core.json_sql import json_object
 from app.core.prepared import Prepared
 from app.services.auth import service as auth_service
+from app.services.auth import throttle
+from app.services.auth.models import ThrottleCounter
 from app.services.knowledge.models import TEXT_CONFIG, Article, ArticleStatus, article_term_counts, article_terms
 from app.services.knowledge.schemas import ArticleRead
 from app.services.organizations import service as organizations_service
@@ -227,3 +231,81 @@ def page_statement(shape: Shape, *, signed_in: bool, size: int) -> Prepared:
     page = _page(shape, member=false(), limit=size).subquery("page")
     found = select(Organization.id).where(Organization.id == bindparam("organization_id", type_=Uuid))
     return Prepared(select(found.scalar_subquery().label("standing_organization_id"), page.c.total, page.c["items"]))
+
+
+# --- the assistant ------------------------------------------------------------------------------
+
+MAX_TERMS = 32  # a question of 500 characters rarely has more
+MAX_SOURCES = 3
+# A sum of reals against the real of a sum (`_SOURCES`): ~1e-7 apart.
+APPROXIMATE = 0.99999
+
+# The assistant's sources as a JSON array of `{id, title, snippet, score}`, best first (NULL for
+# none). The question's terms: its lexemes (a vector's are distinct) in code point order (the first
+# `MAX_TERMS`).
+# Each published article holding any term, with how many it holds and the sum of its one-term
+# ranks, comes from `article_terms` alone (index only). Sources are ordered by that share, then by
+# `ts_rank_cd` of the any-term query, then id; that rank is the sum of the one-term ranks (the
+# query's covers are the terms' single occurrences), so it is computed on the articles themselves
+# only for those that can still place: every article holding more terms than the last source, and
+# those holding as many whose sum comes within float rounding of the last one's.
+_SOURCES = text(
+    f"""
+    WITH question AS (
+        SELECT coalesce(array_agg(lexeme ORDER BY lexeme COLLATE "C"), '{{}}') AS terms
+        FROM (SELECT lexeme
+              FROM unnest(tsvector_to_array(to_tsvector('{TEXT_CONFIG}'::regconfig, CAST(:question AS text))))
+                   AS l(lexeme)
+              ORDER BY lexeme COLLATE "C" LIMIT {MAX_TERMS}) AS lexemes),
+    any_term AS (
+        SELECT CAST(string_agg('''' || replace(replace(term, '\\', '\\\\'), '''', '''''') || '''', ' | '
+                               ORDER BY term COLLATE "C") AS tsquery) AS query
+        FROM question, unnest(question.terms) AS term),
+    held AS (
+        SELECT article_id, count(*) AS held, sum(score) AS approx
+        FROM article_terms, question
+        WHERE organization_id = :organization_id AND published AND lexeme = ANY(question.terms)
+        GROUP BY article_id),
+    last AS (SELECT held, approx FROM held ORDER BY held DESC, approx DESC LIMIT 1 OFFSET {MAX_SOURCES - 1}),
+    candidates AS (
+        SELECT held.* FROM held LEFT JOIN last ON true
+        WHERE last.held IS NULL OR held.held > last.held
+           OR (held.held = last.held AND held.approx >= last.approx * {APPROXIMATE})),
+    sources AS (
+        SELECT a.id, a.title, c.held, ts_rank_cd(a.search, (SELECT query FROM any_term)) AS rank,
+               ts_headline('{TEXT_CONFIG}'::regconfig, a.body, (SELECT query FROM any_term), '{HEADLINE_OPTIONS}')
+                   AS snippet,
+               round(c.held::numeric / (SELECT cardinality(terms) FROM question), 4) AS score
+        FROM candidates AS c JOIN articles AS a ON a.id = c.article_id
+        ORDER BY c.held DESC, rank DESC, a.id
+        LIMIT {MAX_SOURCES})
+    SELECT json_agg(json_build_object('id', id, 'title', title, 'snippet', snippet, 'score', score)
+                    ORDER BY held DESC, rank DESC, id)
+    FROM sources
+    """
+)
+
+
+def _ask() -> Prepared:
+    """The assistant's one round trip: the organization (NULL when it does not exist), the
+    address's counter (`throttle.limited_hit`: `count` NULL when refused, `window_start` to say for
+    how long) and, when counted, the sources (`_SOURCES`). Parameters: `organization_id`,
+    `question`, and the counter's `key`, `window` and `limit`."""
+    organization = select(Organization.id).where(Organization.id == bindparam("organization_id", type_=Uuid))
+    counted = throttle.limited_hit(organization.exists()).cte("counted")
+    count = select(counted.c.count).scalar_subquery()
+    sources = _SOURCES.columns(column("sources", JSON)).scalar_subquery()
+    return Prepared(
+        select(
+            organization.scalar_subquery().label("organization_id"),
+            count.label("count"),
+            select(ThrottleCounter.window_start)
+            .where(ThrottleCounter.key == bindparam("key", type_=String))
+            .scalar_subquery()
+            .label("window_start"),
+            case((count.is_not(None), sources)).label("sources"),
+        )
+    )
+
+
+ASK = _ask()

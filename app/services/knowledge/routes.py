@@ -5,7 +5,7 @@ from fastapi import APIRouter, Query, Request
 
 from app.core.database import EngineDep, SessionDep
 from app.core.dependencies import PageDep, SettingsDep
-from app.core.schemas import Page, page_response
+from app.core.schemas import Page, json_response, page_response
 from app.services.knowledge import service as knowledge_service
 from app.services.knowledge.dependencies import (
     ArticleEditor,
@@ -106,6 +106,7 @@ async def delete_article(article_id: uuid.UUID, user: ArticleEditor, session: Se
 
 @router.post(
     "/organizations/{organization_id}/assistant/ask",
+    response_model=AssistantAnswer,
     responses={
         404: {"description": "`not_found`: no such organization"},
         422: {"description": "`validation_error`"},
@@ -113,16 +114,17 @@ async def delete_article(article_id: uuid.UUID, user: ArticleEditor, session: Se
     },
 )
 async def ask_assistant(
-    organization_id: uuid.UUID, data: AssistantAsk, request: Request, session: SessionDep, settings: SettingsDep
-) -> AssistantAnswer:
+    organization_id: uuid.UUID, data: AssistantAsk, request: Request, engine: EngineDep, settings: SettingsDep
+) -> Any:
     """Public: answer a question from the organization's published articles. Each article's
     `score` is the share of the question's terms (English stems, stop words left out) it holds;
     up to 3 sources with a score above 0, best first. `answered` when the best scores at least
     0.5 (`answer` is then its snippet); otherwise `answer` is null and `suggest_ticket` true."""
-    return await knowledge_service.ask(
-        session,
+    answer = await knowledge_service.ask(
+        engine,
         settings=settings,
         organization_id=organization_id,
         question=data.question,
         address=request.client.host if request.client else None,
     )
+    return json_response(answer)

@@ -11,11 +11,9 @@ those terms it contains. It answers when the best article holds at least half of
 """
 
 import uuid
-from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.core import prepared
@@ -27,8 +25,7 @@ from app.services.auth import throttle
 from app.services.auth.errors import LoginEnded
 from app.services.knowledge import queries as knowledge_queries
 from app.services.knowledge.errors import ArticleNotFound
-from app.services.knowledge.models import TEXT_CONFIG, Article, ArticleStatus
-from app.services.knowledge.queries import HEADLINE_OPTIONS, regconfig
+from app.services.knowledge.models import Article, ArticleStatus
 from app.services.knowledge.schemas import ArticleCreate, ArticleUpdate, AssistantAnswer, AssistantSource
 from app.services.organizations import service as organizations_service
 from app.services.organizations.errors import OrganizationNotFound
@@ -37,7 +34,6 @@ from app.services.tickets import service as tickets_service
 from app.services.users.models import User
 
 ANSWER_THRESHOLD = 0.5
-MAX_SOURCES = 3
 
 
 def url_of(article_id: uuid.UUID) -> str:
@@ -151,89 +147,30 @@ async def get_all(
 # --- the assistant ------------------------------------------------------------------------------
 
 
-def _or_query(lexemes: Sequence[str]) -> str:
-    """A tsquery matching any of `lexemes` (already normalized: cast, never parsed again)."""
-    return " | ".join("'" + lexeme.replace("\\", "\\\\").replace("'", "''") + "'" for lexeme in lexemes)
-
-
-MAX_TERMS = 32
-
-
-async def terms_of(session: AsyncSession, question: str) -> list[str]:
-    """The question's terms: its distinct lexemes (stemmed, no stop words), in order (at most 32:
-    a question of 500 characters rarely has more)."""
-    vector = func.to_tsvector(regconfig(), question)
-    lexemes = await session.scalar(select(func.tsvector_to_array(vector)))
-    return sorted(set(lexemes or []))[:MAX_TERMS]
-
-
-# The assistant's sources. Each published article holding any of the terms, with how many it holds
-# and the sum of its one-term ranks, from `article_terms` alone (index only). Ordered by the share,
-# then by `ts_rank_cd` of the any-term query, then id; that rank is the sum of the one-term ranks
-# (its covers are the terms' single occurrences), so it is computed on the articles themselves only
-# for those that can still place: every article holding more terms than the last source would, and
-# those holding as many whose sum comes within float rounding (`APPROXIMATE`) of the last one's.
-ASK = text(
-    f"""
-    WITH held AS (
-        SELECT article_id, count(*) AS held, sum(score) AS approx
-        FROM article_terms
-        WHERE organization_id = :organization_id AND lexeme = ANY(CAST(:terms AS text[])) AND published
-        GROUP BY article_id),
-    last AS (SELECT held, approx FROM held ORDER BY held DESC, approx DESC LIMIT 1 OFFSET :limit - 1),
-    candidates AS (
-        SELECT held.* FROM held LEFT JOIN last ON true
-        WHERE last.held IS NULL OR held.held > last.held
-           OR (held.held = last.held AND held.approx >= last.approx * CAST(:approximate AS float8)))
-    SELECT a.id, a.title,
-           ts_headline('{TEXT_CONFIG}'::regconfig, a.body, CAST(:or_query AS tsquery), :options) AS snippet,
-           round(c.held::numeric / :count, 4) AS score
-    FROM candidates AS c JOIN articles AS a ON a.id = c.article_id
-    ORDER BY c.held DESC, ts_rank_cd(a.search, CAST(:or_query AS tsquery)) DESC, a.id
-    LIMIT :limit
-    """
-)
-APPROXIMATE = 0.99999  # a sum of reals against the real of a sum: ~1e-7 apart
-
-
 async def ask(
-    session: AsyncSession,
-    *,
-    settings: Settings,
-    organization_id: uuid.UUID,
-    question: str,
-    address: str | None,
+    engine: AsyncEngine, *, settings: Settings, organization_id: uuid.UUID, question: str, address: str | None
 ) -> AssistantAnswer:
-    await organizations_service.get_or_raise(session, organization_id)
-    key, window = await _check_throttle(session, settings=settings, address=address)
-    answer = await _answer(session, organization_id=organization_id, question=question)
-    # Counted last: the counter's row stays locked until the commit, which follows at once, so
-    # concurrent questions from one address do not wait on each other's searches.
-    await throttle.hit(session, key=key, window=window)
-    return answer
-
-
-async def _answer(session: AsyncSession, *, organization_id: uuid.UUID, question: str) -> AssistantAnswer:
-    terms = await terms_of(session, question)
-    if not terms:
-        return AssistantAnswer(answered=False, score=0.0, answer=None, sources=[], suggest_ticket=True)
-    rows = (
-        await session.execute(
-            ASK,
-            {
-                "organization_id": organization_id,
-                "terms": terms,
-                "approximate": APPROXIMATE,
-                "or_query": _or_query(terms),
-                "count": len(terms),
-                "limit": MAX_SOURCES,
-                "options": HEADLINE_OPTIONS,
-            },
-        )
-    ).all()
+    """The answer from the organization's published articles, counted against the address's rate
+    limit (the house's counters in PostgreSQL, shared by every process): one round trip."""
+    window = timedelta(seconds=settings.assistant_window_seconds)
+    row = await prepared.fetchrow(
+        engine,
+        knowledge_queries.ASK,
+        organization_id=organization_id,
+        question=question,
+        key=f"assistant:addr:{address or 'unknown'}",
+        window=window,
+        limit=settings.assistant_asks_per_window,
+    )
+    assert row is not None
+    if row["organization_id"] is None:
+        raise OrganizationNotFound()
+    if row["count"] is None:
+        wait = throttle.seconds_until(row["window_start"] + window)
+        raise RateLimited(wait, "Too many questions from this address; try again later.")
     sources = [
-        AssistantSource(id=row.id, title=row.title, url=url_of(row.id), snippet=row.snippet, score=float(row.score))
-        for row in rows
+        AssistantSource(id=s["id"], title=s["title"], url=url_of(s["id"]), snippet=s["snippet"], score=s["score"])
+        for s in row["sources"] or []
     ]
     best = sources[0].score if sources else 0.0
     answered = best >= ANSWER_THRESHOLD
@@ -244,13 +181,3 @@ async def _answer(session: AsyncSession, *, organization_id: uuid.UUID, question
         sources=sources,
         suggest_ticket=not answered,
     )
-
-
-async def _check_throttle(session: AsyncSession, *, settings: Settings, address: str | None) -> tuple[str, timedelta]:
-    """The house's counters in PostgreSQL (shared by every process), per client address."""
-    window = timedelta(seconds=settings.assistant_window_seconds)
-    key = f"assistant:addr:{address or 'unknown'}"
-    wait = await throttle.retry_after(session, key=key, limit=settings.assistant_asks_per_window, window=window)
-    if wait:
-        raise RateLimited(wait, "Too many questions from this address; try again later.")
-    return key, window
