@@ -1,6 +1,7 @@
 """The public search's statement on a seeded knowledge-base database: for each query, how many
-articles match, the statement's time per call on one connection (prepared, as the app runs it),
-and PostgreSQL's own execution time (`EXPLAIN ANALYZE`), with `--plan` the plans.
+articles match, the statement's time per call on one connection (prepared, as the app runs it; the
+best of 5 rounds of 20 calls, the machine being shared), and PostgreSQL's own execution time
+(`EXPLAIN ANALYZE`, the best of 3), with `--plan` the plans.
 
     .venv/bin/python bench/knowledge_explain.py postgresql://bench@127.0.0.1:PORT/queueless_kb [--plan]
 
@@ -23,7 +24,7 @@ from app.services.knowledge import queries as knowledge_queries  # noqa: E402
 
 ORGANIZATION = uuid.UUID("00000000-0000-4000-b000-000000000001")
 QUERIES = ["k1500", "w1755", "k3", "k1", "w175 w22", "k1 w22", "w1755 or w22", '"w175 w22"']
-CALLS = 30
+CALLS, ROUNDS = 20, 5
 
 
 async def main(dsn: str, queries: list[str], plan: bool) -> None:
@@ -36,14 +37,19 @@ async def main(dsn: str, queries: list[str], plan: bool) -> None:
             arguments = statement.arguments({"organization_id": ORGANIZATION, "q": query, "offset": 0})
             for _ in range(8):  # past PostgreSQL's first custom plans, the cache warm
                 row = await connection.fetchrow(statement.sql, *arguments)
-            started = time.perf_counter()
-            for _ in range(CALLS):
-                row = await connection.fetchrow(statement.sql, *arguments)
-            per_call = (time.perf_counter() - started) / CALLS * 1000
-            lines = [r[0] for r in await connection.fetch("EXPLAIN (ANALYZE, BUFFERS) " + statement.sql, *arguments)]
-            execution = next(line for line in lines if line.startswith("Execution Time"))
+            rounds = []
+            for _ in range(ROUNDS):
+                started = time.perf_counter()
+                for _ in range(CALLS):
+                    row = await connection.fetchrow(statement.sql, *arguments)
+                rounds.append((time.perf_counter() - started) / CALLS * 1000)
+            executions, lines = [], []
+            for _ in range(3):
+                explain = "EXPLAIN (ANALYZE, BUFFERS) " + statement.sql
+                lines = [r[0] for r in await connection.fetch(explain, *arguments)]
+                executions.append(float(next(line for line in lines if line.startswith("Execution Time")).split()[2]))
             assert row is not None
-            print(f"| `{query}` | {row['total']:,} | {per_call:.2f} ms | {execution.split(': ')[1]} |")
+            print(f"| `{query}` | {row['total']:,} | {min(rounds):.2f} ms | {min(executions):.2f} ms |")
             if plan:
                 print("\n".join(lines))
     finally:

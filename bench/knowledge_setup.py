@@ -76,6 +76,7 @@ def main() -> None:
     upgrade_head(to_asyncpg_url(url))
     asyncio.run(seed(url, articles))
     word = "w{rand:1:" + str(VOCABULARY) + "}"
+    common, rare = "k{rand:1:3}", "k{rand:300:" + str(SKEWED) + "}"
     base = f"/api/v1/organizations/{ORGANIZATION}"
     requests = [
         # Two words (AND): a few dozen matches, ranked, snippets for the page.
@@ -85,7 +86,12 @@ def main() -> None:
         # A common word (k1..k3: 7-18 % of the articles, 7,000-18,000 matches) and a rare one
         # (k300..k2000: 10-70 matches).
         {"name": "search_common_word", "compare": "slots", "method": "GET", "path": f"{base}/articles?q=k{{rand:1:3}}"},
-        {"name": "search_rare_word", "compare": "slots", "method": "GET", "path": f"{base}/articles?q=k{{rand:300:2000}}"},
+        {
+            "name": "search_rare_word",
+            "compare": "slots",
+            "method": "GET",
+            "path": f"{base}/articles?q=k{{rand:300:2000}}",
+        },
         {
             "name": "assistant_ask",
             "compare": "slots",
