@@ -85,12 +85,12 @@ def main() -> None:
         {"name": "search_one_word", "compare": "slots", "method": "GET", "path": f"{base}/articles?q={word}"},
         # A common word (k1..k3: 7-18 % of the articles, 7,000-18,000 matches) and a rare one
         # (k300..k2000: 10-70 matches).
-        {"name": "search_common_word", "compare": "slots", "method": "GET", "path": f"{base}/articles?q=k{{rand:1:3}}"},
+        {"name": "search_common_word", "compare": "slots", "method": "GET", "path": f"{base}/articles?q={common}"},
         {
             "name": "search_rare_word",
             "compare": "slots",
             "method": "GET",
-            "path": f"{base}/articles?q=k{{rand:300:2000}}",
+            "path": f"{base}/articles?q={rare}",
         },
         {
             "name": "assistant_ask",
