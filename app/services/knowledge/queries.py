@@ -35,7 +35,6 @@ from sqlalchemy import (
     bindparam,
     case,
     cast,
-    column,
     false,
     func,
     literal,
@@ -241,14 +240,14 @@ MAX_SOURCES = 3
 APPROXIMATE = 0.99999
 
 # The assistant's sources as a JSON array of `{id, title, snippet, score}`, best first (NULL for
-# none). The question's terms: its lexemes (a vector's are distinct) in code point order (the first
-# `MAX_TERMS`).
-# Each published article holding any term, with how many it holds and the sum of its one-term
-# ranks, comes from `article_terms` alone (index only). Sources are ordered by that share, then by
-# `ts_rank_cd` of the any-term query, then id; that rank is the sum of the one-term ranks (the
-# query's covers are the terms' single occurrences), so it is computed on the articles themselves
-# only for those that can still place: every article holding more terms than the last source, and
-# those holding as many whose sum comes within float rounding of the last one's.
+# none), in a row of one column. The question's terms: its lexemes (a vector's are distinct) in
+# code point order (the first `MAX_TERMS`). Each published article holding any term, with how many
+# it holds and the sum of its one-term ranks, comes from `article_terms` alone (index only).
+# Sources are ordered by that share, then by `ts_rank_cd` of the any-term query, then id; that rank
+# is the sum of the one-term ranks (the query's covers are the terms' single occurrences), so it is
+# computed on the articles themselves only for those that can still place: every article holding
+# more terms than the last source, and those holding as many whose sum comes within float rounding
+# of the last one's.
 _SOURCES = text(
     f"""
     WITH question AS (
@@ -286,26 +285,26 @@ _SOURCES = text(
 )
 
 
-def _ask() -> Prepared:
-    """The assistant's one round trip: the organization (NULL when it does not exist), the
-    address's counter (`throttle.limited_hit`: `count` NULL when refused, `window_start` to say for
-    how long) and, when counted, the sources (`_SOURCES`). Parameters: `organization_id`,
-    `question`, and the counter's `key`, `window` and `limit`."""
+def _counted() -> Prepared:
+    """The assistant's gate: the organization (NULL when it does not exist) and the address's
+    counter (`throttle.limited_hit`: `count` NULL when refused, `window_start` to say for how long).
+    A statement of its own, before the answer's: the counter's row stays locked until its commit,
+    so questions from one address wait on each other for that only, not for each other's search.
+    Parameters: `organization_id`, `key`, `window`, `limit`."""
     organization = select(Organization.id).where(Organization.id == bindparam("organization_id", type_=Uuid))
     counted = throttle.limited_hit(organization.exists()).cte("counted")
-    count = select(counted.c.count).scalar_subquery()
-    sources = _SOURCES.columns(column("sources", JSON)).scalar_subquery()
     return Prepared(
         select(
             organization.scalar_subquery().label("organization_id"),
-            count.label("count"),
+            select(counted.c.count).scalar_subquery().label("count"),
             select(ThrottleCounter.window_start)
             .where(ThrottleCounter.key == bindparam("key", type_=String))
             .scalar_subquery()
             .label("window_start"),
-            case((count.is_not(None), sources)).label("sources"),
         )
     )
 
 
-ASK = _ask()
+COUNTED = _counted()
+# Parameters: `organization_id`, `question`.
+SOURCES = Prepared(_SOURCES)

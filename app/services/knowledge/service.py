@@ -151,26 +151,28 @@ async def ask(
     engine: AsyncEngine, *, settings: Settings, organization_id: uuid.UUID, question: str, address: str | None
 ) -> AssistantAnswer:
     """The answer from the organization's published articles, counted against the address's rate
-    limit (the house's counters in PostgreSQL, shared by every process): one round trip."""
+    limit (the house's counters in PostgreSQL, shared by every process): two statements on one
+    borrowed connection, the counter's first."""
     window = timedelta(seconds=settings.assistant_window_seconds)
-    row = await prepared.fetchrow(
-        engine,
-        knowledge_queries.ASK,
-        organization_id=organization_id,
-        question=question,
-        key=f"assistant:addr:{address or 'unknown'}",
-        window=window,
-        limit=settings.assistant_asks_per_window,
-    )
-    assert row is not None
-    if row["organization_id"] is None:
-        raise OrganizationNotFound()
-    if row["count"] is None:
-        wait = throttle.seconds_until(row["window_start"] + window)
-        raise RateLimited(wait, "Too many questions from this address; try again later.")
+    counted, answer = knowledge_queries.COUNTED, knowledge_queries.SOURCES
+    async with prepared.borrow(engine) as connection:
+        key = f"assistant:addr:{address or 'unknown'}"
+        gate = {"organization_id": organization_id, "key": key, "window": window}
+        row = await connection.fetchrow(
+            counted.sql, *counted.arguments({**gate, "limit": settings.assistant_asks_per_window})
+        )
+        assert row is not None
+        if row["organization_id"] is None:
+            raise OrganizationNotFound()
+        if row["count"] is None:
+            wait = throttle.seconds_until(row["window_start"] + window)
+            raise RateLimited(wait, "Too many questions from this address; try again later.")
+        found = await connection.fetchval(
+            answer.sql, *answer.arguments({"organization_id": organization_id, "question": question})
+        )
     sources = [
         AssistantSource(id=s["id"], title=s["title"], url=url_of(s["id"]), snippet=s["snippet"], score=s["score"])
-        for s in row["sources"] or []
+        for s in found or []
     ]
     best = sources[0].score if sources else 0.0
     answered = best >= ANSWER_THRESHOLD
