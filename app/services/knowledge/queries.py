@@ -3,7 +3,7 @@ caller the login check and the membership that shows drafts, the page's bodies a
 PostgreSQL (as `ArticleRead.model_dump_json()` writes them) and the total, in one round trip.
 
 A search ranks by `ts_rank_cd` (title above body), then id. How the page is found depends on the
-query, decided inside the statement (`LEXEME`):
+query, decided inside the statement (`_lexeme`):
 
 - one lexeme (`passport`, `renewing`, `"the passport"`): the page is the start of one range of
   `ix_article_terms_rank`, whose `score` is `ts_rank_cd` of that one-lexeme query, and the total
