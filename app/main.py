@@ -62,7 +62,6 @@ metrics.REFRESHERS.append(notifications_service.refresh_outbox_metric)
 ROUTERS = [
     appointments_router,
     catalog_router,
-    knowledge_router,  # the public article search
     auth_router,
     users_router,
     notifications_router,
@@ -83,6 +82,7 @@ ROUTERS = [
     tickets_router,
     construction_router,
     property_media_router,
+    knowledge_router,
     email_templates_router,
     automations_router,
     webhooks_router,

@@ -141,7 +141,7 @@ def _page(shape: Shape, *, member: Any, limit: int) -> Select[Any]:
             .limit(limit)
             .subquery("latest")
         )
-        body = _body(snippet=null(), rank=null())
+        body = _body(snippet=cast(null(), Text), rank=cast(null(), JSON))
         items = func.string_agg(
             body, aggregate_order_by(literal_column("','"), latest.c.updated_at.desc(), latest.c.id)
         )
