@@ -162,8 +162,9 @@ async def _role_at_least(
 def standing(login: CTE, organization_id: Any) -> Select[Any]:
     """The organization gate of a hot path, as a part of `auth_service.for_login`: one row when the
     organization exists (`standing_organization_id`), with the login's role there (`standing_role`,
-    NULL for none) and clinical role (`standing_clinical_role`), whether its MFA policy holds the login back (`standing_held_back`) and whether
-    the login is a platform admin (`standing_is_admin`). `check_standing` reads the row."""
+    NULL for none) and clinical role (`standing_clinical_role`), whether its MFA policy holds the
+    login back (`standing_held_back`) and whether the login is a platform admin
+    (`standing_is_admin`). `check_standing` reads the row."""
     return (
         select(
             Organization.id.label("standing_organization_id"),
