@@ -32,6 +32,7 @@ import time
 import uuid
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import quote
 
 import asyncpg
 
@@ -202,7 +203,7 @@ def endpoints(out: Path, token: str, patients: int) -> None:
         "name": "search",
         "compare": "slots",
         "method": "GET",
-        "path": f"/api/v1/organizations/{CLINIC_ID}/patients?q={{pick:{','.join(NAME_PARTS)}}}",
+        "path": f"/api/v1/organizations/{CLINIC_ID}/patients?q={{pick:{','.join(map(quote, NAME_PARTS))}}}",
         "headers": headers,
     }
     patient = f"{PATIENT_IDS}{{rand:{FIRST_PATIENT}:{FIRST_PATIENT + patients - 1}}}"

@@ -135,12 +135,14 @@ def page_statement(*, kind: bool, include_superseded: bool) -> Prepared:
             or_(reader.c.confidential, ENTRIES.c.confidential.is_(False)),
         ]
         if not include_superseded:
-            where.append(~exists().where(SUCCESSOR.c.supersedes_id == ENTRIES.c.id))
+            where.append(SUCCESSOR.c.id.is_(None))
         if kind:
             where.append(ENTRIES.c.kind == bindparam("kind", type_=String))
-        # The page's ids first, the bodies after: only the page's rows get one.
+        with_successor = ENTRIES.outerjoin(SUCCESSOR, SUCCESSOR.c.supersedes_id == ENTRIES.c.id)
+        # PostgreSQL builds the bodies after the sort and the limit: only the page's rows get one.
         rows = (
-            select(ENTRIES.c.effective_at, ENTRIES.c.id)
+            select(BODY_JSON.label("body"), ENTRIES.c.effective_at, ENTRIES.c.id)
+            .select_from(with_successor)
             .where(*where)
             .order_by(ENTRIES.c.effective_at.desc(), ENTRIES.c.id)
             .offset(bindparam("offset", type_=Integer))
@@ -148,16 +150,8 @@ def page_statement(*, kind: bool, include_superseded: bool) -> Prepared:
             .subquery("page")
         )
         in_order = aggregate_order_by(literal(","), rows.c.effective_at.desc(), rows.c.id)
-        items = (
-            select(func.coalesce(func.string_agg(BODY_JSON, in_order), ""))
-            .select_from(
-                rows.join(ENTRIES, ENTRIES.c.id == rows.c.id).outerjoin(
-                    SUCCESSOR, SUCCESSOR.c.supersedes_id == ENTRIES.c.id
-                )
-            )
-            .scalar_subquery()
-        )
-        total = select(func.count()).select_from(ENTRIES).where(*where).scalar_subquery()
+        items = select(func.coalesce(func.string_agg(rows.c.body, in_order), "")).scalar_subquery()
+        total = select(func.count()).select_from(with_successor).where(*where).scalar_subquery()
         return select(
             *(c for c in reader.c if c.name not in ("patient_id", "patient_organization_id")),
             items.label("items"),

@@ -307,12 +307,18 @@ def search_query(*, organization_id: Any, q: str | Terms | None, assigned_to: An
 def search_statement(*, q: bool, phone: bool, assigned: bool) -> Prepared:
     """The search's page (`PatientRead` bodies written by PostgreSQL, comma-separated) and its
     total, behind the login check and the clinic gate (`queries.clinic_standing`): one round trip.
-    One statement per shape (which filters are given: at most 8), compiled once."""
+    One statement per shape (which filters are given: at most 8), compiled once.
+
+    The terms of `q` are scalar subqueries, which PostgreSQL cannot look into while planning: so
+    it plans the statement once per connection (a generic plan: the trigram and MRN indexes, as
+    for any term) instead of for every term, which cost more than the search itself. With `q`, the
+    matches are collected once (a CTE) for both the page and the total, so the trigram index and
+    the rows' recheck are read once."""
     organization_id = bindparam("organization_id", type_=Uuid)
     terms = Terms(
-        pattern=bindparam("pattern", type_=String),
-        folded=bindparam("folded", type_=String),
-        digits=bindparam("digits", type_=String) if phone else None,
+        pattern=select(bindparam("pattern", type_=String)).scalar_subquery(),
+        folded=select(bindparam("folded", type_=String)).scalar_subquery(),
+        digits=select(bindparam("digits", type_=String)).scalar_subquery() if phone else None,
     )
     query = search_query(
         organization_id=organization_id,
@@ -320,14 +326,17 @@ def search_statement(*, q: bool, phone: bool, assigned: bool) -> Prepared:
         assigned_to=bindparam("assigned_to", type_=Uuid) if assigned else None,
         archived=bindparam("archived", type_=Boolean),
     )
+    # Without `q` the clinic's list is read in index order, a page at a time: nothing to collect.
+    found = query.with_only_columns(Patient.full_name, Patient.id)
+    matches = found.cte("matches") if q else found.subquery("matches")
 
     def page(login: CTE) -> Select[Any]:
         # The page's ids first, the bodies after: only the page's rows get one.
         rows = (
-            query.with_only_columns(Patient.full_name, Patient.id)
-            .order_by(Patient.full_name, Patient.id)
-            .offset(bindparam("offset", type_=Integer))
-            .limit(bindparam("limit", type_=Integer))
+            select(matches.c.full_name, matches.c.id)
+            .order_by(matches.c.full_name, matches.c.id)
+            .offset(select(bindparam("offset", type_=Integer)).scalar_subquery())
+            .limit(select(bindparam("limit", type_=Integer)).scalar_subquery())
             .subquery("page")
         )
         items = func.string_agg(
@@ -336,7 +345,7 @@ def search_statement(*, q: bool, phone: bool, assigned: bool) -> Prepared:
         return select(func.coalesce(items, "").label("items")).select_from(rows.join(Patient, Patient.id == rows.c.id))
 
     def total(login: CTE) -> Select[Any]:
-        return query.with_only_columns(func.count().label("total"))
+        return select(func.count().label("total")).select_from(matches)
 
     return Prepared(
         auth_service.for_login(lambda login: patients_queries.clinic_standing(login, organization_id), page, total)
