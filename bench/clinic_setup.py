@@ -145,9 +145,7 @@ async def seed(url: str, patients: int) -> None:
         async with conn.transaction():
             for row in definitions:
                 await conn.execute(row["drop"])
-            await conn.execute(
-                PATIENTS_SQL, list(catalog.FIRST_NAMES), list(PREFIXES), list(SUFFIXES), patients
-            )
+            await conn.execute(PATIENTS_SQL, list(catalog.FIRST_NAMES), list(PREFIXES), list(SUFFIXES), patients)
             step = _timed(f"{patients:,} patients", step)
             await conn.execute(ENTRIES_SQL)
             step = _timed(f"{patients * 5:,} entries", step)

@@ -24,7 +24,6 @@ from sqlalchemy import (
     bindparam,
     cast,
     column,
-    exists,
     func,
     insert,
     literal,
