@@ -7,11 +7,13 @@ import uuid
 from datetime import UTC, datetime
 
 import httpx
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.services.auth.models import LoginSession
 from app.services.organizations.models import Organization
 from app.services.patients import queries
+from app.services.patients import service as patients_service
 from app.services.patients.models import Patient
 from app.services.patients.schemas import PatientRead
 from app.services.users.models import User
@@ -138,3 +140,53 @@ async def test_clinic_gate_runs_in_the_search_statement(client: httpx.AsyncClien
     logout = await client.post("/auth/logout", json={"refresh_token": clinic.nurse.refresh_token})
     assert logout.status_code == 204
     assert_problem(await client.get(url, headers=clinic.nurse.headers, params=params), 401, "not_authenticated")
+
+
+async def test_the_search_statement_is_planned_once_and_served_by_the_indexes(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    """The statement the route runs gets a generic plan (planned once per connection, not for every
+    term: its terms are scalar subqueries) that reads the trigram and MRN indexes, and the
+    patients once for both the page and the total, at a scale where a scan would be cheap enough
+    to tempt the planner (see test_search_plan.py)."""
+    clinic = await create_clinic(client, session)
+    wanted = await create_patient(client, clinic, full_name="Augusta Lovelace")
+    await session.execute(
+        text(
+            "INSERT INTO patients (id, organization_id, mrn, full_name, phone)"
+            " SELECT gen_random_uuid(), :org, 'B' || n, md5(n::text) || ' ' || md5((n * 7)::text),"
+            " '+1 ' || (1000000 + n * 13)::text FROM generate_series(1, 80000) AS n"
+        ),
+        {"org": clinic.id},
+    )
+    await session.execute(text("ANALYZE patients"))
+    await session.commit()
+    session_id = await session.scalar(select(LoginSession.id).where(LoginSession.user_id == clinic.doctor.id))
+    statement = patients_service.search_statement(q=True, phone=False, assigned=False)
+    arguments = statement.arguments(
+        {
+            "user_id": clinic.doctor.id,
+            "session_id": session_id,
+            "organization_id": clinic.id,
+            "archived": False,
+            "offset": 0,
+            "limit": 20,
+            **patients_service.Terms.of("ovelac").parameters(),
+        }
+    )
+    raw = (await (await session.connection()).get_raw_connection()).driver_connection
+    prepared = await raw.prepare(statement.sql)
+    for _ in range(8):
+        row = await prepared.fetchrow(*arguments)
+        assert row is not None
+        assert row["total"] == 1
+        assert json.loads(f"[{row['items']}]")[0]["id"] == wanted["id"]
+    name = prepared.get_name()
+    plans = await raw.fetchrow("SELECT generic_plans FROM pg_prepared_statements WHERE name = $1", name)
+    assert plans["generic_plans"] >= 2, dict(plans)
+    literals = ", ".join(f"'{value}'" for value in arguments)
+    plan = "\n".join(line[0] for line in await raw.fetch(f"EXPLAIN EXECUTE {name}({literals})"))
+    assert "ix_patients_full_name_trgm" in plan, plan
+    assert "patients_organization_id_mrn_key" in plan, plan
+    assert "Seq Scan" not in plan, plan
+    assert plan.count("Bitmap Heap Scan on patients") == 1, plan
