@@ -11,11 +11,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal
 
-from sqlalchemy import CTE, Boolean, Integer, Select, String, Uuid, and_, bindparam, func, or_, select
+from sqlalchemy import CTE, Boolean, Integer, Select, String, Uuid, and_, bindparam, func, literal, or_, select
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
-from sqlalchemy.sql.expression import literal_column
 
 from app.core import paging, prepared
 from app.core.database import violated_constraint
@@ -309,11 +308,11 @@ def search_statement(*, q: bool, phone: bool, assigned: bool) -> Prepared:
     total, behind the login check and the clinic gate (`queries.clinic_standing`): one round trip.
     One statement per shape (which filters are given: at most 8), compiled once.
 
-    The terms of `q` are scalar subqueries, which PostgreSQL cannot look into while planning: so
-    it plans the statement once per connection (a generic plan: the trigram and MRN indexes, as
-    for any term) instead of for every term, which cost more than the search itself. With `q`, the
-    matches are collected once (a CTE) for both the page and the total, so the trigram index and
-    the rows' recheck are read once."""
+    The terms of `q`, the offset and the limit are scalar subqueries, which PostgreSQL cannot look
+    into while planning: so it plans the statement once per connection (a generic plan: the
+    trigram and MRN indexes, as for any term) instead of for every call, which cost about half as
+    much as the search itself. With `q`, the matches are collected once (a CTE) for both the page
+    and the total, so the trigram index and the rows' recheck are read once."""
     organization_id = bindparam("organization_id", type_=Uuid)
     terms = Terms(
         pattern=select(bindparam("pattern", type_=String)).scalar_subquery(),
@@ -326,12 +325,14 @@ def search_statement(*, q: bool, phone: bool, assigned: bool) -> Prepared:
         assigned_to=bindparam("assigned_to", type_=Uuid) if assigned else None,
         archived=bindparam("archived", type_=Boolean),
     )
-    # Without `q` the clinic's list is read in index order, a page at a time: nothing to collect.
+    # With `q`, the matching rows are collected once for the page and the total; without, the
+    # clinic's list is read in index order, a page at a time.
     found = query.with_only_columns(Patient.full_name, Patient.id)
     matches = found.cte("matches") if q else found.subquery("matches")
 
     def page(login: CTE) -> Select[Any]:
-        # The page's ids first, the bodies after: only the page's rows get one.
+        # The page's ids first, then each one's body by its primary key (a subquery per row,
+        # whatever size the planner guesses for the page): only the page's rows get one.
         rows = (
             select(matches.c.full_name, matches.c.id)
             .order_by(matches.c.full_name, matches.c.id)
@@ -339,10 +340,9 @@ def search_statement(*, q: bool, phone: bool, assigned: bool) -> Prepared:
             .limit(select(bindparam("limit", type_=Integer)).scalar_subquery())
             .subquery("page")
         )
-        items = func.string_agg(
-            patients_queries.BODY_JSON, aggregate_order_by(literal_column("','"), rows.c.full_name, rows.c.id)
-        )
-        return select(func.coalesce(items, "").label("items")).select_from(rows.join(Patient, Patient.id == rows.c.id))
+        body = select(patients_queries.BODY_JSON).where(Patient.id == rows.c.id).scalar_subquery()
+        items = func.string_agg(body, aggregate_order_by(literal(","), rows.c.full_name, rows.c.id))
+        return select(func.coalesce(items, "").label("items")).select_from(rows)
 
     def total(login: CTE) -> Select[Any]:
         return select(func.count().label("total")).select_from(matches)
