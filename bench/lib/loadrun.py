@@ -14,11 +14,11 @@ An endpoints file is a JSON list of requests:
      "body": "...", "headers": "Authorization: Bearer ...|X-Other: v",
      "before": "shell command run (from the repository root) before every run, e.g. a reset"}
 
-`{rand:A:B}` and `{date:YYYY-MM-DD:N}` are drawn per request by bench/lib/wrk.lua; `{env:NAME}` or
-`{env:NAME:default}` is filled in once from the environment. The first target is the reference:
-for each row of the other targets, its `compare` request runs in the same rounds, and the row's
-ratio is the row's median divided by the reference's median of those rounds. Rounds alternate
-target by target, run by run, so that a machine that slows down slows every target alike.
+`{rand:A:B}`, `{date:YYYY-MM-DD:N}` and `{pick:a,b,c}` are drawn per request by bench/lib/wrk.lua;
+`{env:NAME}` or `{env:NAME:default}` is filled in once from the environment. The first target is
+the reference: for each row of the other targets, its `compare` request runs in the same rounds,
+and the row's ratio is the row's median divided by the reference's median of those rounds. Rounds
+alternate target by target, run by run, so that a machine that slows down slows every target alike.
 
 Bounded: a run lasts at most 60 s, at most 10 runs a row, every wrk call has a hard timeout, and
 only loopback targets are accepted. Importable: `measure(targets, ...)` returns the rows and

@@ -4,7 +4,7 @@
 --   LOAD_BODY     request body (Content-Type: application/json is added unless a header sets one)
 --   LOAD_HEADERS  "Name: value|Other: value"
 -- Placeholders, drawn for every request: {rand:A:B} an integer in [A, B];
--- {date:YYYY-MM-DD:N} that date plus 0..N days.
+-- {date:YYYY-MM-DD:N} that date plus 0..N days; {pick:a,b,c} one of the comma-separated words.
 -- At the end one line "LOADJSON {...}" carries the counts and latency percentiles.
 
 local method = os.getenv("LOAD_METHOD") or "GET"
@@ -21,6 +21,11 @@ if body and not headers["Content-Type"] then headers["Content-Type"] = "applicat
 local function fill(text)
   text = string.gsub(text, "{rand:(%-?%d+):(%-?%d+)}", function(low, high)
     return tostring(math.random(tonumber(low), tonumber(high)))
+  end)
+  text = string.gsub(text, "{pick:([^}]+)}", function(list)
+    local words = {}
+    for word in string.gmatch(list, "[^,]+") do words[#words + 1] = word end
+    return words[math.random(#words)]
   end)
   return (string.gsub(text, "{date:(%d+)%-(%d+)%-(%d+):(%d+)}", function(y, m, d, span)
     local noon = os.time({year = tonumber(y), month = tonumber(m), day = tonumber(d), hour = 12})

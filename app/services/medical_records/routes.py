@@ -1,14 +1,14 @@
 import uuid
 from typing import Any
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Response, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
-from app.core.database import SessionDep
+from app.core.database import EngineDep, SessionDep
 from app.core.dependencies import PageDep
-from app.core.schemas import Page
-from app.services.auth.dependencies import CurrentUser
+from app.core.schemas import Page, page_response
+from app.services.auth.dependencies import AccessDep, CurrentUser
 from app.services.medical_records import service as medical_records_service
 from app.services.medical_records.dependencies import Now, RequestId
 from app.services.medical_records.models import EntryKind
@@ -57,30 +57,32 @@ async def create_entry(data: EntryCreate, access: PatientWriter, session: Sessio
     )
 
 
-@router.get("/patients/{patient_id}/entries", responses=_READ_ERRORS)
+@router.get("/patients/{patient_id}/entries", response_model=Page[EntryRead], responses=_READ_ERRORS)
 async def list_entries(
-    access: PatientReader,
-    session: SessionDep,
+    patient_id: uuid.UUID,
+    claims: AccessDep,
+    engine: EngineDep,
     page: PageDep,
     request_id: RequestId,
     kind: EntryKind | None = None,
     include_superseded: bool = False,
-) -> Page[EntryRead]:
+) -> Response:
     """Nurses and doctors; the patient's own account sees its non-confidential entries.
 
     Current versions, newest `effective_at` first (`include_superseded=true` adds the old ones).
     Each read is recorded in the access log.
     """
     items, total = await medical_records_service.get_page(
-        session,
-        access=access,
+        engine,
+        claims=claims,
+        patient_id=patient_id,
         kind=kind,
         include_superseded=include_superseded,
         request_id=request_id,
         offset=page.offset,
         limit=page.size,
     )
-    return Page.build(items, total=total, page=page.page, size=page.size)
+    return page_response(items, total=total, page=page.page, size=page.size)
 
 
 @router.get("/entries/{entry_id}", responses=_READ_ERRORS)

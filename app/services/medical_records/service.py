@@ -14,28 +14,25 @@ from typing import Any
 
 from sqlalchemy import Select, insert, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from app.core import paging
+from app.core import paging, prepared
 from app.core.database import violated_constraint
 from app.core.errors import PermissionDenied
+from app.core.security import AccessClaims
+from app.services.auth import service as auth_service
+from app.services.auth.errors import LoginEnded
+from app.services.medical_records import queries as medical_records_queries
+from app.services.medical_records import rights
 from app.services.medical_records.errors import EntryNotFound, EntrySuperseded, FutureEffectiveAt
-from app.services.medical_records.models import (
-    AccessAction,
-    AccessLogItem,
-    AuthorRole,
-    EntryKind,
-    MedicalEntry,
-    ReaderRole,
-)
+from app.services.medical_records.models import AccessAction, AccessLogItem, EntryKind, MedicalEntry, ReaderRole
+from app.services.medical_records.rights import ReadRight
 from app.services.medical_records.schemas import EntryData, EntryRead, stored
-from app.services.organizations.models import ClinicalRole
 from app.services.patients import service as patients_service
 from app.services.patients.errors import PatientNotFound
 from app.services.patients.service import ClinicAccess
 from app.services.users.models import User
 
-NURSING_KINDS = frozenset({EntryKind.vital_signs, EntryKind.note})
 SUPERSEDES_KEY = "medical_entries_supersedes_id_key"
 
 _entries = MedicalEntry.__table__
@@ -49,30 +46,11 @@ def _entry_rows() -> Select[Any]:
     )
 
 
-# --- rights -------------------------------------------------------------------------------------
+# --- rights (the table itself: `rights`) -----------------------------------------------------
 
 
-def _reader_role(access: ClinicAccess) -> ReaderRole:
-    """Who reads entries, as the access log names them; 403 for members without a clinical role."""
-    if access.clinical_role is not None:
-        return ReaderRole(access.clinical_role.value)
-    if access.is_linked:
-        return ReaderRole.patient
-    raise PermissionDenied("Only nurses and doctors read clinical entries.")
-
-
-def _sees_confidential(access: ClinicAccess) -> bool:
-    return access.clinical_role is not None
-
-
-def _require_writer(access: ClinicAccess, kind: EntryKind) -> AuthorRole:
-    if access.clinical_role is ClinicalRole.doctor:
-        return AuthorRole.doctor
-    if access.clinical_role is ClinicalRole.nurse:
-        if kind in NURSING_KINDS:
-            return AuthorRole.nurse
-        raise PermissionDenied(f"Only doctors write {kind.value} entries.")
-    raise PermissionDenied("Only nurses and doctors write clinical entries.")
+def _reader(access: ClinicAccess) -> ReadRight:
+    return rights.require_reader(access.clinical_role, linked=access.is_linked)
 
 
 def _require_log_reader(access: ClinicAccess) -> None:
@@ -124,7 +102,7 @@ async def create(
     now: datetime,
 ) -> EntryRead:
     """Add an entry to the record (the patient row is locked by the caller: `PatientWriter`)."""
-    author_role = _require_writer(access, kind)
+    author_role = rights.require_writer(access.clinical_role, kind)
     patient = access.require_patient()
     patients_service.require_active(patient)
     effective_at = effective_at or now
@@ -154,33 +132,38 @@ async def _read_one(session: AsyncSession, entry_id: uuid.UUID) -> EntryRead:
 
 
 async def get_page(
-    session: AsyncSession,
+    engine: AsyncEngine,
     *,
-    access: ClinicAccess,
+    claims: AccessClaims,
+    patient_id: uuid.UUID,
     kind: EntryKind | None,
     include_superseded: bool,
     request_id: str | None,
     offset: int,
     limit: int,
-) -> tuple[list[EntryRead], int]:
-    """The patient's entries, newest `effective_at` first: current versions unless asked."""
-    role = _reader_role(access)
-    query = _entry_rows().where(_entries.c.patient_id == access.require_patient().id)
-    if not include_superseded:
-        query = query.where(_successor.c.id.is_(None))
-    if kind is not None:
-        query = query.where(_entries.c.kind == kind)
-    if not _sees_confidential(access):
-        query = query.where(_entries.c.confidential.is_(False))
-    total = await paging.count(session, query)
-    rows = await session.execute(
-        query.order_by(_entries.c.effective_at.desc(), _entries.c.id).offset(offset).limit(limit)
+) -> tuple[str, int]:
+    """The patient's entries, newest `effective_at` first (current versions unless asked), as JSON
+    text of `EntryRead` bodies, and the total. One round trip: the gate of `PatientReader`, the
+    rights, the access-log item (logged by the statement only when the read is allowed) and the
+    page (`queries.page_statement`)."""
+    statement = medical_records_queries.page_statement(kind=kind is not None, include_superseded=include_superseded)
+    row = await prepared.fetchrow(
+        engine,
+        statement,
+        patient_id=patient_id,
+        kind=kind,
+        request_id=request_id,
+        offset=offset,
+        limit=limit,
+        **auth_service.login_parameters(claims),
     )
-    items = [EntryRead.model_validate(dict(row._mapping)) for row in rows]
-    await _log(
-        session, access=access, role=role, action=AccessAction.list_entries, entry_id=None, request_id=request_id
-    )
-    return items, total
+    if row is None:
+        raise LoginEnded()
+    linked = bool(row["linked"])
+    _, clinical_role = patients_service.standing_roles(row, linked=linked, refusal=PatientNotFound)
+    right = rights.require_reader(clinical_role, linked=linked)
+    assert row["reader_role"] == right.role, "the statement logged and read under the same rights"
+    return row["items"], row["total"]
 
 
 async def _entry_access(
@@ -199,19 +182,24 @@ async def _entry_access(
     return entry, access
 
 
-def _require_entry_reader(access: ClinicAccess, entry: EntryRead) -> ReaderRole:
-    role = _reader_role(access)
-    if entry.confidential and not _sees_confidential(access):
+def _require_entry_reader(access: ClinicAccess, entry: EntryRead) -> ReadRight:
+    right = _reader(access)
+    if entry.confidential and not right.confidential:
         raise PermissionDenied("This entry is confidential.")
-    return role
+    return right
 
 
 async def get(session: AsyncSession, *, entry_id: uuid.UUID, user: User, request_id: str | None) -> EntryRead:
     """One version of an entry (current or not)."""
     entry, access = await _entry_access(session, entry_id=entry_id, user=user)
-    role = _require_entry_reader(access, entry)
+    right = _require_entry_reader(access, entry)
     await _log(
-        session, access=access, role=role, action=AccessAction.read_entry, entry_id=entry.id, request_id=request_id
+        session,
+        access=access,
+        role=right.role,
+        action=AccessAction.read_entry,
+        entry_id=entry.id,
+        request_id=request_id,
     )
     return entry
 
@@ -221,14 +209,19 @@ async def get_versions(
 ) -> list[EntryRead]:
     """The entry's chain, version 1 first (a patient sees its non-confidential versions)."""
     entry, access = await _entry_access(session, entry_id=entry_id, user=user)
-    role = _require_entry_reader(access, entry)
+    right = _require_entry_reader(access, entry)
     query = _entry_rows().where(_entries.c.chain_id == (await _chain_id(session, entry.id)))
-    if not _sees_confidential(access):
+    if not right.confidential:
         query = query.where(_entries.c.confidential.is_(False))
     rows = await session.execute(query.order_by(_entries.c.version))
     versions = [EntryRead.model_validate(dict(row._mapping)) for row in rows]
     await _log(
-        session, access=access, role=role, action=AccessAction.read_versions, entry_id=entry.id, request_id=request_id
+        session,
+        access=access,
+        role=right.role,
+        action=AccessAction.read_versions,
+        entry_id=entry.id,
+        request_id=request_id,
     )
     return versions
 
@@ -257,7 +250,7 @@ async def amend(
     refused with `entry_superseded`, as is any amendment of a version already superseded.
     """
     old, access = await _entry_access(session, entry_id=entry_id, user=user, for_update=True)
-    author_role = _require_writer(access, old.kind)
+    author_role = rights.require_writer(access.clinical_role, old.kind)
     patients_service.require_active(access.require_patient())
     if old.superseded_by_id is not None:
         raise EntrySuperseded()

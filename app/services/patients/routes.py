@@ -1,12 +1,12 @@
 import uuid
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Response, status
 
-from app.core.database import SessionDep
+from app.core.database import EngineDep, SessionDep
 from app.core.dependencies import PageDep
-from app.core.schemas import Page
-from app.services.auth.dependencies import CurrentUser
+from app.core.schemas import Page, page_response
+from app.services.auth.dependencies import AccessDep, CurrentUser
 from app.services.patients import service as patients_service
 from app.services.patients.dependencies import ClinicMember, PatientReader, PatientWriter
 from app.services.patients.schemas import PatientCreate, PatientRead, PatientUpdate
@@ -33,10 +33,11 @@ async def create_patient(data: PatientCreate, access: ClinicMember, session: Ses
     return PatientRead.model_validate(await patients_service.create(session, access=access, data=data))
 
 
-@router.get("/organizations/{organization_id}/patients", responses=_NOT_FOUND)
+@router.get("/organizations/{organization_id}/patients", response_model=Page[PatientRead], responses=_NOT_FOUND)
 async def list_patients(
-    access: ClinicMember,
-    session: SessionDep,
+    organization_id: uuid.UUID,
+    claims: AccessDep,
+    engine: EngineDep,
     page: PageDep,
     q: Annotated[
         str | None,
@@ -44,17 +45,22 @@ async def list_patients(
     ] = None,
     assigned_to: Annotated[Literal["me"] | uuid.UUID | None, Query(description="`me` or a doctor's user id")] = None,
     archived: bool = False,
-) -> Page[PatientRead]:
+) -> Response:
     """The clinic's members: search the clinic's patients, by `full_name` then `id`.
 
     Archived patients are listed only with `archived=true` (and then only they are).
     """
-    doctor = access.user.id if assigned_to == "me" else assigned_to
-    assert not isinstance(doctor, str)
-    rows, total = await patients_service.get_all(
-        session, access=access, q=q, assigned_to=doctor, archived=archived, offset=page.offset, limit=page.size
+    items, total = await patients_service.get_all(
+        engine,
+        claims=claims,
+        organization_id=organization_id,
+        q=q,
+        assigned_to=assigned_to,
+        archived=archived,
+        offset=page.offset,
+        limit=page.size,
     )
-    return Page.build([PatientRead.model_validate(r) for r in rows], total=total, page=page.page, size=page.size)
+    return page_response(items, total=total, page=page.page, size=page.size)
 
 
 @router.get("/patients")

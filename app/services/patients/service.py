@@ -6,19 +6,26 @@ unique indexes; the service turns their violations into the contract's 409s.
 
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from functools import lru_cache
+from typing import Any, Literal
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import CTE, Boolean, Integer, Select, String, Uuid, and_, bindparam, func, literal, or_, select
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from app.core import paging
+from app.core import paging, prepared
 from app.core.database import violated_constraint
 from app.core.errors import AppError, PermissionDenied
+from app.core.prepared import Prepared
+from app.core.security import AccessClaims
+from app.services.auth import service as auth_service
+from app.services.auth.errors import LoginEnded
 from app.services.mfa.errors import MfaRequired
 from app.services.organizations.models import ClinicalRole, MemberRole, Membership, Organization, OrganizationKind
+from app.services.patients import queries as patients_queries
 from app.services.patients.errors import (
     ClinicNotFound,
     InvalidDoctor,
@@ -93,6 +100,30 @@ def _unique_violation(exc: IntegrityError) -> AppError | None:
     return error() if error else None
 
 
+def judge(
+    *,
+    role: MemberRole | None,
+    clinical_role: ClinicalRole | None,
+    held_back: bool,
+    linked: bool,
+    refusal: type[AppError],
+) -> tuple[MemberRole | None, ClinicalRole | None]:
+    """The clinic gates' one rule: who acts, and as what (the ORM gates below and the hot paths'
+    statements, `patients.queries` and `medical_records.queries`, all read it).
+
+    A member (`role`, `clinical_role`) acts as one unless the clinic's MFA policy holds them back
+    (`held_back`); the patient's linked account (`linked`, a held-back member's too) acts as the
+    patient, with no roles; a held-back member otherwise gets 403 `mfa_required`, anyone else
+    `refusal` (404: they learn nothing)."""
+    if role is not None and not held_back:
+        return role, clinical_role
+    if linked:
+        return None, None
+    if role is not None:
+        raise MfaRequired()
+    raise refusal()
+
+
 async def clinic_access(session: AsyncSession, *, organization_id: uuid.UUID, user: User) -> ClinicAccess:
     """A member of a clinic; anyone else (and any organization that is not a clinic): 404."""
     row = (
@@ -106,16 +137,14 @@ async def clinic_access(session: AsyncSession, *, organization_id: uuid.UUID, us
             )
         )
     ).first()
-    if row is None:
-        raise ClinicNotFound()
-    if row.require_mfa and not user.mfa_enabled:
-        raise MfaRequired()
-    return ClinicAccess(
-        organization_id=organization_id,
-        user=user,
-        role=MemberRole(row.role),
-        clinical_role=ClinicalRole(row.clinical_role) if row.clinical_role else None,
+    role, clinical_role = judge(
+        role=MemberRole(row.role) if row else None,
+        clinical_role=ClinicalRole(row.clinical_role) if row and row.clinical_role else None,
+        held_back=bool(row and row.require_mfa and not user.mfa_enabled),
+        linked=False,
+        refusal=ClinicNotFound,
     )
+    return ClinicAccess(organization_id=organization_id, user=user, role=role, clinical_role=clinical_role)
 
 
 async def patient_access(
@@ -137,20 +166,18 @@ async def patient_access(
     if row is None:
         raise PatientNotFound()
     patient, role, clinical_role, require_mfa = row
-    held_back = role is not None and require_mfa and not user.mfa_enabled
-    if held_back and patient.user_id != user.id:
-        raise MfaRequired()
-    if held_back or role is None:  # held back as a member: still the patient of their own record
-        if patient.user_id != user.id:
-            raise PatientNotFound()
-        return ClinicAccess(
-            organization_id=patient.organization_id, user=user, role=None, clinical_role=None, patient=patient
-        )
+    acting_role, acting_clinical_role = judge(
+        role=MemberRole(role) if role else None,
+        clinical_role=ClinicalRole(clinical_role) if clinical_role else None,
+        held_back=require_mfa and not user.mfa_enabled,
+        linked=patient.user_id == user.id,
+        refusal=PatientNotFound,
+    )
     return ClinicAccess(
         organization_id=patient.organization_id,
         user=user,
-        role=MemberRole(role),
-        clinical_role=ClinicalRole(clinical_role) if clinical_role else None,
+        role=acting_role,
+        clinical_role=acting_clinical_role,
         patient=patient,
     )
 
@@ -233,45 +260,149 @@ async def update(session: AsyncSession, *, access: ClinicAccess, data: PatientUp
     return patient
 
 
-def _matches(q: str) -> Any:
-    folded = q.lower()
+@dataclass(frozen=True, slots=True)
+class Terms:
+    """What a search's `q` is compared with: any part of the name (`pattern`, for ILIKE), the whole
+    MRN or national id (`folded`) and, for a `q` that looks like a phone number as people type it
+    ("+49 30 1234-56"), any part of the phone's digits (`digits`, for LIKE; None otherwise).
+    Values (`of`), or bind parameters (the hot path's statement)."""
+
+    pattern: Any
+    folded: Any
+    digits: Any = None
+
+    @classmethod
+    def of(cls, q: str) -> "Terms":
+        digits = re.sub(r"\D", "", q) if PHONE_LIKE.fullmatch(q) else ""
+        return cls(pattern=paging.contains(q), folded=q.lower(), digits=paging.contains(digits) if digits else None)
+
+    def parameters(self) -> dict[str, Any]:
+        return {"pattern": self.pattern, "folded": self.folded, "digits": self.digits}
+
+
+def _matches(terms: Terms) -> Any:
     conditions = [
-        Patient.full_name.ilike(paging.contains(q)),
-        func.lower(Patient.mrn) == folded,
-        func.lower(Patient.national_id) == folded,
+        Patient.full_name.ilike(terms.pattern),
+        func.lower(Patient.mrn) == terms.folded,
+        func.lower(Patient.national_id) == terms.folded,
     ]
-    # A phone number as people type it ("+49 30 1234-56"): its digits match any part of a phone's.
-    if PHONE_LIKE.fullmatch(q) and (digits := re.sub(r"\D", "", q)):
-        conditions.append(Patient.phone_digits.like(paging.contains(digits)))
+    if terms.digits is not None:
+        conditions.append(Patient.phone_digits.like(terms.digits))
     return or_(*conditions)
 
 
-def search_query(
-    *, organization_id: uuid.UUID, q: str | None, assigned_to: uuid.UUID | None, archived: bool
-) -> Select[Any]:
-    query = select(Patient).where(Patient.organization_id == organization_id, Patient.archived.is_(archived))
+def search_query(*, organization_id: Any, q: str | Terms | None, assigned_to: Any, archived: Any) -> Select[Any]:
+    """The clinic's patients that the search's filters match: values, or bind parameters (the
+    hot path's statement, `search_statement`)."""
+    query = select(Patient).where(Patient.organization_id == organization_id, Patient.archived == archived)
     if q:
-        query = query.where(_matches(q))
+        query = query.where(_matches(Terms.of(q) if isinstance(q, str) else q))
     if assigned_to is not None:
         query = query.where(Patient.assigned_doctor_id == assigned_to)
     return query
 
 
+@lru_cache(maxsize=16)
+def search_statement(*, q: bool, phone: bool, assigned: bool) -> Prepared:
+    """The search's page (`PatientRead` bodies written by PostgreSQL, comma-separated) and its
+    total, behind the login check and the clinic gate (`queries.clinic_standing`): one round trip.
+    One statement per shape (which filters are given: at most 8), compiled once.
+
+    The terms of `q`, the offset and the limit are scalar subqueries, which PostgreSQL cannot look
+    into while planning: so it plans the statement once per connection (a generic plan: the
+    trigram and MRN indexes, as for any term) instead of for every call, which cost about half as
+    much as the search itself. With `q`, the matches are collected once (a CTE) for both the page
+    and the total, so the trigram index and the rows' recheck are read once."""
+    organization_id = bindparam("organization_id", type_=Uuid)
+    terms = Terms(
+        pattern=select(bindparam("pattern", type_=String)).scalar_subquery(),
+        folded=select(bindparam("folded", type_=String)).scalar_subquery(),
+        digits=select(bindparam("digits", type_=String)).scalar_subquery() if phone else None,
+    )
+    query = search_query(
+        organization_id=organization_id,
+        q=terms if q else None,
+        assigned_to=bindparam("assigned_to", type_=Uuid) if assigned else None,
+        archived=bindparam("archived", type_=Boolean),
+    )
+    # With `q`, the matching rows are collected once for the page and the total; without, the
+    # clinic's list is read in index order, a page at a time.
+    found = query.with_only_columns(Patient.full_name, Patient.id)
+    matches = found.cte("matches") if q else found.subquery("matches")
+
+    def page(login: CTE) -> Select[Any]:
+        # The page's ids first, then each one's body by its primary key (a subquery per row,
+        # whatever size the planner guesses for the page): only the page's rows get one.
+        rows = (
+            select(matches.c.full_name, matches.c.id)
+            .order_by(matches.c.full_name, matches.c.id)
+            .offset(select(bindparam("offset", type_=Integer)).scalar_subquery())
+            .limit(select(bindparam("limit", type_=Integer)).scalar_subquery())
+            .subquery("page")
+        )
+        body = select(patients_queries.BODY_JSON).where(Patient.id == rows.c.id).scalar_subquery()
+        items = func.string_agg(body, aggregate_order_by(literal(","), rows.c.full_name, rows.c.id))
+        return select(func.coalesce(items, "").label("items")).select_from(rows)
+
+    def total(login: CTE) -> Select[Any]:
+        return select(func.count().label("total")).select_from(matches)
+
+    return Prepared(
+        auth_service.for_login(lambda login: patients_queries.clinic_standing(login, organization_id), page, total)
+    )
+
+
+def standing_roles(
+    row: Mapping[str, Any], *, linked: bool, refusal: type[AppError]
+) -> tuple[MemberRole | None, ClinicalRole | None]:
+    """`judge` on a hot path's row (`queries.clinic_standing`'s columns): `refusal` for no such
+    clinic."""
+    if row["standing_organization_id"] is None:
+        raise refusal()
+    role, clinical_role = row["standing_role"], row["standing_clinical_role"]
+    return judge(
+        role=MemberRole(role) if role else None,
+        clinical_role=ClinicalRole(clinical_role) if clinical_role else None,
+        held_back=bool(row["standing_held_back"]),
+        linked=linked,
+        refusal=refusal,
+    )
+
+
 async def get_all(
-    session: AsyncSession,
+    engine: AsyncEngine,
     *,
-    access: ClinicAccess,
+    claims: AccessClaims,
+    organization_id: uuid.UUID,
     q: str | None,
-    assigned_to: uuid.UUID | None,
+    assigned_to: Literal["me"] | uuid.UUID | None,
     archived: bool,
     offset: int,
     limit: int,
-) -> tuple[Sequence[Patient], int]:
-    """The clinic's patients in `full_name`, then `id` order; `q` matches any part of the name or
-    of the phone's digits, or the whole MRN or national id, ignoring case."""
-    access.require_member()
-    query = search_query(organization_id=access.organization_id, q=q, assigned_to=assigned_to, archived=archived)
-    return await paging.page_of(session, query, order_by=[Patient.full_name, Patient.id], offset=offset, limit=limit)
+) -> tuple[str, int]:
+    """The clinic's members: its patients in `full_name`, then `id` order, as JSON text of
+    `PatientRead` bodies, and the total; `q` matches any part of the name or of the phone's
+    digits, or the whole MRN or national id, ignoring case. One round trip, the gate of
+    `ClinicMember` included."""
+    terms = Terms.of(q) if q else None
+    statement = search_statement(
+        q=terms is not None, phone=bool(terms and terms.digits), assigned=assigned_to is not None
+    )
+    row = await prepared.fetchrow(
+        engine,
+        statement,
+        organization_id=organization_id,
+        archived=archived,
+        assigned_to=claims.user_id if assigned_to == "me" else assigned_to,
+        offset=offset,
+        limit=limit,
+        **(terms.parameters() if terms else {}),
+        **auth_service.login_parameters(claims),
+    )
+    if row is None:
+        raise LoginEnded()
+    standing_roles(row, linked=False, refusal=ClinicNotFound)
+    return row["items"], row["total"]
 
 
 async def get_linked(session: AsyncSession, *, user: User, offset: int, limit: int) -> tuple[Sequence[Patient], int]:
