@@ -62,8 +62,6 @@ metrics.REFRESHERS.append(notifications_service.refresh_outbox_metric)
 ROUTERS = [
     appointments_router,
     catalog_router,
-    patients_router,  # the clinic's patient search
-    medical_records_router,  # and a patient's entries page
     auth_router,
     users_router,
     notifications_router,
@@ -75,6 +73,8 @@ ROUTERS = [
     ratings_router,
     insights_router,
     accounts_router,
+    patients_router,
+    medical_records_router,
     properties_router,
     unit_sales_router,
     payments_router,
