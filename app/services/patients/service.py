@@ -309,10 +309,10 @@ def search_statement(*, q: bool, phone: bool, assigned: bool) -> Prepared:
     One statement per shape (which filters are given: at most 8), compiled once.
 
     The terms of `q`, the offset and the limit are scalar subqueries, which PostgreSQL cannot look
-    into while planning: so it plans the statement once per connection (a generic plan: the
-    trigram and MRN indexes, as for any term) instead of for every call, which cost about half as
-    much as the search itself. With `q`, the matches are collected once (a CTE) for both the page
-    and the total, so the trigram index and the rows' recheck are read once."""
+    into while planning: so it keeps one generic plan per connection (the trigram and MRN indexes,
+    as for any term) instead of planning every call, which cost about half as much again as the
+    search itself. With `q`, the matches are collected once (a CTE) for both the page and the
+    total, so the trigram index is read and its candidates rechecked once."""
     organization_id = bindparam("organization_id", type_=Uuid)
     terms = Terms(
         pattern=select(bindparam("pattern", type_=String)).scalar_subquery(),
