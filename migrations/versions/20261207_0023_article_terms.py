@@ -11,13 +11,13 @@ total costs one row however common the word.
 
 Statement-level triggers on `articles` (through transition tables: a bulk load is one statement)
 add an article's rows, drop them, and replace them when its vector, status or organization changes,
-and move the counts in the same statement. Rows are found again by their full key (the rank
-recomputed from the old vector), so an article's change touches only its own index entries; counts
-are updated in key order, so concurrent writers cannot deadlock on them. Existing articles are
-added here.
+and move the counts in the same statement (a `TRUNCATE articles` must name both tables too). Rows
+are found again by their full key (the rank recomputed from the old vector), so an article's change
+touches only its own index entries; counts are updated in key order, so concurrent writers cannot
+deadlock on them. Existing articles are added here.
 
 Revision ID: 0023
-Revises: 0019
+Revises: 0020
 Create Date: 2026-12-07 19:30:00
 """
 

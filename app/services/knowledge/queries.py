@@ -168,36 +168,36 @@ def _page(shape: Shape, *, member: Any, limit: int) -> Select[Any]:
         counted = case((published, counts.published), else_=drafts)
     matching = [*visible, lexeme.is_(None), Article.search.op("@@")(_query())]
     rank = func.ts_rank_cd(Article.search, _query())
+    # The page's rows, with (several words) the number of matches counted by the same pass.
     ranked = union_all(
-        select(terms.article_id.label("id"), terms.score.label("rank"))
+        select(terms.article_id.label("id"), terms.score.label("rank"), cast(null(), BigInteger).label("matches"))
         .where(*one_word)
         .order_by(terms.score.desc(), terms.article_id)
         .offset(offset)
         .limit(limit),
-        select(Article.id, rank).where(*matching).order_by(rank.desc(), Article.id).offset(offset).limit(limit),
+        select(Article.id, rank, func.count().over())
+        .where(*matching)
+        .order_by(rank.desc(), Article.id)
+        .offset(offset)
+        .limit(limit),
     ).subquery("ranked")
     snippet = func.ts_headline(regconfig(), Article.body, _query(), HEADLINE_OPTIONS)
     body = _body(snippet=snippet, rank=rank_json(ranked.c.rank))
     items = func.string_agg(body, aggregate_order_by(literal_column("','"), ranked.c.rank.desc(), ranked.c.id))
-    total = case(
-        (
-            lexeme.is_not(None),
-            func.coalesce(
-                select(counted)
-                .where(counts.organization_id == organization_id, counts.lexeme == lexeme)
-                .scalar_subquery(),
-                0,
-            ),
-        ),
-        else_=select(func.count()).select_from(Article).where(*matching).scalar_subquery(),
-    )
-    return select(
-        total.label("total"),
-        select(func.coalesce(items, ""))
+    page = (
+        select(func.coalesce(items, "").label("items"), func.max(ranked.c.matches).label("matches"))
         .select_from(ranked.join(Article, Article.id == ranked.c.id))
-        .scalar_subquery()
-        .label("items"),
+        .subquery("page")
     )
+    one_word_total = select(counted).where(counts.organization_id == organization_id, counts.lexeme == lexeme)
+    total = case(
+        (lexeme.is_not(None), func.coalesce(one_word_total.scalar_subquery(), 0)),
+        # A page past the end has no row to tell: counted apart then only.
+        else_=func.coalesce(
+            page.c.matches, select(func.count()).select_from(Article).where(*matching).scalar_subquery()
+        ),
+    )
+    return select(total.label("total"), page.c["items"]).select_from(page)
 
 
 def _member(login: CTE) -> ColumnElement[bool]:
