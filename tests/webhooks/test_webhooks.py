@@ -250,3 +250,18 @@ async def test_production_refuses_loopback_by_its_resolved_address(monkeypatch: 
 
     monkeypatch.setattr(webhooks_service, "resolve", public)
     await webhooks_service.check_url("https://hooks.example.com/x", settings=production)
+
+
+async def test_the_senders_client_keeps_its_connection_between_passes(
+    client: httpx.AsyncClient, session: AsyncSession, app: FastAPI
+) -> None:
+    desk = await create_desk(client, session)
+    settings: Settings = app.state.settings
+    async with receiving(keep_alive=True) as receiver:
+        await subscribe(client, desk, receiver.url, ["ticket.created"])
+        async with webhooks_workers.new_client(settings) as sender:
+            for _ in range(3):
+                await open_ticket(client, desk)
+                assert await webhooks_workers.deliver_once(sessionmaker_of(app), settings=settings, client=sender) == 1
+    assert len(receiver.received) == 3
+    assert receiver.connections == 1

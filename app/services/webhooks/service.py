@@ -207,16 +207,6 @@ def on_appointment_event(statement: Select[Any], *, kind: str, happened: Select[
     return published(statement, type_=APPOINTMENT_TYPE_OF[kind], happened=happened)
 
 
-def body_of(event: WebhookEvent) -> dict[str, Any]:
-    return {
-        "id": str(event.id),
-        "type": event.type,
-        "created_at": event.created_at.isoformat(),
-        "organization_id": str(event.organization_id),
-        "data": event.data,
-    }
-
-
 # --- deliveries ---------------------------------------------------------------------------------
 
 

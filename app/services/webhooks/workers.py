@@ -1,5 +1,9 @@
 """The webhook sender: claims due deliveries, POSTs them with `httpx`, records each attempt.
 
+A pass is three steps whatever its size: one statement claims up to `BATCH` due deliveries and
+reads their targets and events, the sends run concurrently (over one HTTP client per process,
+whose connections stay open between passes), one statement records every attempt.
+
 Safe with several processes: a pass claims deliveries with `FOR UPDATE SKIP LOCKED` and moves
 their `next_attempt_at` forward by a lease in the same statement, then sends outside any
 transaction. Two passes never take the same attempt; a process that dies mid-send leaves the
@@ -12,19 +16,22 @@ the delivery is `failed`.
 """
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import json
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-from sqlalchemy import bindparam, literal, select, update
+from fastapi import FastAPI
+from sqlalchemy import DateTime, String, Uuid, bindparam, column, func, select, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -45,7 +52,11 @@ RETRY_AFTER = (
     timedelta(hours=2),
     timedelta(hours=6),
 )
-BATCH = 50
+# Deliveries per pass, sent concurrently over at most MAX_CONNECTIONS connections. A pass costs a
+# few round trips whatever its size, which under a busy API take long (bench/WEBHOOKS.md): a
+# larger pass keeps up with more events per second.
+BATCH = 200
+MAX_CONNECTIONS = 100
 SIGNATURE_HEADER = "X-Queueless-Signature"
 
 
@@ -65,6 +76,8 @@ class _Claimed:
 
 
 def _claim_statement() -> Any:
+    """Take the due deliveries (moving each one's `next_attempt_at` forward by the lease) and
+    read what sending them needs, in one statement."""
     due = (
         select(WebhookDelivery.id)
         .where(WebhookDelivery.status == DeliveryStatus.pending, WebhookDelivery.next_attempt_at <= bindparam("now"))
@@ -73,18 +86,71 @@ def _claim_statement() -> Any:
         .with_for_update(skip_locked=True)
         .cte("due")
     )
-    return (
+    claimed = (
         update(WebhookDelivery)
         .where(WebhookDelivery.id == due.c.id)
         .values(attempt_count=WebhookDelivery.attempt_count + 1, next_attempt_at=bindparam("lease_until"))
         .returning(
             WebhookDelivery.id, WebhookDelivery.attempt_count, WebhookDelivery.webhook_id, WebhookDelivery.event_id
         )
+        .cte("claimed")
+    )
+    return (
+        select(
+            claimed.c.id,
+            claimed.c.attempt_count,
+            Webhook.url,
+            Webhook.secret,
+            WebhookEvent.id.label("event_id"),
+            WebhookEvent.type,
+            WebhookEvent.created_at,
+            WebhookEvent.organization_id,
+            WebhookEvent.data,
+        )
+        .join_from(claimed, Webhook, Webhook.id == claimed.c.webhook_id)
+        .join(WebhookEvent, WebhookEvent.id == claimed.c.event_id)
+    )
+
+
+def _record_statement() -> Any:
+    """Append each attempt to its delivery and set its status (and, for a retry, when), for the
+    whole pass in one statement: `results` is a JSON array of `{id, attempt, status, retry_at}`."""
+    results = (
+        func.jsonb_to_recordset(bindparam("results", type_=JSONB))
+        .table_valued(
+            column("id", Uuid),
+            column("attempt", JSONB),
+            column("status", String),
+            column("retry_at", DateTime(timezone=True)),
+        )
+        .render_derived("result", with_types=True)
+    )
+    return (
+        update(WebhookDelivery)
+        .where(WebhookDelivery.id == results.c.id)
+        .values(
+            attempts=WebhookDelivery.attempts.op("||")(func.jsonb_build_array(results.c.attempt)),
+            status=results.c.status,
+            next_attempt_at=func.coalesce(results.c.retry_at, WebhookDelivery.next_attempt_at),
+        )
         .execution_options(synchronize_session=False)
     )
 
 
 _CLAIM = _claim_statement()
+_RECORD = _record_statement()
+
+
+def _body(row: Any) -> bytes:
+    """What every attempt of the event sends: `{"id", "type", "created_at", "organization_id", "data"}`."""
+    body = {
+        "id": str(row.event_id),
+        "type": row.type,
+        "created_at": row.created_at.isoformat(),
+        "organization_id": str(row.organization_id),
+        "data": row.data,
+    }
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 async def _claim(
@@ -93,24 +159,7 @@ async def _claim(
     lease = timedelta(seconds=settings.webhook_timeout_seconds * 3 + 30)
     async with unit_of_work(sessionmaker) as session:
         rows = (await session.execute(_CLAIM, {"now": now, "limit": limit, "lease_until": now + lease})).all()
-        if not rows:
-            return []
-        webhooks = {
-            row.id: row
-            for row in await session.scalars(select(Webhook).where(Webhook.id.in_({r.webhook_id for r in rows})))
-        }
-        events = {
-            row.id: row
-            for row in await session.scalars(
-                select(WebhookEvent).where(WebhookEvent.id.in_({r.event_id for r in rows}))
-            )
-        }
-    claimed = []
-    for row in rows:
-        webhook, event = webhooks[row.webhook_id], events[row.event_id]
-        body = json.dumps(webhooks_service.body_of(event), separators=(",", ":"), ensure_ascii=False).encode()
-        claimed.append(_Claimed(row.id, row.attempt_count, webhook.url, webhook.secret, body))
-    return claimed
+    return [_Claimed(row.id, row.attempt_count, row.url, row.secret, _body(row)) for row in rows]
 
 
 async def _send(client: httpx.AsyncClient, settings: Settings, item: _Claimed) -> dict[str, Any]:
@@ -144,17 +193,28 @@ async def _send(client: httpx.AsyncClient, settings: Settings, item: _Claimed) -
 async def _record(
     sessionmaker: async_sessionmaker[AsyncSession], results: Sequence[tuple[_Claimed, dict[str, Any]]], now: datetime
 ) -> None:
+    rows = []
+    for item, attempt in results:
+        status, retry_at = DeliveryStatus.pending, None
+        if attempt["error"] is None:
+            status = DeliveryStatus.succeeded
+        elif item.attempt > len(RETRY_AFTER):
+            status = DeliveryStatus.failed
+        else:
+            retry_at = (now + RETRY_AFTER[item.attempt - 1]).isoformat()
+        rows.append({"id": str(item.id), "attempt": attempt, "status": status, "retry_at": retry_at})
     async with unit_of_work(sessionmaker) as session:
-        for item, attempt in results:
-            appended = WebhookDelivery.attempts.op("||")(literal([attempt], type_=JSONB))
-            values: dict[str, Any] = {"attempts": appended}
-            if attempt["error"] is None:
-                values["status"] = DeliveryStatus.succeeded
-            elif item.attempt > len(RETRY_AFTER):
-                values["status"] = DeliveryStatus.failed
-            else:
-                values["next_attempt_at"] = now + RETRY_AFTER[item.attempt - 1]
-            await session.execute(update(WebhookDelivery).where(WebhookDelivery.id == item.id).values(**values))
+        await session.execute(_RECORD, {"results": rows})
+
+
+def new_client(settings: Settings) -> httpx.AsyncClient:
+    """The sender's HTTP client: no redirects followed; idle connections to receivers kept for the
+    next pass (a receiver that answers 200 events a second is not reconnected to for each)."""
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(settings.webhook_timeout_seconds),
+        follow_redirects=False,
+        limits=httpx.Limits(max_connections=MAX_CONNECTIONS, max_keepalive_connections=MAX_CONNECTIONS),
+    )
 
 
 async def deliver_once(
@@ -163,15 +223,17 @@ async def deliver_once(
     settings: Settings,
     now: datetime | None = None,
     limit: int = BATCH,
-    transport: httpx.AsyncBaseTransport | None = None,
+    client: httpx.AsyncClient | None = None,
 ) -> int:
-    """Send the deliveries due at `now`, concurrently; returns how many were attempted."""
+    """Send the deliveries due at `now`, concurrently, with `client` (else a client of this pass
+    alone); returns how many were attempted."""
     now = now or datetime.now(UTC)
     claimed = await _claim(sessionmaker, settings=settings, now=now, limit=limit)
     if not claimed:
         return 0
-    timeout = httpx.Timeout(settings.webhook_timeout_seconds)
-    async with httpx.AsyncClient(timeout=timeout, follow_redirects=False, transport=transport) as client:
+    async with contextlib.AsyncExitStack() as stack:
+        if client is None:
+            client = await stack.enter_async_context(new_client(settings))
         attempts = await asyncio.gather(*(_send(client, settings, item) for item in claimed))
     for item, attempt in zip(claimed, attempts, strict=True):
         if attempt["error"]:
@@ -184,7 +246,17 @@ async def deliver_once(
     return len(claimed)
 
 
-# The webhook sender of this process (on with the notification workers).
-webhook_workers = periodic_service(
-    "webhook", batch=BATCH, interval=lambda settings: settings.webhook_poll_seconds, run_pass=deliver_once
-)
+@contextlib.asynccontextmanager
+async def webhook_workers(app: FastAPI) -> AsyncIterator[None]:
+    """The webhook sender of this process (on with the notification workers), with one HTTP client
+    for its whole life."""
+    settings: Settings = app.state.settings
+    async with new_client(settings) as client:
+        sender = periodic_service(
+            "webhook",
+            batch=BATCH,
+            interval=lambda settings: settings.webhook_poll_seconds,
+            run_pass=partial(deliver_once, client=client),
+        )
+        async with sender(app):
+            yield
