@@ -265,3 +265,26 @@ async def test_the_senders_client_keeps_its_connection_between_passes(
                 assert await webhooks_workers.deliver_once(sessionmaker_of(app), settings=settings, client=sender) == 1
     assert len(receiver.received) == 3
     assert receiver.connections == 1
+
+
+async def test_a_hanging_target_holds_up_only_its_own_deliveries(
+    client: httpx.AsyncClient, session: AsyncSession, app: FastAPI
+) -> None:
+    desk = await create_desk(client, session)
+    settings = app.state.settings.model_copy(update={"webhook_timeout_seconds": 0.5})
+    tickets = webhooks_workers.PER_TARGET + 4
+    async with receiving([HANG] * tickets) as stuck, receiving() as healthy:
+        stuck_hook = await subscribe(client, desk, stuck.url, ["ticket.created"])
+        healthy_hook = await subscribe(client, desk, healthy.url, ["ticket.created"])
+        for _ in range(tickets):
+            await open_ticket(client, desk)
+        started = asyncio.get_running_loop().time()
+        assert await webhooks_workers.deliver_once(sessionmaker_of(app), settings=settings) == 2 * tickets
+        assert asyncio.get_running_loop().time() - started < 5
+    assert len(healthy.received) == tickets
+    assert {d["status"] for d in await deliveries(client, desk, healthy_hook["id"])} == {"succeeded"}
+    stuck_deliveries = await deliveries(client, desk, stuck_hook["id"])
+    assert {d["status"] for d in stuck_deliveries} == {"pending"}
+    assert {d["attempts"][0]["error"] for d in stuck_deliveries} == {"timeout after 0.5 s"}
+    # Never more than PER_TARGET requests at once to one target.
+    assert len(stuck.received) == webhooks_workers.PER_TARGET

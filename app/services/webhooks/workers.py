@@ -1,8 +1,9 @@
 """The webhook sender: claims due deliveries, POSTs them with `httpx`, records each attempt.
 
 A pass is three steps whatever its size: one statement claims up to `BATCH` due deliveries and
-reads their targets and events, the sends run concurrently (over one HTTP client per process,
-whose connections stay open between passes), one statement records every attempt.
+reads their targets and events, the sends run concurrently (`PER_TARGET` at once per target, over
+one HTTP client per process whose connections stay open between passes), one statement records
+every attempt.
 
 Safe with several processes: a pass claims deliveries with `FOR UPDATE SKIP LOCKED` and moves
 their `next_attempt_at` forward by a lease in the same statement, then sends outside any
@@ -52,11 +53,13 @@ RETRY_AFTER = (
     timedelta(hours=2),
     timedelta(hours=6),
 )
-# Deliveries per pass, sent concurrently over at most MAX_CONNECTIONS connections. A pass costs a
-# few round trips whatever its size, which under a busy API take long (bench/WEBHOOKS.md): a
-# larger pass keeps up with more events per second.
+# Deliveries per pass: a pass costs a few round trips whatever its size, and under a busy API
+# each takes long (bench/WEBHOOKS.md), so a larger pass keeps up with more events per second.
 BATCH = 200
-MAX_CONNECTIONS = 100
+# Sends at once to one target (scheme and host): enough to keep up with a busy receiver over
+# kept-alive connections, few enough that httpx's pool stays cheap (its bookkeeping per request
+# grows with the open connections), and a hanging target holds up only its own deliveries.
+PER_TARGET = 8
 SIGNATURE_HEADER = "X-Queueless-Signature"
 
 
@@ -162,9 +165,17 @@ async def _claim(
     return [_Claimed(row.id, row.attempt_count, row.url, row.secret, _body(row)) for row in rows]
 
 
-async def _send(client: httpx.AsyncClient, settings: Settings, item: _Claimed) -> dict[str, Any]:
-    """One attempt: `{"at", "status_code", "error"}`."""
+async def _send(
+    client: httpx.AsyncClient, settings: Settings, item: _Claimed, slots: asyncio.Semaphore
+) -> dict[str, Any]:
+    """One attempt: `{"at", "status_code", "error"}`. `slots` are its target's: the wait for one
+    counts in the timeout, as a wait for a connection would."""
     at = datetime.now(UTC)
+
+    async def post(headers: dict[str, str]) -> httpx.Response:
+        async with slots:
+            return await client.post(item.url, content=item.body, headers=headers)
+
     try:
         if settings.is_production:  # the name may point elsewhere since the subscription
             await webhooks_service.check_url(item.url, settings=settings)
@@ -173,9 +184,7 @@ async def _send(client: httpx.AsyncClient, settings: Settings, item: _Claimed) -
             "User-Agent": "Queueless-Webhooks/1",
             SIGNATURE_HEADER: sign(item.secret, item.body, timestamp=int(at.timestamp())),
         }
-        response = await asyncio.wait_for(
-            client.post(item.url, content=item.body, headers=headers), timeout=settings.webhook_timeout_seconds
-        )
+        response = await asyncio.wait_for(post(headers), timeout=settings.webhook_timeout_seconds)
     except (TimeoutError, httpx.TimeoutException):
         return {
             "at": at.isoformat(),
@@ -208,13 +217,9 @@ async def _record(
 
 
 def new_client(settings: Settings) -> httpx.AsyncClient:
-    """The sender's HTTP client: no redirects followed; idle connections to receivers kept for the
-    next pass (a receiver that answers 200 events a second is not reconnected to for each)."""
-    return httpx.AsyncClient(
-        timeout=httpx.Timeout(settings.webhook_timeout_seconds),
-        follow_redirects=False,
-        limits=httpx.Limits(max_connections=MAX_CONNECTIONS, max_keepalive_connections=MAX_CONNECTIONS),
-    )
+    """The sender's HTTP client: no redirects followed; idle connections to receivers are kept
+    (httpx's defaults: 20) for the next pass, so a busy receiver is not reconnected to each time."""
+    return httpx.AsyncClient(timeout=httpx.Timeout(settings.webhook_timeout_seconds), follow_redirects=False)
 
 
 async def deliver_once(
@@ -234,7 +239,13 @@ async def deliver_once(
     async with contextlib.AsyncExitStack() as stack:
         if client is None:
             client = await stack.enter_async_context(new_client(settings))
-        attempts = await asyncio.gather(*(_send(client, settings, item) for item in claimed))
+        slots: dict[tuple[str, str], asyncio.Semaphore] = {}
+        attempts = await asyncio.gather(
+            *(
+                _send(client, settings, item, slots.setdefault(urlsplit(item.url)[:2], asyncio.Semaphore(PER_TARGET)))
+                for item in claimed
+            )
+        )
     for item, attempt in zip(claimed, attempts, strict=True):
         if attempt["error"]:
             logger.info(
