@@ -6,7 +6,9 @@ import asyncio
 import hashlib
 import hmac
 import json
+import threading
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -288,3 +290,24 @@ async def test_a_hanging_target_holds_up_only_its_own_deliveries(
     assert {d["attempts"][0]["error"] for d in stuck_deliveries} == {"timeout after 0.5 s"}
     # Never more than PER_TARGET requests at once to one target.
     assert len(stuck.received) == webhooks_workers.PER_TARGET
+
+
+async def test_the_sender_service_delivers_from_its_own_loop_and_stops(
+    client: httpx.AsyncClient, session: AsyncSession, app: FastAPI
+) -> None:
+    desk = await create_desk(client, session)
+    settings = app.state.settings.model_copy(update={"notification_workers": True, "webhook_poll_seconds": 0.05})
+    host = SimpleNamespace(state=SimpleNamespace(settings=settings, engine=app.state.engine))
+    async with receiving(keep_alive=True) as receiver:
+        webhook = await subscribe(client, desk, receiver.url, ["ticket.created"])
+        async with webhooks_workers.webhook_workers(host):  # type: ignore[arg-type]
+            assert "queueless-webhook" in {thread.name for thread in threading.enumerate()}
+            for _ in range(2):
+                await open_ticket(client, desk)
+            for _ in range(200):
+                if len(receiver.received) == 2:
+                    break
+                await asyncio.sleep(0.05)
+        assert "queueless-webhook" not in {thread.name for thread in threading.enumerate()}
+    assert len(receiver.received) == 2
+    assert {d["status"] for d in await deliveries(client, desk, webhook["id"])} == {"succeeded"}

@@ -26,12 +26,10 @@ import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-from fastapi import FastAPI
 from sqlalchemy import DateTime, String, Uuid, bindparam, column, func, select, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -258,16 +256,19 @@ async def deliver_once(
 
 
 @contextlib.asynccontextmanager
-async def webhook_workers(app: FastAPI) -> AsyncIterator[None]:
-    """The webhook sender of this process (on with the notification workers), with one HTTP client
-    for its whole life."""
-    settings: Settings = app.state.settings
+async def _client(settings: Settings) -> AsyncIterator[dict[str, Any]]:
     async with new_client(settings) as client:
-        sender = periodic_service(
-            "webhook",
-            batch=BATCH,
-            interval=lambda settings: settings.webhook_poll_seconds,
-            run_pass=partial(deliver_once, client=client),
-        )
-        async with sender(app):
-            yield
+        yield {"client": client}
+
+
+# The webhook sender of this process (on with the notification workers), on a loop of its own
+# (under a busy API its many awaits would each wait behind the requests; bench/WEBHOOKS.md), with
+# one HTTP client for its whole life.
+webhook_workers = periodic_service(
+    "webhook",
+    batch=BATCH,
+    interval=lambda settings: settings.webhook_poll_seconds,
+    run_pass=deliver_once,
+    resources=_client,
+    own_loop=True,
+)
