@@ -12,7 +12,8 @@ What it does, all on loopback (results and notes: bench/WEBHOOKS.md):
    targets are allowed);
 3. signs up a user (the reference read is `GET /api/v1/users/me`, the smallest authenticated read)
    and subscribes an organization's webhook to the receiver;
-4. alternates, --pairs times: run A, wrk alone (64 connections, --duration s); run B, the same wrk
+4. runs S: events alone at --rate for --duration s, no wrk (the server's CPU is then the sender's
+   cost); then alternates, --pairs times: run A, wrk alone (64 connections, --duration s); run B, the same wrk
    while events are produced at --rate per second through the webhooks service's own outbox
    statement (`webhooks_service.published`, 10 per statement every 50 ms, one delivery each),
    then waits (at most 60 s) until every event of the run has been delivered;
@@ -349,47 +350,50 @@ async def run(args: argparse.Namespace) -> None:
         print(
             f"reference: GET /api/v1/users/me, wrk -c{args.connections} -d{args.duration}s; B adds {args.rate} events/s"
         )
-        for pair in range(args.pairs):
-            for kind in ("A", "B"):
-                receiver.reset()
-                cpu_before, began = cpu_seconds(server.pid), time.monotonic()
-                if kind == "A":
-                    figures = await wrk(target, token, args.connections, args.duration)
-                else:
-                    load = asyncio.create_task(wrk(target, token, args.connections, args.duration))
-                    produced = await produce(conn, statement, org_id, args.rate, args.duration)
-                    figures = await load
-                    in_run = len(receiver.arrivals)
-                figures["cpu"] = (cpu_seconds(server.pid) - cpu_before) / (time.monotonic() - began) * 100
+        runs = [("S", 0)] + [(kind, pair) for pair in range(args.pairs) for kind in ("A", "B")]
+        for kind, pair in runs:
+            receiver.reset()
+            cpu_before, began = cpu_seconds(server.pid), time.monotonic()
+            if kind == "A":
+                figures = await wrk(target, token, args.connections, args.duration)
+            else:
+                load = asyncio.create_task(wrk(target, token, args.connections, args.duration)) if kind == "B" else None
+                produced = await produce(conn, statement, org_id, args.rate, args.duration)
+                figures = await load if load is not None else {"non_2xx": 0}
+                in_run = len(receiver.arrivals)
+            figures["cpu"] = (cpu_seconds(server.pid) - cpu_before) / (time.monotonic() - began) * 100
+            if kind == "S":
+                line = f"S (events alone, no wrk): server CPU {figures['cpu']:4.0f} %"
+            else:
                 line = (
                     f"{kind}{pair + 1}: {figures['rps']:7.0f} req/s  p50 {figures['p50']:6.1f} ms  "
                     f"p99 {figures['p99']:6.1f} ms  server CPU {figures['cpu']:4.0f} %"
                 )
-                if kind == "B":
-                    receiver.expected = produced
-                    if len(receiver.seen) >= produced:
-                        receiver.complete.set()
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(receiver.complete.wait(), 60)
-                    lags = [lag for _, lag in receiver.arrivals]
-                    unique = len(receiver.seen)
-                    figures |= {
-                        "produced": produced,
-                        "delivered": unique,
-                        "per_second": in_run / args.duration,
-                        "lag_p50": percentile(lags, 0.5),
-                        "lag_p99": percentile(lags, 0.99),
-                        "lag_max": max(lags, default=float("nan")),
-                    }
-                    line += (
-                        f"  | events {produced} delivered {unique} ({figures['per_second']:.0f}/s within the run)  "
-                        f"lag p50 {figures['lag_p50']:.2f} s p99 {figures['lag_p99']:.2f} s "
-                        f"max {figures['lag_max']:.2f} s  duplicates {len(lags) - unique}"
-                    )
-                if figures["non_2xx"]:
-                    line += f"  non-2xx {figures['non_2xx']:.0f}"
-                print(line, flush=True)
-                rows[kind].append(figures)
+            if kind != "A":
+                receiver.expected = produced
+                if len(receiver.seen) >= produced:
+                    receiver.complete.set()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(receiver.complete.wait(), 60)
+                lags = [lag for _, lag in receiver.arrivals]
+                unique = len(receiver.seen)
+                figures |= {
+                    "produced": produced,
+                    "delivered": unique,
+                    "per_second": in_run / args.duration,
+                    "lag_p50": percentile(lags, 0.5),
+                    "lag_p99": percentile(lags, 0.99),
+                    "lag_max": max(lags, default=float("nan")),
+                }
+                line += (
+                    f"  | events {produced} delivered {unique} ({figures['per_second']:.0f}/s within the run)  "
+                    f"lag p50 {figures['lag_p50']:.2f} s p99 {figures['lag_p99']:.2f} s "
+                    f"max {figures['lag_max']:.2f} s  duplicates {len(lags) - unique}"
+                )
+            if figures["non_2xx"]:
+                line += f"  non-2xx {figures['non_2xx']:.0f}"
+            print(line, flush=True)
+            rows.setdefault(kind, []).append(figures)
 
         def median(kind: str, key: str) -> float:
             return statistics.median(row[key] for row in rows[kind])
