@@ -94,7 +94,7 @@ ROUTERS = [
 ticket_events.subscribe(automations_service.on_ticket_event)
 ticket_events.subscribe(webhooks_service.on_ticket_event)
 # What publishes bookings and cancellations, in their statement (app/services/appointments/events.py).
-appointment_events.subscribe(webhooks_service.on_appointment_event)
+appointment_events.subscribe(webhooks_service.APPOINTMENT_PUBLISHER)
 
 
 def build_app() -> FastAPI:

@@ -20,8 +20,8 @@ What it does, all on loopback (results and notes: bench/WEBHOOKS.md):
 5. prints per run: req/s, p50, p99, the server process's CPU, and for B the events produced and
    delivered, delivered/s within the run, the lag (receipt at the receiver minus the event's
    `created_at`) p50 / p99 / max, and duplicates; then the medians and the p99 ratio B / A;
-6. with --booking (on by default), the booking statement's own cost with and without the webhook
-   CTEs, for an organization without subscriptions: the prepared write run alternately both ways.
+6. unless --no-booking, a booking's two statements (read, write) for an organization without
+   subscriptions with no publishers, as shipped, and with the webhook CTEs always in the write.
 
 Everything started is stopped on exit; the database is dropped unless --keep.
 """
@@ -228,11 +228,14 @@ def percentile(values: list[float], q: float) -> float:
 
 
 async def booking_overhead(conn: asyncpg.Connection, calls: int) -> None:
-    """The booking's write statement with and without the webhook CTEs (as wired in app/main.py),
-    for an organization without subscriptions, alternated call by call (so that the machine's
-    other load falls on both alike); each call books another slot."""
+    """A booking's two statements (the read, then the write) for an organization without
+    subscriptions, three ways, alternated call by call (so that the machine's other load falls
+    on all alike); each call books another slot:
+    - no publishers (as before webhooks heard appointments);
+    - as shipped: the read asks whether anyone listens, the write is the plain one;
+    - the first design: no question in the read, the webhook CTEs always in the write."""
     import app.main  # noqa: F401  (wires the publishers)
-    from app.services.appointments import booking, events
+    from app.services.appointments import bookable_query, booking, events
 
     assert events.publishers, "app.main did not subscribe the webhooks publisher"
     org_id, service_id = uuid.uuid4(), uuid.uuid4()
@@ -245,17 +248,38 @@ async def booking_overhead(conn: asyncpg.Connection, calls: int) -> None:
         service_id,
         org_id,
     )
+    login = await conn.fetchrow("SELECT id AS session_id, user_id FROM login_sessions LIMIT 1")
+    publishers = events.publishers
     variants = {
-        "without the webhook CTEs": booking._write(announce=False, to=()),
-        "with them (as shipped)": booking._write(announce=False, to=events.publishers),
+        "no publishers": (booking._read(()), lambda row: booking._write(announce=False, to=())),
+        "as shipped": (
+            booking._read(publishers),
+            lambda row: booking._write(announce=False, to=publishers if row["published"] else ()),
+        ),
+        "CTEs always in the write": (booking._read(()), lambda row: booking._write(announce=False, to=publishers)),
     }
     timings: dict[str, list[float]] = {name: [] for name in variants}
     first = datetime(2030, 1, 1, tzinfo=UTC)
     booked = 0
     for _ in range(calls):
-        for name, statement in variants.items():
+        for name, (read, write_for) in variants.items():
             booked += 1
             starts = first + timedelta(minutes=30 * booked)
+            began = time.perf_counter()
+            row = await conn.fetchrow(
+                read.sql,
+                *read.arguments(
+                    {
+                        "user_id": login["user_id"],
+                        "session_id": login["session_id"],
+                        **bookable_query.parameters(service_id=service_id, first=starts.date(), last=starts.date()),
+                        "patient_id": None,
+                        "staff_id": None,
+                    }
+                ),
+            )
+            assert row is not None
+            write = write_for(row)
             values = {
                 "new_id": uuid.uuid4(),
                 "new_reference": f"B{booked:07d}",
@@ -271,12 +295,10 @@ async def booking_overhead(conn: asyncpg.Connection, calls: int) -> None:
                 "new_notes": None,
                 "new_reason": None,
             }
-            began = time.perf_counter()
-            row = await conn.fetchrow(statement.sql, *statement.arguments(values))
+            assert await conn.fetchrow(write.sql, *write.arguments(values)) is not None
             timings[name].append((time.perf_counter() - began) * 1e6)
-            assert row is not None
     stored = await conn.fetchval("SELECT count(*) FROM webhook_events WHERE organization_id = $1", org_id)
-    print(f"\nbooking write statement, organization without subscriptions ({calls} calls each, alternated):")
+    print(f"\nbooking's read + write, organization without subscriptions ({calls} calls each, alternated):")
     for name, values in timings.items():
         print(f"  {name:26} p50 {percentile(values, 0.5):6.0f} µs  p90 {percentile(values, 0.9):6.0f} µs")
     print(f"  webhook events stored: {stored}")
@@ -347,10 +369,12 @@ async def run(args: argparse.Namespace) -> None:
         target = f"{base}/api/v1/users/me"
         await wrk(target, token, args.connections, 3)  # warm-up
         rows: dict[str, list[dict[str, float]]] = {"A": [], "B": []}
-        print(
-            f"reference: GET /api/v1/users/me, wrk -c{args.connections} -d{args.duration}s; B adds {args.rate} events/s"
-        )
-        runs = [("S", 0)] + [(kind, pair) for pair in range(args.pairs) for kind in ("A", "B")]
+        runs = [("S", 0)] + [(kind, pair) for pair in range(args.pairs) for kind in ("A", "B")] if args.pairs else []
+        if runs:
+            print(
+                f"reference: GET /api/v1/users/me, wrk -c{args.connections} -d{args.duration}s; "
+                f"B adds {args.rate} events/s"
+            )
         for kind, pair in runs:
             receiver.reset()
             cpu_before, began = cpu_seconds(server.pid), time.monotonic()
@@ -395,17 +419,19 @@ async def run(args: argparse.Namespace) -> None:
             print(line, flush=True)
             rows.setdefault(kind, []).append(figures)
 
-        def median(kind: str, key: str) -> float:
-            return statistics.median(row[key] for row in rows[kind])
+        if args.pairs:
 
-        print(
-            f"\nmedians: A p99 {median('A', 'p99'):.1f} ms, {median('A', 'rps'):.0f} req/s; "
-            f"B p99 {median('B', 'p99'):.1f} ms, {median('B', 'rps'):.0f} req/s; "
-            f"p99 B/A {median('B', 'p99') / median('A', 'p99'):.2f}; "
-            f"delivered {median('B', 'per_second'):.0f}/s; lag max {median('B', 'lag_max'):.2f} s"
-        )
+            def median(kind: str, key: str) -> float:
+                return statistics.median(row[key] for row in rows[kind])
+
+            print(
+                f"\nmedians: A p99 {median('A', 'p99'):.1f} ms, {median('A', 'rps'):.0f} req/s; "
+                f"B p99 {median('B', 'p99'):.1f} ms, {median('B', 'rps'):.0f} req/s; "
+                f"p99 B/A {median('B', 'p99') / median('A', 'p99'):.2f}; "
+                f"delivered {median('B', 'per_second'):.0f}/s; lag max {median('B', 'lag_max'):.2f} s"
+            )
         if args.booking:
-            await booking_overhead(conn, calls=2000)
+            await booking_overhead(conn, calls=1500)
     finally:
         await conn.close()
         server.terminate()
@@ -431,7 +457,7 @@ def main() -> None:
     )  # fmt: skip
     parser.add_argument("--rate", type=int, default=200, help="events per second in the B runs")
     parser.add_argument("--duration", type=int, default=20, help="seconds per run")
-    parser.add_argument("--pairs", type=int, default=3, help="A/B pairs, alternated")
+    parser.add_argument("--pairs", type=int, default=3, help="A/B pairs, alternated (0: the booking part alone)")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--no-booking", dest="booking", action="store_false", help="skip the booking statement part")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")

@@ -1,12 +1,13 @@
 """Booking: two round trips, the second one atomic on its own.
 
-1. One read (`_READ`): the login behind the access token, the service with its zone, hours and
-   closures around the asked day, and the service's requirements (the new appointment's body).
+1. One read (`_read`): the login behind the access token, the service with its zone, hours and
+   closures around the asked day, the service's requirements (the new appointment's body) and
+   whether a booking there is published (`events.listening`).
    Python then checks that the time is one of the service's bookable slots.
 2. One statement (`_write`): take a seat of the slot (the conditional upsert on `slot_loads`
    that guarantees capacity), insert the appointment and its first history row, store the
-   citizen's notification and e-mail and send it live, and the CTEs of the features that publish
-   bookings (webhooks, see `events.py`). Data-modifying CTEs of one statement commit or fail
+   citizen's notification and e-mail and send it live, and, when someone listens, the CTEs of the
+   features that publish bookings (webhooks, see `events.py`). Data-modifying CTEs of one statement commit or fail
    together, so nothing is half-written:
    - a full slot takes no seat, so nothing else is inserted and no row comes back (`SlotFull`);
    - an overlapping active appointment of the same citizen (even one committed a moment ago by
@@ -54,7 +55,9 @@ OVERLAP_CONSTRAINTS = frozenset({"appointments_citizen_overlap_excl", "appointme
 REFERENCE_ATTEMPTS = 3
 
 
-def _read() -> Any:
+@cache
+def _read(to: tuple[events.Publisher, ...]) -> Prepared:
+    """The read, asking `to` (`events.publishers`) whether a booking there would be published."""
     login = auth_service.open_login()
     service = bookable_query.statement(with_seats=False).add_columns(queries.new_requirements(bindparam("service_id")))
     body = service.lateral("service")
@@ -76,8 +79,11 @@ def _read() -> Any:
         )
         .label("staff_ok")
     )
-    return select(login.c.full_name, body, patient, booker_role, staff_ok).select_from(
-        login.outerjoin(body, true()).outerjoin(patient, true())
+    published = events.listening(body.c.organization_id, kind=events.BOOKED, to=to).label("published")
+    return Prepared(
+        select(login.c.full_name, body, patient, booker_role, staff_ok, published).select_from(
+            login.outerjoin(body, true()).outerjoin(patient, true())
+        )
     )
 
 
@@ -117,9 +123,6 @@ def _write(*, announce: bool, to: tuple[events.Publisher, ...]) -> Prepared:
     )
     statement = events.booked(select(appointment).add_cte(history.cte("history")), appointment=appointment, to=to)
     return Prepared(notifications_service.announced(statement, after=appointment) if announce else statement)
-
-
-_READ = Prepared(_read())
 
 
 @dataclass(slots=True)
@@ -170,9 +173,10 @@ async def book(
     patient ever holds two that overlap."""
     starts_at = starts_at.astimezone(UTC)
     first, last = bookable_query.days_around(starts_at)
+    publishers = events.publishers
     row = await prepared.fetchrow(
         engine,
-        _READ,
+        _read(publishers),
         **auth_service.login_parameters(claims),
         **bookable_query.parameters(service_id=service_id, first=first, last=last),
         patient_id=patient_id,
@@ -186,6 +190,7 @@ async def book(
     patient, citizen = _party(row, claims=claims, organization_id=service.organization_id, patient_id=patient_id)
     if staff_id is not None and not row["staff_ok"]:
         raise InvalidStaff()
+    publish_to = publishers if row["published"] else ()
     bookable_query.require_bookable(service, starts_at)
     values: dict[str, Any] = {
         "new_service_id": service_id,
@@ -209,7 +214,7 @@ async def book(
             citizen_id=citizen.user_id if citizen else None,
             starts_at=starts_at,
         )
-        statement, announcement = _write(announce=False, to=events.publishers), {}
+        statement, announcement = _write(announce=False, to=publish_to), {}
         if citizen is not None:
             message = announcements.appointment_message(
                 "appointment_booked",
@@ -219,7 +224,7 @@ async def book(
                 timezone=service.timezone,
                 actor_id=claims.user_id,
             )
-            statement = _write(announce=True, to=events.publishers)
+            statement = _write(announce=True, to=publish_to)
             announcement = notifications_service.announcement_values(message, recipient=citizen)
         try:
             written = await prepared.fetchrow(

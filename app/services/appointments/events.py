@@ -6,9 +6,11 @@ Those features depend on appointments, never the reverse: they register a `Publi
 select of one row per event with `organization_id`, `data` (JSON) and `at`; what it writes
 commits or rolls back with the change itself.
 
-- A booking is one statement (`booking.py`); the publishers' CTEs ride in it, so it stays one
-  round trip. For an organization without subscribers they read one index entry and write nothing;
-  the event's body is only built for an event that is stored.
+- A booking's first statement (its read) asks whether anyone listens (`listening`: for
+  webhooks, one index probe); only then does its second (the write) carry the publishers' CTEs.
+  So it stays two round trips, and an organization without subscribers writes as before. (A
+  subscription made between the two statements hears the next booking, as one made a moment
+  later would.)
 - A cancellation (every move to `cancelled`, by the owner, by staff or by key) runs the
   publishers' CTEs as one more statement of its transaction.
 
@@ -16,11 +18,12 @@ commits or rolls back with the change itself.
 cancellation also `"reason"` (the note given with it, or null).
 """
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from functools import cache
-from typing import Any, Protocol
+from typing import Any
 
-from sqlalchemy import CTE, Select, String, Uuid, bindparam, func, select
+from sqlalchemy import CTE, ColumnElement, Select, String, Uuid, bindparam, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.services.appointments import queries
@@ -29,8 +32,14 @@ from app.services.appointments.models import Appointment
 BOOKED, CANCELLED = "booked", "cancelled"
 
 
-class Publisher(Protocol):
-    def __call__(self, statement: Select[Any], *, kind: str, happened: Select[Any]) -> Select[Any]: ...
+@dataclass(frozen=True, slots=True)
+class Publisher:
+    """What a feature above registers: `listening(organization_id, kind)`, whether it would
+    store anything for such an event (a SQL condition), and `publish(statement, kind=,
+    happened=)`, the statement extended to store it."""
+
+    listening: Callable[[Any, str], ColumnElement[bool]]
+    publish: Callable[..., Select[Any]]
 
 
 # A tuple, so that the statements built for one set of publishers can be cached by it.
@@ -43,9 +52,14 @@ def subscribe(publisher: Publisher) -> None:
         publishers = (*publishers, publisher)
 
 
+def listening(organization_id: Any, *, kind: str, to: tuple[Publisher, ...]) -> ColumnElement[bool]:
+    """Whether any of `to` would store an event of `kind` for the organization."""
+    return or_(false(), *(publisher.listening(organization_id, kind) for publisher in to))
+
+
 def _published(statement: Select[Any], *, kind: str, happened: Select[Any], to: tuple[Publisher, ...]) -> Select[Any]:
     for publisher in to:
-        statement = publisher(statement, kind=kind, happened=happened)
+        statement = publisher.publish(statement, kind=kind, happened=happened)
     return statement
 
 

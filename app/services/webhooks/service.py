@@ -202,9 +202,18 @@ async def on_ticket_event(session: AsyncSession, event: TicketHappened) -> None:
     await publish(session, organization_id=event.ticket.organization_id, type_=type_, data=data, at=event.at)
 
 
-def on_appointment_event(statement: Select[Any], *, kind: str, happened: Select[Any]) -> Select[Any]:
-    """The publisher the appointments feature builds into its booking and cancellation statements."""
+def _listens_to_appointments(organization_id: Any, kind: str) -> ColumnElement[bool]:
+    return exists().where(_listening(organization_id, APPOINTMENT_TYPE_OF[kind]))
+
+
+def _publish_appointment_event(statement: Select[Any], *, kind: str, happened: Select[Any]) -> Select[Any]:
     return published(statement, type_=APPOINTMENT_TYPE_OF[kind], happened=happened)
+
+
+# What the appointments feature builds into its booking and cancellation statements.
+APPOINTMENT_PUBLISHER = appointment_events.Publisher(
+    listening=_listens_to_appointments, publish=_publish_appointment_event
+)
 
 
 # --- deliveries ---------------------------------------------------------------------------------
