@@ -6,7 +6,6 @@ import asyncio
 import hashlib
 import hmac
 import json
-import threading
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
@@ -270,11 +269,12 @@ async def test_the_senders_client_keeps_its_connection_between_passes(
 
 
 async def test_a_hanging_target_holds_up_only_its_own_deliveries(
-    client: httpx.AsyncClient, session: AsyncSession, app: FastAPI
+    client: httpx.AsyncClient, session: AsyncSession, app: FastAPI, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     desk = await create_desk(client, session)
     settings = app.state.settings.model_copy(update={"webhook_timeout_seconds": 0.5})
-    tickets = webhooks_workers.PER_TARGET + 4
+    tickets = 6
+    monkeypatch.setattr(webhooks_workers, "PER_TARGET", 4)
     async with receiving([HANG] * tickets) as stuck, receiving() as healthy:
         stuck_hook = await subscribe(client, desk, stuck.url, ["ticket.created"])
         healthy_hook = await subscribe(client, desk, healthy.url, ["ticket.created"])
@@ -289,25 +289,24 @@ async def test_a_hanging_target_holds_up_only_its_own_deliveries(
     assert {d["status"] for d in stuck_deliveries} == {"pending"}
     assert {d["attempts"][0]["error"] for d in stuck_deliveries} == {"timeout after 0.5 s"}
     # Never more than PER_TARGET requests at once to one target.
-    assert stuck.most_in_flight == webhooks_workers.PER_TARGET
+    assert stuck.most_in_flight == 4
 
 
-async def test_the_sender_service_delivers_from_its_own_loop_and_stops(
+async def test_the_sender_service_keeps_one_client_for_its_life(
     client: httpx.AsyncClient, session: AsyncSession, app: FastAPI
 ) -> None:
     desk = await create_desk(client, session)
     settings = app.state.settings.model_copy(update={"notification_workers": True, "webhook_poll_seconds": 0.05})
-    host = SimpleNamespace(state=SimpleNamespace(settings=settings, engine=app.state.engine))
+    host = SimpleNamespace(state=SimpleNamespace(settings=settings, sessionmaker=sessionmaker_of(app)))
     async with receiving(keep_alive=True) as receiver:
         webhook = await subscribe(client, desk, receiver.url, ["ticket.created"])
         async with webhooks_workers.webhook_workers(host):  # type: ignore[arg-type]
-            assert "queueless-webhook" in {thread.name for thread in threading.enumerate()}
-            for _ in range(2):
+            for sent in (1, 2):  # two tickets, two passes
                 await open_ticket(client, desk)
-            for _ in range(200):
-                if len(receiver.received) == 2:
-                    break
-                await asyncio.sleep(0.05)
-        assert "queueless-webhook" not in {thread.name for thread in threading.enumerate()}
+                for _ in range(200):
+                    if len(receiver.received) == sent:
+                        break
+                    await asyncio.sleep(0.05)
     assert len(receiver.received) == 2
+    assert receiver.connections == 1
     assert {d["status"] for d in await deliveries(client, desk, webhook["id"])} == {"succeeded"}

@@ -55,13 +55,14 @@ RETRY_AFTER = (
     timedelta(hours=2),
     timedelta(hours=6),
 )
-# Deliveries per pass: a pass costs a few round trips whatever its size, and under a busy API
-# each takes long (bench/WEBHOOKS.md), so a larger pass keeps up with more events per second.
+# Deliveries per pass, and connections at once to one target (host and port), MAX_CONNECTIONS in
+# all. The sender shares the API's event loop, where under load every await waits its turn behind
+# the requests in flight: a pass costs a few round trips and one HTTP exchange per delivery, and
+# takes about (deliveries / PER_TARGET) exchanges one after the other, so a wide pass over enough
+# kept-alive connections keeps up with 200 events a second beside a saturated API
+# (bench/WEBHOOKS.md). A hanging target holds up only its own deliveries.
 BATCH = 200
-# Connections at once to one target (host and port): enough to keep up with a busy receiver over
-# kept-alive connections, and a hanging target holds up only its own deliveries; MAX_CONNECTIONS
-# in all.
-PER_TARGET = 8
+PER_TARGET = 32
 MAX_CONNECTIONS = 100
 RESPONSE_READ_BYTES = 64 * 1024
 SIGNATURE_HEADER = "X-Queueless-Signature"
@@ -263,14 +264,12 @@ async def _client(settings: Settings) -> AsyncIterator[dict[str, Any]]:
         yield {"client": client}
 
 
-# The webhook sender of this process (on with the notification workers), on a loop of its own
-# (under a busy API its many awaits would each wait behind the requests; bench/WEBHOOKS.md), with
-# one HTTP client for its whole life.
+# The webhook sender of this process (on with the notification workers), with one HTTP client for
+# its whole life.
 webhook_workers = periodic_service(
     "webhook",
     batch=BATCH,
     interval=lambda settings: settings.webhook_poll_seconds,
     run_pass=deliver_once,
     resources=_client,
-    own_loop=True,
 )
