@@ -1,13 +1,13 @@
 """The webhook sender: claims due deliveries, POSTs them with `aiohttp`, records each attempt.
 
-aiohttp rather than the httpx the tests use: a delivery cost ~1.5 ms of CPU through httpx and
-~0.2 ms through aiohttp on the bench machine (bench/WEBHOOKS.md), and the sender shares the
+aiohttp rather than the httpx the tests use: a delivery cost ~1.1-1.4 ms of CPU through httpx and
+~0.3 ms through aiohttp on the bench machine (bench/WEBHOOKS.md), and the sender shares the
 API's process.
 
 A pass is three steps whatever its size: one statement claims up to `BATCH` due deliveries and
-reads their targets and events, the sends run concurrently (at most `PER_TARGET` connections
-per target, over one HTTP client per process whose connections stay open between passes), one statement records
-every attempt.
+reads their targets and events, the sends run concurrently (at most `PER_TARGET` connections per
+target, over one HTTP client per process whose connections stay open between passes), and one
+statement records every attempt.
 
 Safe with several processes: a pass claims deliveries with `FOR UPDATE SKIP LOCKED` and moves
 their `next_attempt_at` forward by a lease in the same statement, then sends outside any
