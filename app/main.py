@@ -7,6 +7,7 @@ from app.core import metrics, realtime
 from app.core.api import BackgroundService, create_app
 from app.core.settings import get_settings
 from app.services.accounts.routes import router as accounts_router
+from app.services.appointments import events as appointment_events
 from app.services.appointments.reminders import reminder_worker
 from app.services.appointments.routes import router as appointments_router
 from app.services.auth.routes import router as auth_router
@@ -92,6 +93,8 @@ ROUTERS = [
 # What reacts to ticket events, in the event's transaction (app/services/tickets/events.py).
 ticket_events.subscribe(automations_service.on_ticket_event)
 ticket_events.subscribe(webhooks_service.on_ticket_event)
+# What publishes bookings and cancellations, in their statement (app/services/appointments/events.py).
+appointment_events.subscribe(webhooks_service.APPOINTMENT_PUBLISHER)
 
 
 def build_app() -> FastAPI:

@@ -4,8 +4,9 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from functools import partial
+from typing import Any
 
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -29,14 +30,29 @@ async def every(name: str, interval: float, batch: int, run_pass: Callable[[], A
 
 
 PassFunction = Callable[..., Awaitable[int]]
-"""`run_pass(sessionmaker, *, settings=...)`: one pass, returning how much it did."""
+"""`run_pass(sessionmaker, *, settings=..., **resources)`: one pass, returning how much it did."""
+
+Resources = Callable[[Settings], AbstractAsyncContextManager[dict[str, Any]]]
+"""What every pass of the service gets as keyword arguments, opened once for the service's life:
+e.g. an HTTP client whose connections stay open between passes."""
 
 
 def periodic_service(
-    name: str, *, batch: int, interval: Callable[[Settings], float], run_pass: PassFunction
+    name: str,
+    *,
+    batch: int,
+    interval: Callable[[Settings], float],
+    run_pass: PassFunction,
+    resources: Resources | None = None,
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     """A background service (see `create_app`) that runs `run_pass` with `every` while the app
-    runs, in each process where the workers are on (`NOTIFICATION_WORKERS`)."""
+    runs, in each process where the workers are on (`NOTIFICATION_WORKERS`); with `resources`,
+    each pass also gets what they open for the service's life."""
+
+    async def run(settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        async with AsyncExitStack() as stack:
+            extra = await stack.enter_async_context(resources(settings)) if resources is not None else {}
+            await every(name, interval(settings), batch, partial(run_pass, sessionmaker, settings=settings, **extra))
 
     @asynccontextmanager
     async def service(app: FastAPI) -> AsyncIterator[None]:
@@ -44,10 +60,7 @@ def periodic_service(
         if not settings.notification_workers_enabled:
             yield
             return
-        sessionmaker: async_sessionmaker[AsyncSession] = app.state.sessionmaker
-        task = asyncio.create_task(
-            every(name, interval(settings), batch, partial(run_pass, sessionmaker, settings=settings))
-        )
+        task = asyncio.create_task(run(settings, app.state.sessionmaker))
         try:
             yield
         finally:

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.services.notifications.models import OutboxEmail
+from tests.apikeys.test_routes import create_key
 from tests.helpers import assert_problem
 from tests.tickets.helpers import Desk, create_desk, move, open_ticket
 
@@ -210,3 +211,58 @@ async def test_too_large_and_malformed_messages(client: httpx.AsyncClient, sessi
         app.state.settings = settings
     listed = await client.get(f"/organizations/{desk.org.id}/tickets", headers=desk.org.staff.headers)
     assert listed.json()["total"] == 0
+
+
+async def send_by_key(client: httpx.AsyncClient, key: str, raw: bytes, **headers: str) -> httpx.Response:
+    return await client.post(
+        "/inbound/email", content=raw, headers={"Content-Type": "message/rfc822", "X-API-Key": key, **headers}
+    )
+
+
+async def test_an_api_key_with_tickets_write_files_mail_in_its_own_organization(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    desk = await create_desk(client, session)
+    other = await create_desk(client, session, name="Town Hall")
+    ticket = await open_ticket(client, desk)
+    key = (await create_key(client, other.org.owner, other.org.id, ["tickets:write"]))["key"]
+    # The key's organization is the ticket's, even when the mail names another organization's ticket.
+    response = await send_by_key(
+        client, key, mail(sender=desk.requester.email, subject=f"Re: [#{ticket['reference']}]")
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["created"] is True
+    filed = await client.get(f"/tickets/{response.json()['ticket_id']}", headers=other.org.staff.headers)
+    assert filed.status_code == 200, filed.text
+    assert filed.json()["organization_id"] == str(other.org.id)
+    assert filed.json()["channel"] == "email"
+    assert len(await thread(client, desk, ticket["id"])) == 1
+    assert (await client.get(f"/organizations/{desk.org.id}/tickets", headers=desk.org.staff.headers)).json()[
+        "total"
+    ] == 1
+
+
+async def test_inbound_credentials_neither_both_bad_or_without_the_scope_are_refused(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    desk = await create_desk(client, session)
+    secret = await secret_of(client, desk)
+    writer = (await create_key(client, desk.org.owner, desk.org.id, ["tickets:write"]))["key"]
+    reader = (await create_key(client, desk.org.owner, desk.org.id, ["tickets:read", "appointments:write"]))["key"]
+    assert_problem(await send(client, None, mail()), 401, "not_authenticated")
+    assert_problem(
+        await send_by_key(client, writer, mail(), **{"X-Inbound-Secret": secret}), 401, "ambiguous_credentials"
+    )
+    assert_problem(
+        await send_by_key(client, writer, mail(), Authorization=desk.org.owner.headers["Authorization"]),
+        401,
+        "ambiguous_credentials",
+    )
+    assert_problem(await send_by_key(client, "qlk_0123456789ab_" + "0" * 64, mail()), 401, "invalid_api_key")
+    assert_problem(await send_by_key(client, reader, mail()), 403, "insufficient_scope")
+    # A signed-in member is not a mail provider.
+    signed_in = {"Content-Type": "message/rfc822", **desk.org.owner.headers}
+    assert_problem(await client.post("/inbound/email", content=mail(), headers=signed_in), 401, "not_authenticated")
+    listed = await client.get(f"/organizations/{desk.org.id}/tickets", headers=desk.org.staff.headers)
+    assert listed.json()["total"] == 0
+    assert (await send_by_key(client, writer, mail())).status_code == 201

@@ -22,25 +22,41 @@ class Receiver:
     received: list[Received] = field(default_factory=list)
     port: int = 0
     delay: float = 0.0
+    # Answer with keep-alive and serve the next request on the same connection.
+    keep_alive: bool = False
+    connections: int = 0
+    # Requests being answered now, and the most at once.
+    in_flight: int = 0
+    most_in_flight: int = 0
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/hook"
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
         try:
-            head = await reader.readuntil(b"\r\n\r\n")
-            lines = head.decode("latin-1").split("\r\n")[1:]
-            headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines if line)}
-            body = await reader.readexactly(int(headers.get("content-length", "0")))
-            self.received.append(Received(headers, body))
-            status = self.script.pop(0) if self.script else 200
-            if status == HANG:
-                await asyncio.sleep(3600)
-            if self.delay:
-                await asyncio.sleep(self.delay)
-            writer.write(f"HTTP/1.1 {status} X\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok".encode())
-            await writer.drain()
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                lines = head.decode("latin-1").split("\r\n")[1:]
+                headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines if line)}
+                body = await reader.readexactly(int(headers.get("content-length", "0")))
+                self.received.append(Received(headers, body))
+                self.in_flight += 1
+                self.most_in_flight = max(self.most_in_flight, self.in_flight)
+                try:
+                    status = self.script.pop(0) if self.script else 200
+                    if status == HANG:
+                        await asyncio.sleep(3600)
+                    if self.delay:
+                        await asyncio.sleep(self.delay)
+                finally:
+                    self.in_flight -= 1
+                connection = "keep-alive" if self.keep_alive else "close"
+                writer.write(f"HTTP/1.1 {status} X\r\nContent-Length: 2\r\nConnection: {connection}\r\n\r\nok".encode())
+                await writer.drain()
+                if not self.keep_alive:
+                    return
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
         finally:
@@ -48,8 +64,10 @@ class Receiver:
 
 
 @contextlib.asynccontextmanager
-async def receiving(script: list[int] | None = None, *, delay: float = 0.0) -> AsyncIterator[Receiver]:
-    receiver = Receiver(script=list(script or []), delay=delay)
+async def receiving(
+    script: list[int] | None = None, *, delay: float = 0.0, keep_alive: bool = False
+) -> AsyncIterator[Receiver]:
+    receiver = Receiver(script=list(script or []), delay=delay, keep_alive=keep_alive)
     server = await asyncio.start_server(receiver._handle, "127.0.0.1", 0)
     receiver.port = server.sockets[0].getsockname()[1]
     try:

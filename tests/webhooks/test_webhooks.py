@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -250,3 +251,62 @@ async def test_production_refuses_loopback_by_its_resolved_address(monkeypatch: 
 
     monkeypatch.setattr(webhooks_service, "resolve", public)
     await webhooks_service.check_url("https://hooks.example.com/x", settings=production)
+
+
+async def test_the_senders_client_keeps_its_connection_between_passes(
+    client: httpx.AsyncClient, session: AsyncSession, app: FastAPI
+) -> None:
+    desk = await create_desk(client, session)
+    settings: Settings = app.state.settings
+    async with receiving(keep_alive=True) as receiver:
+        await subscribe(client, desk, receiver.url, ["ticket.created"])
+        async with webhooks_workers.new_client(settings) as sender:
+            for _ in range(3):
+                await open_ticket(client, desk)
+                assert await webhooks_workers.deliver_once(sessionmaker_of(app), settings=settings, client=sender) == 1
+    assert len(receiver.received) == 3
+    assert receiver.connections == 1
+
+
+async def test_a_hanging_target_holds_up_only_its_own_deliveries(
+    client: httpx.AsyncClient, session: AsyncSession, app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    desk = await create_desk(client, session)
+    settings = app.state.settings.model_copy(update={"webhook_timeout_seconds": 0.5})
+    tickets = 6
+    monkeypatch.setattr(webhooks_workers, "PER_TARGET", 4)
+    async with receiving([HANG] * tickets) as stuck, receiving() as healthy:
+        stuck_hook = await subscribe(client, desk, stuck.url, ["ticket.created"])
+        healthy_hook = await subscribe(client, desk, healthy.url, ["ticket.created"])
+        for _ in range(tickets):
+            await open_ticket(client, desk)
+        started = asyncio.get_running_loop().time()
+        assert await webhooks_workers.deliver_once(sessionmaker_of(app), settings=settings) == 2 * tickets
+        assert asyncio.get_running_loop().time() - started < 5
+    assert len(healthy.received) == tickets
+    assert {d["status"] for d in await deliveries(client, desk, healthy_hook["id"])} == {"succeeded"}
+    stuck_deliveries = await deliveries(client, desk, stuck_hook["id"])
+    assert {d["status"] for d in stuck_deliveries} == {"pending"}
+    assert {d["attempts"][0]["error"] for d in stuck_deliveries} == {"timeout after 0.5 s"}
+    # Never more than PER_TARGET requests at once to one target.
+    assert stuck.most_in_flight == 4
+
+
+async def test_the_sender_service_keeps_one_client_for_its_life(
+    client: httpx.AsyncClient, session: AsyncSession, app: FastAPI
+) -> None:
+    desk = await create_desk(client, session)
+    settings = app.state.settings.model_copy(update={"notification_workers": True, "webhook_poll_seconds": 0.05})
+    host = SimpleNamespace(state=SimpleNamespace(settings=settings, sessionmaker=sessionmaker_of(app)))
+    async with receiving(keep_alive=True) as receiver:
+        webhook = await subscribe(client, desk, receiver.url, ["ticket.created"])
+        async with webhooks_workers.webhook_workers(host):  # type: ignore[arg-type]
+            for sent in (1, 2):  # two tickets, two passes
+                await open_ticket(client, desk)
+                for _ in range(200):
+                    if len(receiver.received) == sent:
+                        break
+                    await asyncio.sleep(0.05)
+    assert len(receiver.received) == 2
+    assert receiver.connections == 1
+    assert {d["status"] for d in await deliveries(client, desk, webhook["id"])} == {"succeeded"}

@@ -1,12 +1,14 @@
 """Booking: two round trips, the second one atomic on its own.
 
-1. One read (`_READ`): the login behind the access token, the service with its zone, hours and
-   closures around the asked day, and the service's requirements (the new appointment's body).
+1. One read (`_read`): the login behind the access token, the service with its zone, hours and
+   closures around the asked day, the service's requirements (the new appointment's body) and
+   whether a booking there is published (`events.listening`).
    Python then checks that the time is one of the service's bookable slots.
-2. One statement (`_WRITE`): take a seat of the slot (the conditional upsert on `slot_loads`
+2. One statement (`_write`): take a seat of the slot (the conditional upsert on `slot_loads`
    that guarantees capacity), insert the appointment and its first history row, store the
-   citizen's notification and e-mail and send it live. Data-modifying CTEs of one statement
-   commit or fail together, so nothing is half-written:
+   citizen's notification and e-mail and send it live, and, when someone listens, the CTEs of the
+   features that publish bookings (webhooks, see `events.py`). Data-modifying CTEs of one statement commit or fail
+   together, so nothing is half-written:
    - a full slot takes no seat, so nothing else is inserted and no row comes back (`SlotFull`);
    - an overlapping active appointment of the same citizen (even one committed a moment ago by
      a concurrent request) violates `appointments_citizen_overlap_excl` and the statement,
@@ -24,6 +26,7 @@ from overlapping, as the citizen's does.
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 import asyncpg
@@ -35,7 +38,7 @@ from app.core import prepared
 from app.core.errors import Conflict
 from app.core.prepared import Prepared
 from app.core.security import AccessClaims
-from app.services.appointments import announcements, bookable_query, queries
+from app.services.appointments import announcements, bookable_query, events, queries
 from app.services.appointments.errors import InvalidStaff, OverlappingAppointment, SlotFull
 from app.services.appointments.models import Appointment, AppointmentEvent, Status
 from app.services.appointments.schemas import AppointmentRead
@@ -52,7 +55,9 @@ OVERLAP_CONSTRAINTS = frozenset({"appointments_citizen_overlap_excl", "appointme
 REFERENCE_ATTEMPTS = 3
 
 
-def _read() -> Any:
+@cache
+def _read(to: tuple[events.Publisher, ...]) -> Prepared:
+    """The read, asking `to` (`events.publishers`) whether a booking there would be published."""
     login = auth_service.open_login()
     service = bookable_query.statement(with_seats=False).add_columns(queries.new_requirements(bindparam("service_id")))
     body = service.lateral("service")
@@ -74,12 +79,18 @@ def _read() -> Any:
         )
         .label("staff_ok")
     )
-    return select(login.c.full_name, body, patient, booker_role, staff_ok).select_from(
-        login.outerjoin(body, true()).outerjoin(patient, true())
+    published = events.listening(body.c.organization_id, kind=events.BOOKED, to=to).label("published")
+    return Prepared(
+        select(login.c.full_name, body, patient, booker_role, staff_ok, published).select_from(
+            login.outerjoin(body, true()).outerjoin(patient, true())
+        )
     )
 
 
-def _write(*, announce: bool) -> Any:
+@cache
+def _write(*, announce: bool, to: tuple[events.Publisher, ...]) -> Prepared:
+    """The write, telling the citizen (`announce`; not a clinic patient without an account) and
+    publishing the booking to `to` (`events.publishers`, wired at startup, hence built on first use)."""
     seat = bookable_query.take_seat(
         bindparam("new_service_id", type_=Uuid),
         bindparam("new_starts_at", type_=DateTime(timezone=True)),
@@ -110,14 +121,8 @@ def _write(*, announce: bool) -> Any:
         ["appointment_id", "to_status", "actor_id"],
         select(appointment.c.id, literal(Status.booked.value), bindparam("new_actor_id", type_=Uuid)),
     )
-    statement = select(appointment).add_cte(history.cte("history"))
-    return notifications_service.announced(statement, after=appointment) if announce else statement
-
-
-_READ = Prepared(_read())
-_WRITE = Prepared(_write(announce=True))
-# A clinic patient without an account: nobody to tell.
-_WRITE_UNANNOUNCED = Prepared(_write(announce=False))
+    statement = events.booked(select(appointment).add_cte(history.cte("history")), appointment=appointment, to=to)
+    return Prepared(notifications_service.announced(statement, after=appointment) if announce else statement)
 
 
 @dataclass(slots=True)
@@ -168,9 +173,10 @@ async def book(
     patient ever holds two that overlap."""
     starts_at = starts_at.astimezone(UTC)
     first, last = bookable_query.days_around(starts_at)
+    publishers = events.publishers
     row = await prepared.fetchrow(
         engine,
-        _READ,
+        _read(publishers),
         **auth_service.login_parameters(claims),
         **bookable_query.parameters(service_id=service_id, first=first, last=last),
         patient_id=patient_id,
@@ -184,6 +190,7 @@ async def book(
     patient, citizen = _party(row, claims=claims, organization_id=service.organization_id, patient_id=patient_id)
     if staff_id is not None and not row["staff_ok"]:
         raise InvalidStaff()
+    publish_to = publishers if row["published"] else ()
     bookable_query.require_bookable(service, starts_at)
     values: dict[str, Any] = {
         "new_service_id": service_id,
@@ -207,7 +214,7 @@ async def book(
             citizen_id=citizen.user_id if citizen else None,
             starts_at=starts_at,
         )
-        statement, announcement = _WRITE_UNANNOUNCED, {}
+        statement, announcement = _write(announce=False, to=publish_to), {}
         if citizen is not None:
             message = announcements.appointment_message(
                 "appointment_booked",
@@ -217,7 +224,7 @@ async def book(
                 timezone=service.timezone,
                 actor_id=claims.user_id,
             )
-            statement = _WRITE
+            statement = _write(announce=True, to=publish_to)
             announcement = notifications_service.announcement_values(message, recipient=citizen)
         try:
             written = await prepared.fetchrow(

@@ -6,6 +6,7 @@ makes a query per row and a read by id is a single round trip after the token ch
 """
 
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import (
@@ -64,7 +65,9 @@ def _requirement_list(document_id: Any, document_status: Any) -> Any:
     )
 
 
-def _requirements() -> Any:
+def linked_requirements() -> Any:
+    """The `requirements` of the appointment row of the enclosing statement (correlated to
+    `appointments`), each with the document linked to it now."""
     return (
         select(_requirement_list(DOCUMENTS.c.id, DOCUMENTS.c.status))
         .select_from(Requirement)
@@ -93,17 +96,20 @@ def new_requirements(service_id: Any) -> Any:
     )
 
 
-BODY_COLUMNS = (*Appointment.__table__.c, _requirements())
+BODY_COLUMNS = (*Appointment.__table__.c, linked_requirements())
+
+
+def body(columns: Mapping[str, Any], requirements: Any) -> ColumnElement[Any]:
+    """The body as a JSON value, from an appointment's columns (the table's, or those a statement's
+    INSERT ... RETURNING gave) and its `requirements` (`linked_requirements`, `new_requirements`)."""
+    return json_object(AppointmentRead, {**columns, "requirements": requirements})
 
 
 # The body as JSON text, written by PostgreSQL with the values `AppointmentRead.model_dump_json()`
 # writes (same fields, same order, timestamps in the same form; only the spacing differs, and a
 # test holds them equal), for the hot reads: no row decoding, validation or serialization per
 # appointment in Python.
-BODY_JSON = cast(
-    json_object(AppointmentRead, {**dict(Appointment.__table__.c.items()), "requirements": _requirements()}),
-    Text,
-).label("body")
+BODY_JSON = cast(body(dict(Appointment.__table__.c.items()), linked_requirements()), Text).label("body")
 
 
 def visible_to(user_id: Any, is_admin: Any) -> ColumnElement[bool]:

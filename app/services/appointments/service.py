@@ -35,7 +35,7 @@ from app.core.errors import InvalidRange, PermissionDenied
 from app.core.prepared import Prepared
 from app.core.security import AccessClaims
 from app.services.apikeys.service import ApiKeyPrincipal
-from app.services.appointments import announcements, availability, bookable_query, queries, slots
+from app.services.appointments import announcements, availability, bookable_query, events, queries, slots
 from app.services.appointments.bookable_query import Bookable
 from app.services.appointments.errors import (
     AppointmentNotFound,
@@ -215,6 +215,8 @@ async def _move(
     _record(session, appointment_id=appointment.id, before=before, after=to, actor=actor, note=note)
     await session.flush()
     await session.refresh(appointment)
+    if to is Status.cancelled:
+        await events.cancelled(session, appointment=appointment, reason=note)
     await announcements.announce_appointment(
         session,
         appointment=appointment,

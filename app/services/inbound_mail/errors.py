@@ -2,7 +2,9 @@ from app.core.errors import InvalidInput, NotAuthenticated
 
 
 class InboundNotAuthenticated(NotAuthenticated):
-    default_detail = "Send the organization's inbound secret in X-Inbound-Secret."
+    default_detail = (
+        "Send the organization's inbound secret in X-Inbound-Secret, or its API key with tickets:write in X-API-Key."
+    )
 
 
 class InvalidMessage(InvalidInput):

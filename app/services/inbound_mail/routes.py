@@ -4,7 +4,7 @@ from functools import partial
 from typing import Annotated, Any
 
 import anyio.to_thread
-from fastapi import APIRouter, Header, Request, Response
+from fastapi import APIRouter, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.database import SessionDep, after_commit
@@ -16,6 +16,7 @@ from app.services.documents import service as documents_service
 from app.services.documents.dependencies import Stores, StoresDep
 from app.services.documents.errors import UnsupportedDocumentType
 from app.services.inbound_mail import service as inbound_mail_service
+from app.services.inbound_mail.dependencies import InboundOrganization
 from app.services.inbound_mail.schemas import InboundResult
 from app.services.organizations.dependencies import OrgAccess, require_org_role
 from app.services.organizations.models import MemberRole
@@ -109,9 +110,15 @@ async def _save_attachment(
     response_model=InboundResult,
     responses={
         200: {"description": "The same Message-ID again: the first answer", "model": InboundResult},
-        401: {"description": "`not_authenticated`: no valid X-Inbound-Secret"},
+        401: {
+            "description": "`not_authenticated`: neither a valid X-Inbound-Secret nor an API key; "
+            "`invalid_api_key`: the key is unknown, revoked or expired; "
+            "`ambiguous_credentials`: both X-API-Key and X-Inbound-Secret (or Authorization)"
+        },
+        403: {"description": "`insufficient_scope`: an API key without `tickets:write`"},
         413: {"description": "`payload_too_large`: larger than `INBOUND_MAX_BYTES`"},
         422: {"description": "`invalid_message`: no From address, or not a message"},
+        429: {"description": "`rate_limited`: the API key's requests per minute, with `Retry-After`"},
     },
 )
 async def receive_inbound_email(
@@ -120,16 +127,16 @@ async def receive_inbound_email(
     settings: SettingsDep,
     stores: StoresDep,
     now: Now,
-    x_inbound_secret: Annotated[str | None, Header(max_length=200)] = None,
+    organization: InboundOrganization,
 ) -> Response:
     """A mail provider's inbound webhook: the raw RFC 5322 message as the body (`message/rfc822`),
-    authenticated by the organization's `X-Inbound-Secret`. It is appended to the ticket its
+    authenticated by the organization's `X-Inbound-Secret` or by one of its API keys with
+    `tickets:write` (`X-API-Key`), not both. It is appended to the ticket its
     subject names (`[#reference]`) or that its `In-Reply-To`/`References` point at, when sent by
     the ticket's requester or a member; otherwise (or if that ticket is closed: `follow_up_of`) it
     opens a ticket (`channel: email`). Attachments of the document types (PDF, PNG, JPEG, WebP,
     decided from the content) become documents of the sender's account; others are listed in
     `rejected_attachments`. The same `Message-ID` again answers 200 with the first answer."""
-    organization = await inbound_mail_service.organization_of(session, secret=x_inbound_secret)
     raw = await _read_limited(request, settings.inbound_max_bytes)
     result, new = await inbound_mail_service.receive(
         session,

@@ -1,7 +1,8 @@
 """Webhook subscriptions, the events they hear and their deliveries.
 
-A ticket event becomes one `webhook_events` row and one delivery per subscribed webhook, written in
-the event's transaction (so a rolled-back change sends nothing); `workers.py` sends them. Targets
+A ticket or appointment event becomes one `webhook_events` row and one delivery per subscribed
+webhook, written in the event's transaction (so a rolled-back change sends nothing; a booking's
+in its very statement); `workers.py` sends them. Targets
 must be public: private, link-local and reserved addresses are refused (loopback too in
 production), checked on the resolved addresses, at subscription and again before each send in
 production (a name may be re-pointed later).
@@ -17,10 +18,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import anyio.to_thread
-from sqlalchemy import func, insert, select
+from sqlalchemy import CTE, ColumnElement, DateTime, Select, Uuid, and_, cast, exists, func, insert, literal, select
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.settings import Settings
+from app.services.appointments import events as appointment_events
 from app.services.organizations import service as organizations_service
 from app.services.organizations.models import MemberRole, Organization
 from app.services.tickets import events as ticket_events
@@ -37,6 +40,11 @@ TYPE_OF = {
     ticket_events.ASSIGNED: "ticket.assigned",
     ticket_events.MESSAGE: "ticket.message",
     ticket_events.SLA_BREACHED: "ticket.sla_breached",
+}
+
+APPOINTMENT_TYPE_OF = {
+    appointment_events.BOOKED: "appointment.booked",
+    appointment_events.CANCELLED: "appointment.cancelled",
 }
 
 
@@ -133,27 +141,52 @@ async def delete(session: AsyncSession, *, webhook: Webhook) -> None:
 # --- events -------------------------------------------------------------------------------------
 
 
+def _listening(organization_id: Any, type_: str) -> ColumnElement[bool]:
+    return and_(Webhook.organization_id == organization_id, Webhook.active.is_(True), Webhook.events.contains([type_]))
+
+
+def _outbox(*, type_: str, happened: Select[Any]) -> tuple[CTE, CTE]:
+    """The CTEs that store an event for each row of `happened` (`organization_id`, `data`, `at`)
+    that an active webhook of its organization listens to, and a delivery per such webhook: the
+    event's (returning its `id`) and the deliveries'."""
+    rows = happened.subquery("happened")
+    event = (
+        insert(WebhookEvent)
+        .from_select(
+            ["id", "organization_id", "type", "data", "created_at"],
+            select(
+                func.gen_random_uuid(), rows.c.organization_id, literal(type_), cast(rows.c.data, JSONB), rows.c.at
+            ).where(exists().where(_listening(rows.c.organization_id, type_))),
+        )
+        .returning(WebhookEvent.id, WebhookEvent.organization_id)
+        .cte("webhook_event")
+    )
+    deliveries = insert(WebhookDelivery).from_select(
+        ["id", "webhook_id", "event_id"],
+        select(func.gen_random_uuid(), Webhook.id, event.c.id).join(event, _listening(event.c.organization_id, type_)),
+    )
+    return event, deliveries.cte("webhook_deliveries")
+
+
+def published(statement: Select[Any], *, type_: str, happened: Select[Any]) -> Select[Any]:
+    """`statement`, extended to publish the events `happened` describes (see `_outbox`) in the
+    same round trip. Without a listening webhook nothing is written, and `data` is only built for
+    a stored event, so an organization without webhooks pays one index probe."""
+    return statement.add_cte(*_outbox(type_=type_, happened=happened))
+
+
 async def publish(
     session: AsyncSession, *, organization_id: uuid.UUID, type_: str, data: dict[str, Any], at: datetime
-) -> WebhookEvent | None:
-    """Store the event and a delivery for each active webhook that listens to it (none: nothing)."""
-    webhook_ids = (
-        await session.scalars(
-            select(Webhook.id).where(
-                Webhook.organization_id == organization_id, Webhook.active.is_(True), Webhook.events.contains([type_])
-            )
-        )
-    ).all()
-    if not webhook_ids:
-        return None
-    event = WebhookEvent(id=uuid.uuid4(), organization_id=organization_id, type=type_, data=data, created_at=at)
-    session.add(event)
-    await session.flush()
-    await session.execute(
-        insert(WebhookDelivery),
-        [{"id": uuid.uuid4(), "webhook_id": webhook_id, "event_id": event.id} for webhook_id in webhook_ids],
+) -> uuid.UUID | None:
+    """Store the event and a delivery for each active webhook that listens to it, in one round
+    trip; returns the event's id (None: no webhook listens, nothing stored)."""
+    happened = select(
+        literal(organization_id, Uuid).label("organization_id"),
+        literal(data, JSONB).label("data"),
+        literal(at, DateTime(timezone=True)).label("at"),
     )
-    return event
+    event, deliveries = _outbox(type_=type_, happened=happened)
+    return await session.scalar(select(event.c.id).add_cte(deliveries))
 
 
 async def on_ticket_event(session: AsyncSession, event: TicketHappened) -> None:
@@ -169,14 +202,18 @@ async def on_ticket_event(session: AsyncSession, event: TicketHappened) -> None:
     await publish(session, organization_id=event.ticket.organization_id, type_=type_, data=data, at=event.at)
 
 
-def body_of(event: WebhookEvent) -> dict[str, Any]:
-    return {
-        "id": str(event.id),
-        "type": event.type,
-        "created_at": event.created_at.isoformat(),
-        "organization_id": str(event.organization_id),
-        "data": event.data,
-    }
+def _listens_to_appointments(organization_id: Any, kind: str) -> ColumnElement[bool]:
+    return exists().where(_listening(organization_id, APPOINTMENT_TYPE_OF[kind]))
+
+
+def _publish_appointment_event(statement: Select[Any], *, kind: str, happened: Select[Any]) -> Select[Any]:
+    return published(statement, type_=APPOINTMENT_TYPE_OF[kind], happened=happened)
+
+
+# What the appointments feature builds into its booking and cancellation statements.
+APPOINTMENT_PUBLISHER = appointment_events.Publisher(
+    listening=_listens_to_appointments, publish=_publish_appointment_event
+)
 
 
 # --- deliveries ---------------------------------------------------------------------------------
