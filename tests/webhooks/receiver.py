@@ -25,9 +25,6 @@ class Receiver:
     # Answer with keep-alive and serve the next request on the same connection.
     keep_alive: bool = False
     connections: int = 0
-    # Requests being answered now, and the most at once.
-    in_flight: int = 0
-    most_in_flight: int = 0
 
     @property
     def url(self) -> str:
@@ -42,16 +39,11 @@ class Receiver:
                 headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines if line)}
                 body = await reader.readexactly(int(headers.get("content-length", "0")))
                 self.received.append(Received(headers, body))
-                self.in_flight += 1
-                self.most_in_flight = max(self.most_in_flight, self.in_flight)
-                try:
-                    status = self.script.pop(0) if self.script else 200
-                    if status == HANG:
-                        await asyncio.sleep(3600)
-                    if self.delay:
-                        await asyncio.sleep(self.delay)
-                finally:
-                    self.in_flight -= 1
+                status = self.script.pop(0) if self.script else 200
+                if status == HANG:
+                    await asyncio.sleep(3600)
+                if self.delay:
+                    await asyncio.sleep(self.delay)
                 connection = "keep-alive" if self.keep_alive else "close"
                 writer.write(f"HTTP/1.1 {status} X\r\nContent-Length: 2\r\nConnection: {connection}\r\n\r\nok".encode())
                 await writer.drain()
