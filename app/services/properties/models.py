@@ -26,7 +26,8 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, NUMMULTIRANGE
+from sqlalchemy.dialects.postgresql.ranges import Range
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.database import Base, TimestampMixin
@@ -144,20 +145,21 @@ class Unit(TimestampMixin, Base):
         CheckConstraint("(sale_status IS NULL) = (booking_id IS NULL)", name="booking"),
         CheckConstraint("(hold_id IS NULL) = (held_until IS NULL)", name="hold"),
         Index("ix_units_project_id_code", "project_id", func.lower(text("code")), unique=True),
-        # A project's figures (units, available, lowest price) by an index-only scan.
+        # A project's units of one size, counted for `unit_stock` (and a project's counts by
+        # status) by an index-only scan.
         Index(
-            "ix_units_project_id_covering",
-            "project_id",
-            postgresql_include=["price", "sale_status", "held_until"],
-        ),
-        # The public search: does a project have an available unit of this size and price?
-        Index(
-            "ix_units_project_id_bedrooms_price_unsold",
+            "ix_units_project_id_bedrooms",
             "project_id",
             "bedrooms",
-            "price",
-            postgresql_include=["held_until"],  # the running-hold test without a heap visit
-            postgresql_where=text("sale_status IS NULL"),
+            postgresql_include=["price", "sale_status", "held_until"],
+        ),
+        # The units under a hold, running or lapsed: the few that `unit_stock` cannot answer for.
+        Index(
+            "ix_units_project_id_held",
+            "project_id",
+            "bedrooms",
+            postgresql_include=["price", "held_until"],
+            postgresql_where=text("held_until IS NOT NULL AND sale_status IS NULL"),
         ),
     )
 
@@ -178,3 +180,41 @@ class Unit(TimestampMixin, Base):
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )
+
+
+class UnitStock(Base):
+    """A project's unsold units of one size, kept for the public search: one row per project and
+    bedroom count, written by triggers on `units` in the statement that changes a unit (migration
+    0022), so whoever writes (a hold, a booking, the demo seeder, a manual fix) it stays exact.
+
+    `free` units are unsold with no hold recorded; their prices are `free_prices` (a multirange of
+    points, so "a free unit priced within [a, b]" is one `&&`). `held` units are unsold with a hold
+    recorded on the row, running or lapsed: whether a lapsed one is available again depends on the
+    clock, so reads look those few up in `units` (`ix_units_project_id_held`). The project's city,
+    publication and age are copied here so that one index scan answers a city's search; the
+    triggers on `projects` keep the copies.
+    """
+
+    __tablename__ = "unit_stock"
+    __table_args__ = (
+        # The search: a city's projects with units of a size, newest first, with their free prices.
+        Index(
+            "ix_unit_stock_city_key_bedrooms_created_at",
+            "city_key",
+            "bedrooms",
+            "created_at",
+            "project_id",
+            postgresql_include=["published", "organization_id", "free_prices", "held"],
+        ),
+    )
+
+    project_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True)
+    bedrooms: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organization_id: Mapped[uuid.UUID] = mapped_column()
+    city_key: Mapped[str] = mapped_column(String(100))  # lower(projects.city)
+    published: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))  # the project's
+    units: Mapped[int] = mapped_column(Integer)
+    free: Mapped[int] = mapped_column(Integer)
+    free_prices: Mapped[list[Range[Decimal]]] = mapped_column(NUMMULTIRANGE)
+    held: Mapped[int] = mapped_column(Integer)
