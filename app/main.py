@@ -32,6 +32,7 @@ from app.services.notifications.workers import notification_workers
 from app.services.organizations.routes import router as organizations_router
 from app.services.patients.routes import router as patients_router
 from app.services.payments.routes import router as payments_router
+from app.services.properties.routes import browse_router as property_browse_router
 from app.services.properties.routes import router as properties_router
 from app.services.property_media.routes import router as property_media_router
 from app.services.qr.routes import router as qr_router
@@ -58,8 +59,10 @@ BACKGROUND: list[BackgroundService] = [
 # What only features can count, refreshed at each scrape of GET /metrics.
 metrics.REFRESHERS.append(notifications_service.refresh_outbox_metric)
 
-# Starlette tries routers in this order on every request: the busiest come first.
+# Starlette tries routers in this order on every request: the busiest come first (each route tried
+# before the one that matches costs ~2 µs; the property browse went from ~120 tried to 2).
 ROUTERS = [
+    property_browse_router,
     appointments_router,
     catalog_router,
     auth_router,

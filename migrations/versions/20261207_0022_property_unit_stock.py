@@ -31,10 +31,13 @@ depends_on: str | Sequence[str] | None = None
 
 FREE = "u.sale_status IS NULL AND u.held_until IS NULL"
 HELD = "u.sale_status IS NULL AND u.held_until IS NOT NULL"
-COUNTS = f"""count(u.id), count(u.id) FILTER (WHERE {FREE}),
-    coalesce(range_agg(numrange(u.price, u.price, '[]')) FILTER (WHERE {FREE}), '{{}}'),
+BRIEF_PRICES = 32  # properties.models.BRIEF_PRICES, as of this revision
+FREE_PRICES = f"coalesce(range_agg(numrange(u.price, u.price, '[]')) FILTER (WHERE {FREE}), '{{}}')"
+COUNTS = f"""count(u.id), count(u.id) FILTER (WHERE {FREE}), min(u.price) FILTER (WHERE {FREE}), {FREE_PRICES},
+    CASE WHEN count(DISTINCT u.price) FILTER (WHERE {FREE}) <= {BRIEF_PRICES} THEN {FREE_PRICES} END,
     count(u.id) FILTER (WHERE {HELD})"""
-STOCK_COLUMNS = "project_id, bedrooms, organization_id, city_key, published, created_at, units, free, free_prices, held"
+COUNTED = "units, free, free_from, free_prices, free_prices_brief, held"
+STOCK_COLUMNS = f"project_id, bedrooms, organization_id, city_key, published, created_at, {COUNTED}"
 COPIED = "p.id, {bedrooms}, p.organization_id, lower(p.city), p.published, p.created_at"
 THE_GROUP = "project_id = group_project_id AND bedrooms = group_bedrooms"
 
@@ -48,13 +51,13 @@ BEGIN
     IF NOT FOUND THEN
         -- A new group: its project's city, publication and age copied under a share lock.
         INSERT INTO unit_stock ({STOCK_COLUMNS})
-        SELECT {COPIED.format(bedrooms="group_bedrooms")}, 0, 0, '{{}}', 0
+        SELECT {COPIED.format(bedrooms="group_bedrooms")}, 0, 0, NULL, '{{}}', '{{}}', 0
         FROM projects AS p WHERE p.id = group_project_id
         FOR SHARE
         ON CONFLICT DO NOTHING;
         PERFORM 1 FROM unit_stock WHERE {THE_GROUP} FOR UPDATE;
     END IF;
-    UPDATE unit_stock SET (units, free, free_prices, held) = (
+    UPDATE unit_stock SET ({COUNTED}) = (
         SELECT {COUNTS} FROM units AS u WHERE u.project_id = group_project_id AND u.bedrooms = group_bedrooms
     )
     WHERE {THE_GROUP};
@@ -104,7 +107,9 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("units", sa.Integer(), nullable=False),
         sa.Column("free", sa.Integer(), nullable=False),
+        sa.Column("free_from", sa.Numeric(precision=19, scale=4), nullable=True),
         sa.Column("free_prices", postgresql.NUMMULTIRANGE(), nullable=False),
+        sa.Column("free_prices_brief", postgresql.NUMMULTIRANGE(), nullable=True),
         sa.Column("held", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
             ["project_id"], ["projects.id"], name=op.f("unit_stock_project_id_fkey"), ondelete="CASCADE"
@@ -116,7 +121,14 @@ def upgrade() -> None:
         "unit_stock",
         ["city_key", "bedrooms", "created_at", "project_id"],
         unique=False,
-        postgresql_include=["published", "organization_id", "free_prices", "held"],
+        postgresql_include=["published", "organization_id", "free_prices_brief", "held"],
+    )
+    op.create_index(
+        "ix_unit_stock_project_id_figures",
+        "unit_stock",
+        ["project_id"],
+        unique=False,
+        postgresql_include=["units", "free", "free_from", "held"],
     )
     op.drop_index("ix_units_project_id_covering", table_name="units")
     op.drop_index("ix_units_project_id_bedrooms_price_unsold", table_name="units")
@@ -182,5 +194,6 @@ def downgrade() -> None:
         unique=False,
         postgresql_include=["price", "sale_status", "held_until"],
     )
+    op.drop_index("ix_unit_stock_project_id_figures", table_name="unit_stock")
     op.drop_index("ix_unit_stock_city_key_bedrooms_created_at", table_name="unit_stock")
     op.drop_table("unit_stock")

@@ -182,17 +182,24 @@ class Unit(TimestampMixin, Base):
     )
 
 
+# How many prices `unit_stock.free_prices_brief` carries at most: an index row has a size limit
+# (~2.7 kB), and 32 points of a multirange take ~700 bytes.
+BRIEF_PRICES = 32
+
+
 class UnitStock(Base):
     """A project's unsold units of one size, kept for the public search: one row per project and
     bedroom count, written by triggers on `units` in the statement that changes a unit (migration
     0022), so whoever writes (a hold, a booking, the demo seeder, a manual fix) it stays exact.
 
     `free` units are unsold with no hold recorded; their prices are `free_prices` (a multirange of
-    points, so "a free unit priced within [a, b]" is one `&&`). `held` units are unsold with a hold
-    recorded on the row, running or lapsed: whether a lapsed one is available again depends on the
-    clock, so reads look those few up in `units` (`ix_units_project_id_held`). The project's city,
-    publication and age are copied here so that one index scan answers a city's search; the
-    triggers on `projects` keep the copies.
+    points, so "a free unit priced within [a, b]" is one `&&`), the lowest `free_from`.
+    `free_prices_brief` is the same multirange when it has at most `BRIEF_PRICES` prices (else
+    NULL), for the search index to carry. `held` units are unsold with a hold recorded on the row,
+    running or lapsed: whether a lapsed one is available again depends on the clock, so reads look
+    those few up in `units` (`ix_units_project_id_held`). The project's city, publication and age
+    are copied here so that one index range answers a city's search; a trigger on `projects` keeps
+    the copies.
     """
 
     __tablename__ = "unit_stock"
@@ -204,7 +211,13 @@ class UnitStock(Base):
             "bedrooms",
             "created_at",
             "project_id",
-            postgresql_include=["published", "organization_id", "free_prices", "held"],
+            postgresql_include=["published", "organization_id", "free_prices_brief", "held"],
+        ),
+        # A project's figures (units, available, lowest price) by an index-only scan.
+        Index(
+            "ix_unit_stock_project_id_figures",
+            "project_id",
+            postgresql_include=["units", "free", "free_from", "held"],
         ),
     )
 
@@ -216,5 +229,7 @@ class UnitStock(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))  # the project's
     units: Mapped[int] = mapped_column(Integer)
     free: Mapped[int] = mapped_column(Integer)
+    free_from: Mapped[Decimal | None] = mapped_column(MONEY)
     free_prices: Mapped[list[Range[Decimal]]] = mapped_column(NUMMULTIRANGE)
+    free_prices_brief: Mapped[list[Range[Decimal]] | None] = mapped_column(NUMMULTIRANGE)
     held: Mapped[int] = mapped_column(Integer)
