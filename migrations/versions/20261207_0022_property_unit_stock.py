@@ -117,11 +117,18 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("project_id", "bedrooms", name=op.f("unit_stock_pkey")),
     )
     op.create_index(
-        "ix_unit_stock_city_key_bedrooms_created_at",
+        "ix_unit_stock_bedrooms_city_key_created_at",
         "unit_stock",
-        ["city_key", "bedrooms", "created_at", "project_id"],
+        ["bedrooms", "city_key", "created_at", "project_id"],
         unique=False,
         postgresql_include=["published", "organization_id", "free_prices_brief", "held"],
+    )
+    op.create_index(
+        "ix_unit_stock_bedrooms_city_key_many_prices",
+        "unit_stock",
+        ["bedrooms", "city_key"],
+        unique=False,
+        postgresql_where=sa.text("free_prices_brief IS NULL"),
     )
     op.create_index(
         "ix_unit_stock_project_id_figures",
@@ -195,5 +202,6 @@ def downgrade() -> None:
         postgresql_include=["price", "sale_status", "held_until"],
     )
     op.drop_index("ix_unit_stock_project_id_figures", table_name="unit_stock")
-    op.drop_index("ix_unit_stock_city_key_bedrooms_created_at", table_name="unit_stock")
+    op.drop_index("ix_unit_stock_bedrooms_city_key_many_prices", table_name="unit_stock")
+    op.drop_index("ix_unit_stock_bedrooms_city_key_created_at", table_name="unit_stock")
     op.drop_table("unit_stock")

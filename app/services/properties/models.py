@@ -56,6 +56,10 @@ class UnitType(StrEnum):
     parking = "parking"
 
 
+# The bedroom counts a unit may have (its check constraint).
+BEDROOMS = range(0, 21)
+
+
 class UnitStatus(StrEnum):
     available = "available"
     held = "held"
@@ -138,7 +142,7 @@ class Unit(TimestampMixin, Base):
     __table_args__ = (
         CheckConstraint("type IN ('apartment', 'villa', 'house', 'plot', 'office', 'retail', 'parking')", name="type"),
         CheckConstraint("floor BETWEEN -5 AND 200", name="floor"),
-        CheckConstraint("bedrooms BETWEEN 0 AND 20", name="bedrooms"),
+        CheckConstraint(f"bedrooms BETWEEN {BEDROOMS[0]} AND {BEDROOMS[-1]}", name="bedrooms"),
         CheckConstraint("area_m2 > 0", name="area_m2"),
         CheckConstraint("price > 0", name="price"),
         CheckConstraint("sale_status IN ('reserved', 'sold')", name="sale_status"),
@@ -204,14 +208,22 @@ class UnitStock(Base):
 
     __tablename__ = "unit_stock"
     __table_args__ = (
-        # The search: a city's projects with units of a size, newest first, with their free prices.
+        # The search: a size's projects in a city (or in all), newest first, with their free prices;
+        # a search of every size reads one range per size (`bedrooms IN (0, ..., 20)`).
         Index(
-            "ix_unit_stock_city_key_bedrooms_created_at",
-            "city_key",
+            "ix_unit_stock_bedrooms_city_key_created_at",
             "bedrooms",
+            "city_key",
             "created_at",
             "project_id",
             postgresql_include=["published", "organization_id", "free_prices_brief", "held"],
+        ),
+        # The search's rows whose prices are too many for the index's brief copy.
+        Index(
+            "ix_unit_stock_bedrooms_city_key_many_prices",
+            "bedrooms",
+            "city_key",
+            postgresql_where=text("free_prices_brief IS NULL"),
         ),
         # A project's figures (units, available, lowest price) by an index-only scan.
         Index(

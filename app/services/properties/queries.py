@@ -28,16 +28,15 @@ from sqlalchemy import (
     bindparam,
     case,
     cast,
-    exists,
     func,
     literal,
     or_,
     select,
     true,
+    tuple_,
 )
 from sqlalchemy import DateTime as SADateTime
 from sqlalchemy.dialects.postgresql import NUMRANGE, aggregate_order_by
-from sqlalchemy.orm import aliased
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.expression import literal_column
 
@@ -47,7 +46,7 @@ from app.services.auth import service as auth_service
 from app.services.organizations import service as organizations_service
 from app.services.organizations.models import Membership
 from app.services.properties import money
-from app.services.properties.models import Milestone, Project, Unit, UnitStock
+from app.services.properties.models import BEDROOMS, Milestone, Project, Unit, UnitStock
 from app.services.properties.schemas import ProjectRead, UnitRead
 from app.services.users.models import Role, User
 
@@ -182,46 +181,57 @@ def _price_band() -> Any:
     return select(band).scalar_subquery()
 
 
-def _stock_has_unit() -> ColumnElement[bool]:
-    """The `unit_stock` row has an available unit in the price band: a free one (from the index's
-    brief copy of the prices, or the row's own when they are too many for it), or one whose hold has
-    lapsed (only rows with units under a hold look those up)."""
-    stock = aliased(UnitStock, name="whole")
-    free = exists().where(
-        stock.project_id == UnitStock.project_id,
-        stock.bedrooms == UnitStock.bedrooms,
-        stock.free_prices.op("&&")(_price_band()),
+def _stock_filters(shape: SearchShape) -> list[ColumnElement[bool]]:
+    """The `unit_stock` rows of the search's size (any: one index range per size) and city."""
+    if shape.bedrooms:
+        filters = [UnitStock.bedrooms == bindparam("bedrooms", type_=Integer)]
+    else:
+        filters = [UnitStock.bedrooms.in_([literal(n) for n in BEDROOMS])]
+    if shape.city:
+        filters.append(UnitStock.city_key == bindparam("city_key", type_=String))
+    return filters
+
+
+def _stock_has_unit(shape: SearchShape) -> ColumnElement[bool]:
+    """The `unit_stock` row has an available unit in the price band: a free one, or one whose hold
+    has lapsed.
+
+    The free prices come from the index's brief copy; the few rows with too many prices for it, and
+    the units under a hold (running or lapsed: the clock decides), are each looked up once per
+    statement into a set the rows are checked against. (As subqueries per row, PostgreSQL costed
+    them as if they ran for every row scanned, and a search of all projects went past its JIT
+    threshold: ~1 s compiling.)"""
+    band = _price_band()
+    many_prices = (
+        select(UnitStock.project_id, UnitStock.bedrooms)
+        .where(UnitStock.free_prices_brief.is_(None), UnitStock.free_prices.op("&&")(band), *_stock_filters(shape))
+        .cte("many_prices")
     )
-    lapsed = exists().where(
-        Unit.project_id == UnitStock.project_id,
-        Unit.bedrooms == UnitStock.bedrooms,
-        _UNDER_HOLD,
-        Unit.held_until <= _NOW,
-        _price_band().op("@>")(Unit.price),
+    lapsed = (
+        select(Unit.project_id, Unit.bedrooms)
+        .where(_UNDER_HOLD, Unit.held_until <= _NOW, band.op("@>")(Unit.price))
+        .cte("lapsed_holds")
     )
+    group = tuple_(UnitStock.project_id, UnitStock.bedrooms)
     return or_(
-        UnitStock.free_prices_brief.op("&&")(_price_band()),
-        and_(UnitStock.free_prices_brief.is_(None), free),
-        and_(UnitStock.held > 0, lapsed),
+        UnitStock.free_prices_brief.op("&&")(band),
+        group.in_(select(many_prices.c.project_id, many_prices.c.bedrooms)),
+        group.in_(select(lapsed.c.project_id, lapsed.c.bedrooms)),
     )
 
 
 def _matches(shape: SearchShape, login: Any) -> Select[Any]:
     """The projects the search matches (`id`, `created_at`), one row each.
 
-    With a unit filter the scan runs on `unit_stock` (one index range per city and size); without
+    With a unit filter the scan runs on `unit_stock` (one index range per size and city); without
     one, on `projects`. `login` is the `login` CTE for a signed-in caller (who also sees the drafts
     of their organizations, all of them for an admin), else None."""
     columns: list[Any]
     if shape.units:
         published, organization_id = UnitStock.published, UnitStock.organization_id
         columns = [UnitStock.project_id.label("id"), UnitStock.created_at]
-        query = select(*columns).where(_stock_has_unit())
-        if shape.city:
-            query = query.where(UnitStock.city_key == bindparam("city_key", type_=String))
-        if shape.bedrooms:
-            query = query.where(UnitStock.bedrooms == bindparam("bedrooms", type_=Integer))
-        else:
+        query = select(*columns).where(_stock_has_unit(shape), *_stock_filters(shape))
+        if not shape.bedrooms:
             query = query.group_by(UnitStock.project_id, UnitStock.created_at)
         if shape.status or shape.q:
             query = query.join(Project, Project.id == UnitStock.project_id)
