@@ -131,6 +131,13 @@ def upgrade() -> None:
         postgresql_where=sa.text("free_prices_brief IS NULL"),
     )
     op.create_index(
+        "ix_unit_stock_bedrooms_city_key_held",
+        "unit_stock",
+        ["bedrooms", "city_key"],
+        unique=False,
+        postgresql_where=sa.text("held > 0"),
+    )
+    op.create_index(
         "ix_unit_stock_project_id_figures",
         "unit_stock",
         ["project_id"],
@@ -202,6 +209,7 @@ def downgrade() -> None:
         postgresql_include=["price", "sale_status", "held_until"],
     )
     op.drop_index("ix_unit_stock_project_id_figures", table_name="unit_stock")
+    op.drop_index("ix_unit_stock_bedrooms_city_key_held", table_name="unit_stock")
     op.drop_index("ix_unit_stock_bedrooms_city_key_many_prices", table_name="unit_stock")
     op.drop_index("ix_unit_stock_bedrooms_city_key_created_at", table_name="unit_stock")
     op.drop_table("unit_stock")

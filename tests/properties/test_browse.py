@@ -228,12 +228,14 @@ async def test_the_reads_keep_their_generic_plans(
     ]
     async with engine.connect() as connection:
         driver = (await connection.get_raw_connection()).driver_connection
-        for statement, values in calls:
-            prepared = await driver.prepare(statement.sql)
+        for number, (statement, values) in enumerate(calls):
+            name = f"generic_plan_test_{number}_{uuid.uuid4().hex}"
+            prepared = await driver.prepare(statement.sql, name=name)
             for _ in range(8):
                 row = await prepared.fetchrow(*statement.arguments(values | {"now": now, "offset": 0, "limit": 20}))
                 assert row["total"] == 1
             plans = await driver.fetchrow(
-                "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement = $1", statement.sql
+                "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE name = $1", name
             )
+            # The first five calls of a statement are planned for their values; then the generic plan.
             assert (plans["generic_plans"], plans["custom_plans"]) == (3, 5)

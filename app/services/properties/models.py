@@ -225,6 +225,8 @@ class UnitStock(Base):
             "city_key",
             postgresql_where=text("free_prices_brief IS NULL"),
         ),
+        # The search's rows with units under a hold (running or lapsed).
+        Index("ix_unit_stock_bedrooms_city_key_held", "bedrooms", "city_key", postgresql_where=text("held > 0")),
         # A project's figures (units, available, lowest price) by an index-only scan.
         Index(
             "ix_unit_stock_project_id_figures",

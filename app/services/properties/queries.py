@@ -201,19 +201,27 @@ def _stock_has_unit(shape: SearchShape) -> ColumnElement[bool]:
     has lapsed.
 
     The free prices come from the index's brief copy; the few rows with too many prices for it, and
-    the units under a hold (running or lapsed: the clock decides), are each looked up once per
-    statement into a set the rows are checked against. (As subqueries per row, PostgreSQL costed
-    them as if they ran for every row scanned, and a search of all projects went past its JIT
-    threshold: ~1 s compiling.)"""
+    the units under a hold (running or lapsed: the clock decides) of the rows that have some, are
+    each looked up once per statement (by partial indexes) into a set the rows are checked against.
+    (As subqueries per row, PostgreSQL costed them as if they ran for every row scanned, and a
+    search of all projects went past its JIT threshold: ~1 s compiling.)"""
     band = _price_band()
     many_prices = (
         select(UnitStock.project_id, UnitStock.bedrooms)
         .where(UnitStock.free_prices_brief.is_(None), UnitStock.free_prices.op("&&")(band), *_stock_filters(shape))
         .cte("many_prices")
     )
+    lapsed_unit = (
+        select(Unit.id)
+        .where(Unit.project_id == UnitStock.project_id, Unit.bedrooms == UnitStock.bedrooms, _UNDER_HOLD)
+        .where(Unit.held_until <= _unknown("now", _TIMESTAMP), band.op("@>")(Unit.price))
+        .limit(1)
+        .lateral("lapsed_unit")
+    )
     lapsed = (
-        select(Unit.project_id, Unit.bedrooms)
-        .where(_UNDER_HOLD, Unit.held_until <= _unknown("now", _TIMESTAMP), band.op("@>")(Unit.price))
+        select(UnitStock.project_id, UnitStock.bedrooms)
+        .join(lapsed_unit, true())
+        .where(UnitStock.held > 0, *_stock_filters(shape))
         .cte("lapsed_holds")
     )
     group = tuple_(UnitStock.project_id, UnitStock.bedrooms)
