@@ -87,6 +87,26 @@ UNIT_TRIGGERS = [
         "SELECT project_id, bedrooms FROM old_rows",
     ),
 ]
+# The trigger functions: the projects that get a new group are share-locked first (in key order),
+# before any of their groups' rows, so that a statement waiting there for a change of a project's
+# city holds none of the rows that change's trigger updates; then each group, in key order.
+UNIT_TRIGGER_FUNCTION = """
+CREATE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE g record;
+BEGIN
+    PERFORM 1 FROM projects AS p
+    WHERE p.id IN (
+        SELECT t.project_id FROM ({groups}) AS t
+        WHERE NOT EXISTS (SELECT FROM unit_stock AS s WHERE s.project_id = t.project_id AND s.bedrooms = t.bedrooms)
+    )
+    ORDER BY p.id
+    FOR SHARE;
+    FOR g IN SELECT DISTINCT * FROM ({groups}) AS touched ORDER BY 1, 2 LOOP
+        PERFORM unit_stock_recount(g.project_id, g.bedrooms);
+    END LOOP;
+    RETURN NULL;
+END $$
+"""
 PROJECT_CHANGED = """
 CREATE FUNCTION unit_stock_project_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -169,12 +189,7 @@ def upgrade() -> None:
     )
     op.execute(RECOUNT)
     for function, when, groups in UNIT_TRIGGERS:
-        op.execute(
-            f"CREATE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $$ DECLARE g record; BEGIN"
-            f" FOR g IN SELECT DISTINCT * FROM ({groups}) AS touched ORDER BY 1, 2 LOOP"  # in key order: no deadlock
-            " PERFORM unit_stock_recount(g.project_id, g.bedrooms); END LOOP;"
-            " RETURN NULL; END $$"
-        )
+        op.execute(UNIT_TRIGGER_FUNCTION.format(function=function, groups=groups))
         op.execute(f"CREATE TRIGGER {function} {when} EXECUTE FUNCTION {function}()")
     op.execute(PROJECT_CHANGED)
     op.execute(

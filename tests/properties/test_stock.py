@@ -97,3 +97,31 @@ async def test_concurrent_writers_of_one_group_leave_it_exact(
     assert await stock_drift(session) == 0
     counts = text("SELECT free, held FROM unit_stock WHERE project_id = :p")
     assert tuple((await session.execute(counts, {"p": project["id"]})).one()) == (0, 14)
+
+
+async def test_a_new_size_waits_for_a_concurrent_change_of_its_project(
+    client: httpx.AsyncClient, session: AsyncSession, engine: AsyncEngine
+) -> None:
+    """Units of a new size start their project's row for that size with the project's city: while a
+    rename is still uncommitted the statement waits for it (and copies the new name), where copying
+    the old one would leave the row out of the rename's reach for good. The statement also touches a
+    size the project has, whose row it must not hold while it waits (or the two would deadlock)."""
+    org = await create_builder(client, session)
+    project = await create_project(client, org, city="Lisbon")
+    await create_unit(client, org, project["id"], bedrooms=1)
+    two_sizes = text(
+        "INSERT INTO units (id, project_id, organization_id, code, type, floor, bedrooms, area_m2, price)"
+        " VALUES (gen_random_uuid(), :p, :o, 'ONE', 'villa', 0, 1, 90, 400000),"
+        " (gen_random_uuid(), :p, :o, 'FIVE', 'villa', 0, 5, 90, 500000)"
+    )
+    async with engine.connect() as renaming, engine.connect() as adding:
+        await renaming.execute(text("UPDATE projects SET city = 'Porto' WHERE id = :p"), {"p": project["id"]})
+        waiting = asyncio.create_task(adding.execute(two_sizes, {"p": project["id"], "o": org.id}))
+        await asyncio.sleep(0.3)
+        assert not waiting.done()  # for the rename
+        await renaming.commit()
+        await asyncio.wait_for(waiting, 10)
+        await adding.commit()
+    assert await stock_drift(session) == 0
+    found = (await client.get("/projects", params={"city": "porto", "bedrooms": 5})).json()
+    assert [p["id"] for p in found["items"]] == [project["id"]]
