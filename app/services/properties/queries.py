@@ -48,7 +48,6 @@ from app.services.organizations.models import Membership
 from app.services.properties import money
 from app.services.properties.models import BEDROOMS, Milestone, Project, Unit, UnitStock
 from app.services.properties.schemas import ProjectRead, UnitRead
-from app.services.users.models import Role, User
 
 
 def available(now: Any) -> ColumnElement[bool]:
@@ -77,16 +76,8 @@ def price_filters(*, min_price: Any, max_price: Any, bedrooms: Any) -> list[Colu
     return filters
 
 
-def visible_projects(viewer: User | None) -> ColumnElement[bool]:
-    """Published projects, and a member's (or an admin's) drafts too."""
-    if viewer is None:
-        return Project.published.is_(True)
-    if viewer.role == Role.admin:
-        return true()
-    return _published_or_member(Project.published, Project.organization_id, viewer.id)
-
-
 def _published_or_member(published: Any, organization_id: Any, user_id: Any) -> ColumnElement[bool]:
+    """Published projects, and the drafts of the user's organizations."""
     member_of = select(Membership.organization_id).where(Membership.user_id == user_id)
     return or_(published, organization_id.in_(member_of))
 
