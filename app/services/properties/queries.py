@@ -37,6 +37,7 @@ from sqlalchemy import (
 )
 from sqlalchemy import DateTime as SADateTime
 from sqlalchemy.dialects.postgresql import NUMRANGE, aggregate_order_by
+from sqlalchemy.orm import aliased
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.expression import literal_column
 
@@ -191,35 +192,57 @@ def _stock_has_unit(shape: SearchShape) -> ColumnElement[bool]:
     """The `unit_stock` row has an available unit in the price band: a free one, or one whose hold
     has lapsed.
 
-    The free prices come from the index's brief copy; the few rows with too many prices for it, and
-    the units under a hold (running or lapsed: the clock decides) of the rows that have some, are
-    each looked up once per statement (by partial indexes) into a set the rows are checked against.
-    (As subqueries per row, PostgreSQL costed them as if they ran for every row scanned, and a
-    search of all projects went past its JIT threshold: ~1 s compiling.)"""
+    The free prices come from the index's brief copy. Two kinds of rows need more: those with too
+    many prices for it (their own prices answer) and those with units under a hold (running or
+    lapsed: the clock decides, so their units are looked up). For a city's rows of one size (a few
+    hundred) each such row looks them up itself; for a wider search they are looked up once per
+    statement (by partial indexes) into sets the rows are checked against, as per-row lookups were
+    costed as if they ran for every row scanned, and a search of all projects went past
+    PostgreSQL's JIT threshold (~1 s compiling). The sets cost more to set up (~60 µs a search)."""
     band = _price_band()
+    brief = UnitStock.free_prices_brief.op("&&")(band)
+    if shape.city and shape.bedrooms:
+        whole = aliased(UnitStock, name="whole")
+        own_prices = (
+            select(whole.free_prices.op("&&")(band))
+            .where(whole.project_id == UnitStock.project_id, whole.bedrooms == UnitStock.bedrooms)
+            .scalar_subquery()
+        )
+        # A scalar subquery runs for its row only, where an `EXISTS` could be made a set.
+        lapsed_unit = _lapsed_unit(band).where(
+            Unit.project_id == UnitStock.project_id, Unit.bedrooms == UnitStock.bedrooms
+        )
+        return or_(
+            brief,
+            and_(UnitStock.free_prices_brief.is_(None), own_prices),
+            and_(UnitStock.held > 0, lapsed_unit.scalar_subquery().is_not(None)),
+        )
     many_prices = (
         select(UnitStock.project_id, UnitStock.bedrooms)
         .where(UnitStock.free_prices_brief.is_(None), UnitStock.free_prices.op("&&")(band), *_stock_filters(shape))
         .cte("many_prices")
     )
-    lapsed_unit = (
-        select(Unit.id)
-        .where(Unit.project_id == UnitStock.project_id, Unit.bedrooms == UnitStock.bedrooms, _UNDER_HOLD)
-        .where(Unit.held_until <= _unknown("now", _TIMESTAMP), band.op("@>")(Unit.price))
-        .limit(1)
-        .lateral("lapsed_unit")
-    )
+    lapsed_unit = _lapsed_unit(band).where(Unit.project_id == UnitStock.project_id, Unit.bedrooms == UnitStock.bedrooms)
     lapsed = (
         select(UnitStock.project_id, UnitStock.bedrooms)
-        .join(lapsed_unit, true())
+        .join(lapsed_unit.lateral("lapsed_unit"), true())
         .where(UnitStock.held > 0, *_stock_filters(shape))
         .cte("lapsed_holds")
     )
     group = tuple_(UnitStock.project_id, UnitStock.bedrooms)
     return or_(
-        UnitStock.free_prices_brief.op("&&")(band),
+        brief,
         group.in_(select(many_prices.c.project_id, many_prices.c.bedrooms)),
         group.in_(select(lapsed.c.project_id, lapsed.c.bedrooms)),
+    )
+
+
+def _lapsed_unit(band: Any) -> Select[Any]:
+    """A unit under a hold that has lapsed, priced within `band` (the caller says whose)."""
+    return (
+        select(Unit.id)
+        .where(_UNDER_HOLD, Unit.held_until <= _unknown("now", _TIMESTAMP), band.op("@>")(Unit.price))
+        .limit(1)
     )
 
 
