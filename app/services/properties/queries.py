@@ -295,12 +295,13 @@ def project_body(project: Any, *, units_total: Any, units_available: Any, price_
 
 
 def _search_page(shape: SearchShape, login: Any = None) -> Select[Any]:
-    """One row: `total` (the projects matched) and `items` (the page's bodies, comma-separated,
-    newest first). Parameters: the filters', `now`, `offset`, `limit`."""
+    """One row: `total` (the projects matched, counted over the scan that finds the page's) and
+    `items` (the page's bodies, comma-separated, newest first); both NULL for a page past the last
+    (`_search_total` counts then). Parameters: the filters', `now`, `offset`, `limit`."""
     matches = _matches(shape, login)
-    total = select(func.count()).select_from(matches.subquery("matched")).scalar_subquery()
     page = (
-        matches.order_by(matches.selected_columns.created_at.desc(), matches.selected_columns.id.desc())
+        matches.add_columns(func.count().over().label("total"))
+        .order_by(matches.selected_columns.created_at.desc(), matches.selected_columns.id.desc())
         .offset(_unknown("offset", Integer))
         .limit(_unknown("limit", Integer))
         .subquery("page")
@@ -314,26 +315,29 @@ def _search_page(shape: SearchShape, login: Any = None) -> Select[Any]:
         price_from=func.least(stock.c.free_from, lapsed.c.price_from),
         progress=_progress(page.c.id),
     )
-    items = (
-        select(
-            func.string_agg(body, aggregate_order_by(literal_column("','"), page.c.created_at.desc(), page.c.id.desc()))
-        )
+    newest_first: Any = aggregate_order_by(literal_column("','"), page.c.created_at.desc(), page.c.id.desc())
+    return (
+        select(func.max(page.c.total).label("total"), func.string_agg(body, newest_first).label("items"))
         .select_from(page)
         .join(project, project.c.id == page.c.id)
         .join(stock, true())
         .join(lapsed, true())
-        .scalar_subquery()
     )
-    return select(total.label("total"), func.coalesce(items, "").label("items"))
+
+
+def _search_total(shape: SearchShape, login: Any = None) -> Select[Any]:
+    """One row: `total`, the projects the search matches. Parameters: the filters', `now`."""
+    return select(func.count().label("total")).select_from(_matches(shape, login).subquery("matched"))
 
 
 @lru_cache(maxsize=256)
-def search_statement(shape: SearchShape, *, signed_in: bool) -> Prepared:
-    """The search's page (`_search_page`); for a signed-in caller behind the login check (no row
-    when the login has ended)."""
+def search_statement(shape: SearchShape, *, signed_in: bool, page: bool = True) -> Prepared:
+    """The search's page (`_search_page`), or with `page=False` its total alone (`_search_total`);
+    for a signed-in caller behind the login check (no row when the login has ended)."""
+    build = _search_page if page else _search_total
     if not signed_in:
-        return Prepared(_search_page(shape))
-    return Prepared(auth_service.for_login(lambda login: _search_page(shape, login)))
+        return Prepared(build(shape))
+    return Prepared(auth_service.for_login(lambda login: build(shape, login)))
 
 
 # --- a project's units --------------------------------------------------------------------------

@@ -163,7 +163,7 @@ async def search_projects(
 ) -> tuple[str, int]:
     """The public search's page, newest first, as JSON text of `ProjectRead` bodies, and the total:
     published projects, and for a signed-in caller the drafts of their organizations too (all of
-    them for an admin). One round trip, the login check included."""
+    them for an admin). One round trip, the login check included (two for a page past the last)."""
     shape = queries.SearchShape(
         organization=filters.organization_id is not None,
         city=bool(filters.city),
@@ -184,15 +184,19 @@ async def search_projects(
         "offset": offset,
         "limit": limit,
     }
-    if claims is None:
-        row = await prepared.fetchrow(engine, queries.search_statement(shape, signed_in=False), **params)
-    else:
-        statement = queries.search_statement(shape, signed_in=True)
-        row = await prepared.fetchrow(engine, statement, **params, **auth_service.login_parameters(claims))
+    signed_in = claims is not None
+    login = auth_service.login_parameters(claims) if claims is not None else {}
+    row = await prepared.fetchrow(engine, queries.search_statement(shape, signed_in=signed_in), **params, **login)
+    if row is None:
+        raise NotAuthenticated("The login has ended.")
+    items, total = row["items"], row["total"]
+    if items is None and offset > 0:  # a page past the last: the count alone
+        statement = queries.search_statement(shape, signed_in=signed_in, page=False)
+        row = await prepared.fetchrow(engine, statement, **params, **login)
         if row is None:
             raise NotAuthenticated("The login has ended.")
-    assert row is not None
-    return row["items"], row["total"]
+        total = row["total"]
+    return items or "", total or 0
 
 
 def project_read(
