@@ -59,7 +59,8 @@ BACKGROUND: list[BackgroundService] = [
 # What only features can count, refreshed at each scrape of GET /metrics.
 metrics.REFRESHERS.append(notifications_service.refresh_outbox_metric)
 
-# Starlette tries routers in this order on every request: the busiest come first.
+# Starlette tries routers in this order on every request (after `core.route_index` has set aside
+# those a path cannot fit): the busiest come first.
 ROUTERS = [
     appointments_router,
     catalog_router,

@@ -3,16 +3,18 @@
 # the same throwaway cluster: p50, p99, req/s and the ratio to the baseline for each request.
 #
 #   bench/lib/compare.sh --endpoints FILE.json [--name NAME] [--cmd 'COMMAND'] [--setup 'COMMAND']
-#                        [--url URL] [--ready PATH] [--only a,b] [--title TEXT]
+#                        [--after 'COMMAND'] [--url URL] [--ready PATH] [--only a,b] [--title TEXT]
 #
 #   --endpoints  the requests (bench/lib/loadrun.py says the format; "compare" names the baseline's
 #                request a row is measured beside: json, db, slots (its list), book)
 #   --setup      run once, from the repository root, after the cluster holds the baseline's data
 #                (create and seed a database of yours in it, write the endpoints file)
 #   --cmd        starts your server; gets PORT (listen on 127.0.0.1:$PORT) and BENCH_DSN; stopped by pid
+#   --after      run once after the load run, from the repository root, while your server is still up
+#                (gets URL); its failure fails the command (e.g. a race and its check, bench/property.sh)
 #   --url        instead of --cmd: a server already running on loopback
 #   --ready      path polled until it answers (default /health/ready)
-# Both commands see BENCH_DSN (postgresql://bench@127.0.0.1:<port>/postgres), PGHOST, PGPORT,
+# The commands see BENCH_DSN (postgresql://bench@127.0.0.1:<port>/postgres), PGHOST, PGPORT,
 # PGUSER, and BENCH_WORK (a scratch directory). SMOKE=1: 1 x 3 s and a tenth of the data.
 # DURATION, RUNS, WARMUP, CONNECTIONS, PASS_TIMEOUT as in bench/README.md. Results:
 # bench/results/<stamp>-<name>.{md,json}.
@@ -21,13 +23,14 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 # shellcheck source=bench/lib/common.sh
 . "$ROOT/bench/lib/common.sh"
 
-ENDPOINTS="" NAME=project CMD="" SETUP="" URL="" READY=/health/ready ONLY="" TITLE=""
+ENDPOINTS="" NAME=project CMD="" SETUP="" AFTER="" URL="" READY=/health/ready ONLY="" TITLE=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --endpoints) ENDPOINTS="$2" ;;
     --name) NAME="$2" ;;
     --cmd) CMD="$2" ;;
     --setup) SETUP="$2" ;;
+    --after) AFTER="$2" ;;
     --url) URL="$2" ;;
     --ready) READY="$2" ;;
     --only) ONLY="$2" ;;
@@ -55,3 +58,4 @@ loadrun --target "baseline=http://127.0.0.1:$BASELINE_PORT@bench/baseline/endpoi
   --target "$NAME=$URL@$ENDPOINTS" ${ONLY:+--only "$ONLY"} --title "${TITLE:-$NAME beside the baseline}" \
   --out "$OUT.json" | tee "$OUT.md"
 echo "results in ${OUT#"$ROOT"/}.md"
+if [ -n "$AFTER" ]; then (cd "$ROOT" && export URL && timeout "${AFTER_TIMEOUT:-600}" bash -c "$AFTER"); fi

@@ -101,6 +101,48 @@ def test_upgrade_downgrade_upgrade_on_a_populated_database(scratch_database: str
     assert asyncio.run(_count_tables(scratch_database)) == len(Base.metadata.tables) + 1
 
 
+async def _stock_after_units(url: str, *, insert: bool) -> list[tuple[object, ...]]:
+    """A property project with units of two sizes, one of them held (`insert`), and the
+    `unit_stock` rows that say so."""
+    conn = await asyncpg.connect(_libpq(url))
+    try:
+        if insert:
+            org_id, project_id = uuid.uuid4(), uuid.uuid4()
+            await conn.execute(
+                "INSERT INTO organizations (id, name, kind, timezone) VALUES ($1, 'B', 'property', 'UTC')", org_id
+            )
+            await conn.execute(
+                "INSERT INTO projects (id, organization_id, name, city, status, currency, published)"
+                " VALUES ($1, $2, 'P', 'Lisbon', 'planned', 'EUR', true)",
+                project_id,
+                org_id,
+            )
+            await conn.execute(
+                "INSERT INTO units (id, project_id, organization_id, code, type, floor, bedrooms, area_m2, price,"
+                " hold_id, held_until)"
+                " SELECT gen_random_uuid(), $1, $2, 'U' || n, 'apartment', 1, n % 2, 50, 1000 * n,"
+                " CASE WHEN n = 1 THEN gen_random_uuid() END, CASE WHEN n = 1 THEN now() END"
+                " FROM generate_series(1, 4) AS n",
+                project_id,
+                org_id,
+            )
+        rows = await conn.fetch(
+            "SELECT bedrooms, city_key, units, free, free_from, free_prices::text, held FROM unit_stock ORDER BY 1"
+        )
+        return [tuple(row) for row in rows]
+    finally:
+        await conn.close()
+
+
+def test_unit_stock_is_counted_from_a_populated_database(scratch_database: str) -> None:
+    upgrade_head(scratch_database)
+    kept_by_triggers = asyncio.run(_stock_after_units(scratch_database, insert=True))
+    assert [row[:5] for row in kept_by_triggers] == [(0, "lisbon", 2, 2, 2000), (1, "lisbon", 2, 1, 3000)]
+    command.downgrade(alembic_config(scratch_database), "0022-1")
+    upgrade_head(scratch_database)
+    assert asyncio.run(_stock_after_units(scratch_database, insert=False)) == kept_by_triggers
+
+
 def test_migrations_have_a_single_head() -> None:
     # `alembic upgrade head` (the documented command) refuses to run with several heads.
     assert len(head_revisions()) == 1

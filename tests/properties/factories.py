@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.services.properties.dependencies import get_now
@@ -147,3 +148,31 @@ async def make_sale(
     booked = await book(client, buyer, held.json()["id"], plan["id"])
     assert booked.status_code == 201, booked.text
     return Sale(org=org, project=project, unit=unit, plan=plan, buyer=buyer, booking=booked.json())
+
+
+_FREE = "u.sale_status IS NULL AND u.held_until IS NULL"
+# `unit_stock` rows that differ from a recount of the units (bench/property.py checks the same).
+_STOCK_DRIFT = f"""
+SELECT count(*) FROM unit_stock AS s FULL JOIN (
+    SELECT u.project_id, u.bedrooms, count(*) AS units, count(*) FILTER (WHERE {_FREE}) AS free,
+        min(u.price) FILTER (WHERE {_FREE}) AS free_from,
+        coalesce(range_agg(numrange(u.price, u.price, '[]')) FILTER (WHERE {_FREE}), '{{}}') AS free_prices,
+        count(*) FILTER (WHERE u.sale_status IS NULL AND u.held_until IS NOT NULL) AS held
+    FROM units AS u GROUP BY u.project_id, u.bedrooms
+) AS c ON c.project_id = s.project_id AND c.bedrooms = s.bedrooms
+JOIN projects AS p ON p.id = coalesce(s.project_id, c.project_id)
+WHERE (s.units, s.free, s.free_from, s.free_prices, s.held)
+        IS DISTINCT FROM (coalesce(c.units, 0), coalesce(c.free, 0), c.free_from, coalesce(c.free_prices, '{{}}'),
+            coalesce(c.held, 0))
+    OR (s.city_key, s.published, s.created_at, s.organization_id)
+        IS DISTINCT FROM (lower(p.city), p.published, p.created_at, p.organization_id)
+    OR s.free_prices_brief
+        IS DISTINCT FROM CASE WHEN (SELECT count(*) FROM unnest(s.free_prices)) <= 32 THEN s.free_prices END
+"""
+
+
+async def stock_drift(session: AsyncSession) -> int:
+    """How many `unit_stock` rows differ from what the units and projects say now (0: exact)."""
+    drift = await session.scalar(text(_STOCK_DRIFT))
+    await session.commit()
+    return int(drift or 0)

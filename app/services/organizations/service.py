@@ -164,7 +164,7 @@ def standing(login: CTE, organization_id: Any) -> Select[Any]:
     organization exists (`standing_organization_id`), with the login's role there (`standing_role`,
     NULL for none) and clinical role (`standing_clinical_role`), whether its MFA policy holds the
     login back (`standing_held_back`) and whether the login is a platform admin
-    (`standing_is_admin`). `check_standing` reads the row."""
+    (`standing_is_admin`). `check_standing` and `standing_is_staff` read the row."""
     return (
         select(
             Organization.id.label("standing_organization_id"),
@@ -189,6 +189,14 @@ def check_standing(
     role = row["standing_role"]
     membership = (MemberRole(role), bool(row["standing_held_back"])) if role is not None else None
     return _judge(is_admin=bool(row["standing_is_admin"]), membership=membership, minimum=minimum, refusal=refusal)
+
+
+def standing_is_staff(row: Mapping[str, Any]) -> bool:
+    """`is_staff`'s answer from a `standing` row: a platform admin, or a member whom the
+    organization's MFA policy does not hold back."""
+    if row["standing_is_admin"]:
+        return True
+    return row["standing_role"] is not None and not row["standing_held_back"]
 
 
 async def require_staff(

@@ -7,7 +7,8 @@ join here when `require_org_role` takes them.
 - `ProjectStaff`, `UnitStaff`, `MilestoneStaff`: routes of a project (or its unit, milestone) that
   only the builder's members (or an admin) use; 404 for a project the caller cannot see, 403 for
   one they can.
-- `Viewer`: the signed-in user if a token is sent, else None (public reads that show staff more).
+- `Viewer`: the signed-in user if a token is sent, else None (public reads that show staff more);
+  `ViewerClaims`: its token's claims only, for the hot reads that check the login in their statement.
 - `Now`: the clock, replaced in tests.
 """
 
@@ -20,7 +21,7 @@ from fastapi import Depends, Request
 
 from app.core.database import SessionDep
 from app.core.errors import NotAuthenticated, PermissionDenied
-from app.core.security import InvalidToken, TokenSigner
+from app.core.security import AccessClaims, InvalidToken, TokenSigner
 from app.services.auth import service as auth_service
 from app.services.auth.dependencies import CurrentUser
 from app.services.organizations.dependencies import OrgAccess, require_org_role
@@ -39,16 +40,26 @@ async def get_now() -> datetime:
 Now = Annotated[datetime, Depends(get_now)]
 
 
-async def get_viewer(request: Request, session: SessionDep) -> User | None:
-    """The caller of a public read: None without a token, 401 for a bad one."""
+async def get_viewer_claims(request: Request) -> AccessClaims | None:
+    """The access token's claims on a public read (no database read): None without a token, 401
+    for a bad one. Whether its login is still open is the read's own statement to check."""
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if not token or scheme.lower() != "bearer":
         return None
     signer: TokenSigner = request.app.state.signer
     try:
-        claims = signer.verify_access(token)
+        return signer.verify_access(token)
     except InvalidToken as exc:
         raise NotAuthenticated("The access token is invalid or expired.") from exc
+
+
+ViewerClaims = Annotated[AccessClaims | None, Depends(get_viewer_claims)]
+
+
+async def get_viewer(claims: ViewerClaims, session: SessionDep) -> User | None:
+    """The caller of a public read: None without a token, 401 for a bad one or an ended login."""
+    if claims is None:
+        return None
     user = await auth_service.get_user_for_access(session, claims=claims)
     if user is None:
         raise NotAuthenticated("The login has ended.")

@@ -26,7 +26,8 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, NUMMULTIRANGE
+from sqlalchemy.dialects.postgresql.ranges import Range
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.database import Base, TimestampMixin
@@ -53,6 +54,10 @@ class UnitType(StrEnum):
     office = "office"
     retail = "retail"
     parking = "parking"
+
+
+# The bedroom counts a unit may have (its check constraint).
+BEDROOMS = range(0, 21)
 
 
 class UnitStatus(StrEnum):
@@ -137,27 +142,28 @@ class Unit(TimestampMixin, Base):
     __table_args__ = (
         CheckConstraint("type IN ('apartment', 'villa', 'house', 'plot', 'office', 'retail', 'parking')", name="type"),
         CheckConstraint("floor BETWEEN -5 AND 200", name="floor"),
-        CheckConstraint("bedrooms BETWEEN 0 AND 20", name="bedrooms"),
+        CheckConstraint(f"bedrooms BETWEEN {BEDROOMS[0]} AND {BEDROOMS[-1]}", name="bedrooms"),
         CheckConstraint("area_m2 > 0", name="area_m2"),
         CheckConstraint("price > 0", name="price"),
         CheckConstraint("sale_status IN ('reserved', 'sold')", name="sale_status"),
         CheckConstraint("(sale_status IS NULL) = (booking_id IS NULL)", name="booking"),
         CheckConstraint("(hold_id IS NULL) = (held_until IS NULL)", name="hold"),
         Index("ix_units_project_id_code", "project_id", func.lower(text("code")), unique=True),
-        # A project's figures (units, available, lowest price) by an index-only scan.
+        # A project's units of one size, counted for `unit_stock` (and a project's counts by
+        # status) by an index-only scan.
         Index(
-            "ix_units_project_id_covering",
-            "project_id",
-            postgresql_include=["price", "sale_status", "held_until"],
-        ),
-        # The public search: does a project have an available unit of this size and price?
-        Index(
-            "ix_units_project_id_bedrooms_price_unsold",
+            "ix_units_project_id_bedrooms",
             "project_id",
             "bedrooms",
-            "price",
-            postgresql_include=["held_until"],  # the running-hold test without a heap visit
-            postgresql_where=text("sale_status IS NULL"),
+            postgresql_include=["price", "sale_status", "held_until"],
+        ),
+        # The units under a hold, running or lapsed: the few that `unit_stock` cannot answer for.
+        Index(
+            "ix_units_project_id_held",
+            "project_id",
+            "bedrooms",
+            postgresql_include=["price", "held_until"],
+            postgresql_where=text("held_until IS NOT NULL AND sale_status IS NULL"),
         ),
     )
 
@@ -178,3 +184,66 @@ class Unit(TimestampMixin, Base):
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )
+
+
+# How many prices `unit_stock.free_prices_brief` carries at most: an index row has a size limit
+# (~2.7 kB), and 32 points of a multirange take ~700 bytes.
+BRIEF_PRICES = 32
+
+
+class UnitStock(Base):
+    """A project's unsold units of one size, kept for the public search: one row per project and
+    bedroom count, written by triggers on `units` in the statement that changes a unit (migration
+    0022), so whoever writes (a hold, a booking, the demo seeder, a manual fix) it stays exact.
+
+    `free` units are unsold with no hold recorded; their prices are `free_prices` (a multirange of
+    points, so "a free unit priced within [a, b]" is one `&&`), the lowest `free_from`.
+    `free_prices_brief` is the same multirange when it has at most `BRIEF_PRICES` prices (else
+    NULL), for the search index to carry. `held` units are unsold with a hold recorded on the row,
+    running or lapsed: whether a lapsed one is available again depends on the clock, so reads look
+    those few up in `units` (`ix_units_project_id_held`). The project's city, publication and age
+    are copied here so that one index range answers a city's search; a trigger on `projects` keeps
+    the copies.
+    """
+
+    __tablename__ = "unit_stock"
+    __table_args__ = (
+        # The search: a size's projects in a city (or in all), newest first, with their free prices;
+        # a search of every size reads one range per size (`bedrooms IN (0, ..., 20)`).
+        Index(
+            "ix_unit_stock_bedrooms_city_key_created_at",
+            "bedrooms",
+            "city_key",
+            "created_at",
+            "project_id",
+            postgresql_include=["published", "organization_id", "free_prices_brief", "held"],
+        ),
+        # The search's rows whose prices are too many for the index's brief copy.
+        Index(
+            "ix_unit_stock_bedrooms_city_key_many_prices",
+            "bedrooms",
+            "city_key",
+            postgresql_where=text("free_prices_brief IS NULL"),
+        ),
+        # The search's rows with units under a hold (running or lapsed).
+        Index("ix_unit_stock_bedrooms_city_key_held", "bedrooms", "city_key", postgresql_where=text("held > 0")),
+        # A project's figures (units, available, lowest price) by an index-only scan.
+        Index(
+            "ix_unit_stock_project_id_figures",
+            "project_id",
+            postgresql_include=["units", "free", "free_from", "held"],
+        ),
+    )
+
+    project_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True)
+    bedrooms: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organization_id: Mapped[uuid.UUID] = mapped_column()
+    city_key: Mapped[str] = mapped_column(String(100))  # lower(projects.city)
+    published: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))  # the project's
+    units: Mapped[int] = mapped_column(Integer)
+    free: Mapped[int] = mapped_column(Integer)
+    free_from: Mapped[Decimal | None] = mapped_column(MONEY)
+    free_prices: Mapped[list[Range[Decimal]]] = mapped_column(NUMMULTIRANGE)
+    free_prices_brief: Mapped[list[Range[Decimal]] | None] = mapped_column(NUMMULTIRANGE)
+    held: Mapped[int] = mapped_column(Integer)

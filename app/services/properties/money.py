@@ -11,6 +11,7 @@ from decimal import ROUND_DOWN, Decimal
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, WithJsonSchema
+from sqlalchemy import ColumnElement, Text, case, cast, func, literal
 
 from app.core.errors import InvalidInput
 
@@ -91,3 +92,17 @@ def split(total: Decimal, percents: list[Decimal], currency: str) -> list[Decima
     they sum to `total` exactly."""
     shares = [share(total, percent, currency) for percent in percents[:-1]]
     return [*shares, total - sum(shares, Decimal(0))]
+
+
+def minor_digits_sql(currency: Any) -> ColumnElement[int]:
+    """`MINOR_DIGITS[currency]` in SQL."""
+    exceptions = [
+        (currency.in_([literal(code) for code, n in sorted(_MINOR_DIGITS_EXCEPTIONS.items()) if n == digits]), digits)
+        for digits in sorted(set(_MINOR_DIGITS_EXCEPTIONS.values()))
+    ]
+    return case(*exceptions, else_=2)
+
+
+def sql_text(amount: Any, currency: Any) -> ColumnElement[str]:
+    """`fmt` in SQL, for bodies PostgreSQL writes: exactly the currency's minor digits (NULL stays NULL)."""
+    return cast(func.round(amount, minor_digits_sql(currency)), Text)

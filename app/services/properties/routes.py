@@ -3,9 +3,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
 
-from app.core.database import SessionDep
+from app.core.database import EngineDep, SessionDep
 from app.core.dependencies import PageDep
-from app.core.schemas import Page, json_response
+from app.core.schemas import Page, page_response
 from app.services.organizations.dependencies import GATE_RESPONSES
 from app.services.properties import milestones as milestones_service
 from app.services.properties import money
@@ -19,6 +19,7 @@ from app.services.properties.dependencies import (
     PropertyWriter,
     UnitStaff,
     Viewer,
+    ViewerClaims,
 )
 from app.services.properties.models import ProjectStatus, UnitStatus, UnitType
 from app.services.properties.schemas import (
@@ -71,9 +72,9 @@ async def create_project(data: ProjectCreate, access: PropertyWriter, session: S
 
 @router.get("/projects", response_model=Page[ProjectRead])
 async def list_projects(
-    session: SessionDep,
+    engine: EngineDep,
     page: PageDep,
-    viewer: Viewer,
+    viewer: ViewerClaims,
     now: Now,
     organization_id: uuid.UUID | None = None,
     city: Annotated[str | None, Query(max_length=100, description="Any case")] = None,
@@ -98,9 +99,9 @@ async def list_projects(
         bedrooms=bedrooms,
     )
     items, total = await properties_service.search_projects(
-        session, viewer=viewer, filters=filters, now=now, offset=page.offset, limit=page.size
+        engine, claims=viewer, filters=filters, now=now, offset=page.offset, limit=page.size
     )
-    return json_response(Page.build(items, total=total, page=page.page, size=page.size))
+    return page_response(items, total=total, page=page.page, size=page.size)
 
 
 @router.get("/projects/{project_id}", responses={404: {"description": "`not_found`"}})
@@ -138,9 +139,9 @@ async def create_unit(data: UnitCreate, access: ProjectStaff, session: SessionDe
 )
 async def list_units(
     project_id: uuid.UUID,
-    session: SessionDep,
+    engine: EngineDep,
     page: PageDep,
-    viewer: Viewer,
+    viewer: ViewerClaims,
     now: Now,
     status_: Annotated[UnitStatus | None, Query(alias="status")] = None,
     type_: Annotated[UnitType | None, Query(alias="type")] = None,
@@ -149,14 +150,13 @@ async def list_units(
     max_price: PriceQuery = None,
 ) -> Response:
     """Public: a published project's units by code, with their status now."""
-    project = await properties_service.get_visible_project(session, project_id=project_id, viewer=viewer)
     filters = properties_service.UnitFilters(
         status=status_, type=type_, bedrooms=bedrooms, min_price=min_price, max_price=max_price
     )
     items, total = await properties_service.list_units(
-        session, project=project, filters=filters, now=now, offset=page.offset, limit=page.size
+        engine, claims=viewer, project_id=project_id, filters=filters, now=now, offset=page.offset, limit=page.size
     )
-    return json_response(Page.build(items, total=total, page=page.page, size=page.size))
+    return page_response(items, total=total, page=page.page, size=page.size)
 
 
 @router.get("/units/{unit_id}", responses={404: {"description": "`not_found`"}})

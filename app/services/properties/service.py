@@ -4,14 +4,18 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from app.core import paging
+from app.core import paging, prepared
+from app.core.errors import NotAuthenticated
+from app.core.security import AccessClaims
+from app.services.auth import service as auth_service
 from app.services.organizations import service as organizations_service
 from app.services.organizations.models import Organization
 from app.services.properties import money, queries
@@ -155,29 +159,44 @@ async def update_project(session: AsyncSession, *, project: Project, data: Proje
 
 
 async def search_projects(
-    session: AsyncSession, *, viewer: User | None, filters: ProjectFilters, now: datetime, offset: int, limit: int
-) -> tuple[list[ProjectRead], int]:
-    query = select(Project).where(queries.visible_projects(viewer))
-    if filters.organization_id is not None:
-        query = query.where(Project.organization_id == filters.organization_id)
-    if filters.city:
-        query = query.where(func.lower(Project.city) == filters.city.lower())
-    if filters.status is not None:
-        query = query.where(Project.status == filters.status)
-    if filters.q:
-        pattern = paging.contains(filters.q)
-        query = query.where(
-            or_(Project.name.ilike(pattern), Project.city.ilike(pattern), Project.address.ilike(pattern))
-        )
-    unit_filters = queries.price_filters(
-        min_price=filters.min_price, max_price=filters.max_price, bedrooms=filters.bedrooms
+    engine: AsyncEngine, *, claims: AccessClaims | None, filters: ProjectFilters, now: datetime, offset: int, limit: int
+) -> tuple[str, int]:
+    """The public search's page, newest first, as JSON text of `ProjectRead` bodies, and the total:
+    published projects, and for a signed-in caller the drafts of their organizations too (all of
+    them for an admin). One round trip, the login check included (two for a page past the last)."""
+    shape = queries.SearchShape(
+        organization=filters.organization_id is not None,
+        city=bool(filters.city),
+        status=filters.status is not None,
+        q=bool(filters.q),
+        bedrooms=filters.bedrooms is not None,
+        price=filters.min_price is not None or filters.max_price is not None,
     )
-    if unit_filters:
-        query = query.where(queries.has_available_unit(now, unit_filters))
-    rows = (await session.execute(queries.page_with_stats(query, now=now, offset=offset, limit=limit))).all()
-    total = rows[0].total if rows else (0 if offset == 0 else await paging.count(session, query))
-    reads = [project_read(row[0], row.units_total, row.units_available, row.price_from, row.progress) for row in rows]
-    return reads, total
+    params: dict[str, Any] = {
+        "organization_id": filters.organization_id,
+        "city_key": filters.city.lower() if filters.city else None,
+        "status": filters.status.value if filters.status else None,
+        "pattern": paging.contains(filters.q) if filters.q else None,
+        "bedrooms": filters.bedrooms,
+        "min_price": filters.min_price,
+        "max_price": filters.max_price,
+        "now": now,
+        "offset": offset,
+        "limit": limit,
+    }
+    signed_in = claims is not None
+    login = auth_service.login_parameters(claims) if claims is not None else {}
+    row = await prepared.fetchrow(engine, queries.search_statement(shape, signed_in=signed_in), **params, **login)
+    if row is None:
+        raise NotAuthenticated("The login has ended.")
+    items, total = row["items"], row["total"]
+    if items is None and offset > 0:  # a page past the last: the count alone
+        statement = queries.search_statement(shape, signed_in=signed_in, page=False)
+        row = await prepared.fetchrow(engine, statement, **params, **login)
+        if row is None:
+            raise NotAuthenticated("The login has ended.")
+        total = row["total"]
+    return items or "", total or 0
 
 
 def project_read(
@@ -260,20 +279,48 @@ async def update_unit(session: AsyncSession, *, unit: Unit, project: Project, da
 
 
 async def list_units(
-    session: AsyncSession, *, project: Project, filters: UnitFilters, now: datetime, offset: int, limit: int
-) -> tuple[list[UnitRead], int]:
-    query = select(Unit).where(
-        Unit.project_id == project.id,
-        *queries.price_filters(min_price=filters.min_price, max_price=filters.max_price, bedrooms=filters.bedrooms),
+    engine: AsyncEngine,
+    *,
+    claims: AccessClaims | None,
+    project_id: uuid.UUID,
+    filters: UnitFilters,
+    now: datetime,
+    offset: int,
+    limit: int,
+) -> tuple[str, int]:
+    """A project's units by code with their status at `now`, as JSON text of `UnitRead` bodies,
+    and the total: a published project's, or a draft's for its staff (404 to anyone else). One
+    round trip, the login check and the staff check included."""
+    shape = queries.UnitsShape(
+        status=filters.status is not None,
+        type=filters.type is not None,
+        bedrooms=filters.bedrooms is not None,
+        min_price=filters.min_price is not None,
+        max_price=filters.max_price is not None,
     )
-    if filters.type is not None:
-        query = query.where(Unit.type == filters.type)
-    if filters.status is not None:
-        query = query.where(queries.unit_status(now) == filters.status.value)
-    page = query.add_columns(func.count().over().label("total")).order_by(Unit.code, Unit.id)
-    rows = (await session.execute(page.offset(offset).limit(limit))).all()
-    total = rows[0].total if rows else (0 if offset == 0 else await paging.count(session, query))
-    return [unit_read(row[0], project, now=now) for row in rows], total
+    params: dict[str, Any] = {
+        "project_id": project_id,
+        "status": filters.status.value if filters.status else None,
+        "type": filters.type,
+        "bedrooms": filters.bedrooms,
+        "min_price": filters.min_price,
+        "max_price": filters.max_price,
+        "now": now,
+        "offset": offset,
+        "limit": limit,
+    }
+    if claims is None:
+        row = await prepared.fetchrow(engine, queries.units_statement(shape, signed_in=False), **params)
+        if row is None:
+            raise ProjectNotFound()
+    else:
+        statement = queries.units_statement(shape, signed_in=True)
+        row = await prepared.fetchrow(engine, statement, **params, **auth_service.login_parameters(claims))
+        if row is None:
+            raise NotAuthenticated("The login has ended.")
+        if row["project_id"] is None or not (row["published"] or organizations_service.standing_is_staff(row)):
+            raise ProjectNotFound()
+    return row["items"], row["total"]
 
 
 async def unit_counts(session: AsyncSession, *, project: Project, now: datetime) -> dict[UnitStatus, int]:
