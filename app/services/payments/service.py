@@ -112,8 +112,12 @@ async def get_visible(session: AsyncSession, *, payment_id: uuid.UUID, user: Use
 
 
 async def to_reads(session: AsyncSession, payments: Sequence[Payment]) -> list[PaymentRead]:
+    # In the order the payment filled them: by due date (undated milestone lines last), then position.
     rows = await session.scalars(
-        select(PaymentAllocation).where(PaymentAllocation.payment_id.in_([p.id for p in payments]))
+        select(PaymentAllocation)
+        .join(Instalment, Instalment.id == PaymentAllocation.instalment_id)
+        .where(PaymentAllocation.payment_id.in_([p.id for p in payments]))
+        .order_by(Instalment.due_on.asc().nulls_last(), Instalment.position)
     )
     allocations: dict[uuid.UUID, list[PaymentAllocation]] = {p.id: [] for p in payments}
     for row in rows:
