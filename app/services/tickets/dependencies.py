@@ -31,11 +31,9 @@ from app.services.organizations.models import MemberRole
 
 # Members reading an organization's tickets, reports and SLA settings.
 TicketReader = Annotated[OrgAccess, require_org_role(MemberRole.staff, scope=Scope.tickets_read)]
-# The same gate on the queue's hot path: the token's claims (the statement checks the login and the
-# membership) or a key holding `tickets:read`.
-TicketQueueAccess = Annotated[AccessClaims | ApiKeyPrincipal, require_access(Scope.tickets_read)]
-# A ticket's read, its hot path too: the statement decides requester, member or 404.
-TicketReadAccess = TicketQueueAccess
+# The hot paths (the queue, a ticket's read): the token's claims, whose login, membership or
+# requester the statement checks, or a key holding `tickets:read`.
+TicketHotReader = Annotated[AccessClaims | ApiKeyPrincipal, require_access(Scope.tickets_read)]
 # Owners and managers changing categories and the SLA.
 HelpdeskManager = Annotated[OrgAccess, require_org_role(MemberRole.manager, scope=Scope.tickets_write)]
 # Anyone signed in, on routes reached by a category's id (members, admins: the service checks).

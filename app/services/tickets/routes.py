@@ -20,8 +20,7 @@ from app.services.tickets import service as tickets_service
 from app.services.tickets.dependencies import (
     HelpdeskManager,
     Now,
-    TicketQueueAccess,
-    TicketReadAccess,
+    TicketHotReader,
     TicketReader,
     TicketSender,
     TicketUser,
@@ -130,7 +129,7 @@ async def list_my_tickets(
 )
 async def list_organization_tickets(
     organization_id: uuid.UUID,
-    caller: TicketQueueAccess,
+    caller: TicketHotReader,
     engine: EngineDep,
     page: PageDep,
     now: Now,
@@ -178,7 +177,7 @@ async def list_organization_tickets(
 
 
 @router.get("/tickets/{ticket_id}", response_model=TicketRead | TicketRequesterRead, responses=_TICKET)
-async def get_ticket(ticket_id: uuid.UUID, caller: TicketReadAccess, engine: EngineDep) -> Response:
+async def get_ticket(ticket_id: uuid.UUID, caller: TicketHotReader, engine: EngineDep) -> Response:
     """The requester (their view: no tags, due times or breach flags), members, admins and the
     organization's API keys with `tickets:read`."""
     body = await tickets_service.read_json(engine, caller=caller, ticket_id=ticket_id)

@@ -170,16 +170,17 @@ async def read_json(engine: AsyncEngine, *, caller: AccessClaims | ApiKeyPrincip
         row = await prepared.fetchrow(
             engine, tickets_queries.READ_FOR_KEY, ticket_id=ticket_id, organization_id=caller.organization_id
         )
+        visible = row is not None
     else:
         row = await prepared.fetchrow(
             engine, tickets_queries.READ, ticket_id=ticket_id, **auth_service.login_parameters(caller)
         )
         if row is None:
             raise LoginEnded()
-        if row["body"] is None or not (row["member"] or row["requester"]):
-            raise TicketNotFound()
-    if row is None or row["body"] is None:
+        visible = row["body"] is not None and (row["member"] or row["requester"])
+    if not visible:
         raise TicketNotFound()
+    assert row is not None
     body: str = row["body"]
     return body
 
