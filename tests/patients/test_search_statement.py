@@ -188,5 +188,7 @@ async def test_the_search_statement_is_planned_once_and_served_by_the_indexes(
     plan = "\n".join(line[0] for line in await raw.fetch(f"EXPLAIN EXECUTE {name}({literals})"))
     assert "ix_patients_full_name_trgm" in plan, plan
     assert "patients_organization_id_mrn_key" in plan, plan
-    assert "Seq Scan" not in plan, plan
+    # The login's and the organization's rows are a handful here, so the planner may scan them;
+    # the patients must never be.
+    assert "Seq Scan on patients" not in plan, plan
     assert plan.count("Bitmap Heap Scan on patients") == 1, plan
