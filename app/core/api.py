@@ -19,7 +19,7 @@ from sqlalchemy.exc import DBAPIError, EmulatedDBAPIException
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.core import health, metrics, migrations, openapi, route_index
+from app.core import health, metrics, migrations, openapi, param_cache, route_index
 from app.core.body_limit import JsonBodyLimitMiddleware
 from app.core.database import (
     DATABASE_RETRY_AFTER_SECONDS,
@@ -239,5 +239,6 @@ def create_app(
     for router in routers:
         app.include_router(router, prefix=API_PREFIX)
     route_index.install(app)
+    param_cache.install()
     openapi.install(app, routers, prefix=API_PREFIX)
     return app

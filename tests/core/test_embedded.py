@@ -106,6 +106,15 @@ def test_a_holder_killed_beside_a_live_one_is_forgotten_when_the_live_one_leaves
         embedded.stop(data_dir)
 
 
+def _command_line(process: psutil.Process) -> str:
+    """A child's command line; "" for one that has just ended (a zombie until `serve` reaps it,
+    as `pg_ctl` and `initdb` are while the server starts)."""
+    try:
+        return " ".join(process.cmdline())
+    except psutil.Error:
+        return ""
+
+
 def test_serve_workers_hold_the_server_so_killing_serve_never_stops_it_under_them(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     port = free_port()
@@ -125,7 +134,7 @@ def test_serve_workers_hold_the_server_so_killing_serve_never_stops_it_under_the
 
         def workers_hold_it() -> bool:
             assert serve.poll() is None, log.read_text()[-3000:]
-            workers[:] = [p for p in psutil.Process(serve.pid).children() if "spawn" in " ".join(p.cmdline())]
+            workers[:] = [p for p in psutil.Process(serve.pid).children() if "spawn" in _command_line(p)]
             return len(workers) == 2 and {w.pid for w in workers} <= set(_holders(data_dir))
 
         _wait_for(workers_hold_it, "the workers did not join the embedded server", timeout=180)
