@@ -353,3 +353,31 @@ async def test_ticket_read_in_one_statement_for_people_and_keys(
     logout = await client.post("/auth/logout", json={"refresh_token": desk.requester.refresh_token})
     assert logout.status_code == 204
     assert_problem(await client.get(url, headers=desk.requester.headers), 401, "not_authenticated")
+
+
+async def test_the_mfa_policy_holds_back_members_on_tickets_reached_by_id(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    """While the organization requires MFA, a member without it gets 403 `mfa_required` on its
+    tickets (the hot read and the ORM routes alike) and keeps the requester's view of a ticket
+    they filed themselves; admins act as admins."""
+    desk = await create_desk(client, session)
+    theirs = await open_ticket(client, desk)
+    own = await open_ticket(client, desk, by=desk.org.staff)
+    await session.execute(update(Organization).where(Organization.id == desk.org.id).values(require_mfa=True))
+    await session.commit()
+    staff = desk.org.staff.headers
+
+    url = f"/tickets/{theirs['id']}"
+    assert_problem(await client.get(url, headers=staff), 403, "mfa_required")
+    assert_problem(await client.get(f"{url}/history", headers=staff), 403, "mfa_required")
+    assert_problem(await client.patch(url, headers=staff, json={"priority": "high"}), 403, "mfa_required")
+    assert_problem(await move(client, theirs["id"], desk.org.staff, "solved"), 403, "mfa_required")
+    as_requester = await client.get(f"/tickets/{own['id']}", headers=staff)
+    assert as_requester.status_code == 200, as_requester.text
+    assert not set(REQUESTER_HIDDEN) & set(as_requester.json())
+    assert_problem(
+        await client.patch(f"/tickets/{own['id']}", headers=staff, json={"priority": "high"}), 403, "mfa_required"
+    )
+    assert set(REQUESTER_HIDDEN) <= set((await client.get(url, headers=desk.org.admin.headers)).json())
+    assert (await client.get(url, headers=desk.requester.headers)).status_code == 200

@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     Uuid,
+    and_,
     bindparam,
     case,
     cast,
@@ -36,7 +37,7 @@ from app.core.json_sql import json_object
 from app.core.prepared import Prepared
 from app.services.auth import service as auth_service
 from app.services.organizations import service as organizations_service
-from app.services.organizations.models import Membership
+from app.services.organizations.models import Membership, Organization
 from app.services.tickets.models import Ticket
 from app.services.tickets.schemas import TicketRead, TicketRequesterRead
 
@@ -140,15 +141,21 @@ def page_statement(shape: Shape, *, signed_in: bool) -> Prepared:
 def _read(login: CTE) -> Select[Any]:
     """A ticket's body as the login may see it: the member view for the organization's members
     and admins, the requester view otherwise (the caller checks that the requester is the user).
+    A member whom the organization's MFA policy holds back (`held_back`) gets the requester view.
     Parameter: `ticket_id`."""
-    member = or_(
-        login.c.is_admin,
-        exists().where(Membership.organization_id == Ticket.organization_id, Membership.user_id == login.c.id),
+    membership = exists().where(Membership.organization_id == Ticket.organization_id, Membership.user_id == login.c.id)
+    held_back = and_(
+        ~login.c.is_admin,
+        ~login.c.mfa_enabled,
+        membership,
+        select(Organization.require_mfa).where(Organization.id == Ticket.organization_id).scalar_subquery(),
     )
+    member = or_(login.c.is_admin, and_(membership, ~held_back))
     return select(
         case((member, BODY_JSON), else_=REQUESTER_JSON).label("body"),
         member.label("member"),
         (Ticket.requester_id == login.c.id).label("requester"),
+        held_back.label("held_back"),
     ).where(Ticket.id == bindparam("ticket_id", type_=Uuid))
 
 

@@ -29,6 +29,7 @@ from app.services.chat import service as chat_service
 from app.services.chat.models import ChatMessage, Conversation, ConversationStatus
 from app.services.chat.schemas import ConversationCreate, MessageRead
 from app.services.documents import service as documents_service
+from app.services.mfa.errors import MfaRequired
 from app.services.notifications import service as notifications_service
 from app.services.notifications.models import OutboxEmail
 from app.services.organizations import service as organizations_service
@@ -115,6 +116,7 @@ class Access:
 
     ticket: Ticket
     is_member: bool
+    held_back: bool = False  # a member of the organization, held back by its MFA policy
 
     def view(self) -> TicketRead | TicketRequesterRead:
         return to_view(self.ticket, member=self.is_member)
@@ -129,17 +131,10 @@ def to_view(ticket: Ticket, *, member: bool) -> TicketRead | TicketRequesterRead
 # --- access -------------------------------------------------------------------------------------
 
 
-def _member_of(organization_id: Any, user_id: uuid.UUID) -> Any:
-    return (
-        select(Membership.role)
-        .where(Membership.organization_id == organization_id, Membership.user_id == user_id)
-        .scalar_subquery()
-    )
-
-
 async def load(session: AsyncSession, *, caller: Caller, ticket_id: uuid.UUID, lock: bool = False) -> Access:
     """The ticket as `caller` may see it; TicketNotFound for anyone who may not (another
-    organization's key too)."""
+    organization's key too). A member whom the organization's MFA policy holds back sees only
+    the tickets they filed, as their requester, and gets 403 `mfa_required` for the others."""
     if isinstance(caller, ApiKeyPrincipal):
         by_key = select(Ticket).where(Ticket.id == ticket_id, Ticket.organization_id == caller.organization_id)
         if lock:
@@ -149,17 +144,25 @@ async def load(session: AsyncSession, *, caller: Caller, ticket_id: uuid.UUID, l
             raise TicketNotFound()
         return Access(ticket=ticket, is_member=True)
     user = caller
-    query = select(Ticket, _member_of(Ticket.organization_id, user.id)).where(Ticket.id == ticket_id)
+    query = (
+        select(Ticket, Membership.role, Organization.require_mfa)
+        .join(Organization, Organization.id == Ticket.organization_id)
+        .outerjoin(
+            Membership, sa.and_(Membership.organization_id == Ticket.organization_id, Membership.user_id == user.id)
+        )
+        .where(Ticket.id == ticket_id)
+    )
     if lock:
         query = query.with_for_update(of=Ticket)
     row = (await session.execute(query.execution_options(populate_existing=True))).one_or_none()
     if row is None:
         raise TicketNotFound()
-    ticket, role = row
-    is_member = role is not None or user.role == Role.admin
+    ticket, role, require_mfa = row
+    held_back = role is not None and require_mfa and not user.mfa_enabled and user.role != Role.admin
+    is_member = user.role == Role.admin or (role is not None and not held_back)
     if not is_member and ticket.requester_id != user.id:
-        raise TicketNotFound()
-    return Access(ticket=ticket, is_member=is_member)
+        raise MfaRequired() if held_back else TicketNotFound()
+    return Access(ticket=ticket, is_member=is_member, held_back=held_back)
 
 
 async def read_json(engine: AsyncEngine, *, caller: AccessClaims | ApiKeyPrincipal, ticket_id: uuid.UUID) -> str:
@@ -178,6 +181,8 @@ async def read_json(engine: AsyncEngine, *, caller: AccessClaims | ApiKeyPrincip
         if row is None:
             raise LoginEnded()
         visible = row["body"] is not None and (row["member"] or row["requester"])
+        if not visible and row["held_back"]:
+            raise MfaRequired()
     if not visible:
         raise TicketNotFound()
     assert row is not None
@@ -188,6 +193,8 @@ async def read_json(engine: AsyncEngine, *, caller: AccessClaims | ApiKeyPrincip
 async def load_for_member(session: AsyncSession, *, caller: Caller, ticket_id: uuid.UUID, lock: bool = False) -> Ticket:
     """Members' actions: the requester gets 403 (the ticket exists for them), others 404."""
     access = await load(session, caller=caller, ticket_id=ticket_id, lock=lock)
+    if access.held_back:
+        raise MfaRequired()
     if not access.is_member:
         raise PermissionDenied("Only the organization's members may do this.")
     return access.ticket
