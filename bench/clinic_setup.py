@@ -3,7 +3,8 @@
 Runs after bench/lib/pg.sh has started the throwaway cluster and loaded the baseline's tables into
 its `postgres` database (BENCH_DSN). Creates a database `queueless_clinic` in the same cluster,
 migrates it and seeds it in SQL, loading first and indexing after: the indexes and keys of
-`patients` and `medical_entries` (and the foreign keys that point at them) are dropped, the rows go
+`patients`, `patient_name_suffixes` (filled by the triggers on `patients`, in the same statement)
+and `medical_entries` (and the foreign keys that point at them) are dropped, the rows go
 in with `INSERT … SELECT … generate_series`, and everything dropped is made again from its own
 definition (`pg_get_indexdef`, `pg_get_constraintdef`), so the load takes minutes, not hours.
 
@@ -48,7 +49,7 @@ CLINIC_ID = uuid.UUID("00000000-0000-4000-8000-c11c00000001")
 DOCTOR_ID = uuid.UUID("00000000-0000-4000-8000-d0c000000001")
 PATIENT_IDS = "00000000-0000-4000-8000-"
 FIRST_PATIENT = 100_000_000_001  # the last 12 digits of patient 1's id
-TABLES = ("patients", "medical_entries")
+TABLES = ("patients", "patient_name_suffixes", "medical_entries")
 
 PREFIXES = (
     "Adel", "Bran", "Carl", "Dorn", "Eber", "Falk", "Gold", "Hart", "Isen", "Jung", "Kron", "Lind", "Mar", "Nord",
@@ -152,7 +153,7 @@ async def seed(url: str, patients: int) -> None:
             for row in reversed(definitions):
                 await conn.execute(row["make"])
             step = _timed(f"{len(definitions)} indexes and keys made again", step)
-        await conn.execute("VACUUM ANALYZE patients, medical_entries")
+        await conn.execute(f"VACUUM ANALYZE {', '.join(TABLES)}")
         _timed("VACUUM ANALYZE", step)
     finally:
         await conn.close()

@@ -146,3 +146,32 @@ def test_unit_stock_is_counted_from_a_populated_database(scratch_database: str) 
 def test_migrations_have_a_single_head() -> None:
     # `alembic upgrade head` (the documented command) refuses to run with several heads.
     assert len(head_revisions()) == 1
+
+
+async def _name_suffixes(url: str, *, insert: bool) -> list[tuple[object, ...]]:
+    """A clinic's patient (`insert`) and its `patient_name_suffixes` rows."""
+    conn = await asyncpg.connect(_libpq(url))
+    try:
+        if insert:
+            clinic_id = uuid.uuid4()
+            await conn.execute(
+                "INSERT INTO organizations (id, name, kind, timezone) VALUES ($1, 'C', 'clinic', 'UTC')", clinic_id
+            )
+            await conn.execute(
+                "INSERT INTO patients (id, organization_id, mrn, full_name) VALUES ($1, $2, 'M1', 'Ann Lee')",
+                uuid.uuid4(),
+                clinic_id,
+            )
+        rows = await conn.fetch("SELECT suffix, full_name, archived FROM patient_name_suffixes ORDER BY 1")
+        return [tuple(row) for row in rows]
+    finally:
+        await conn.close()
+
+
+def test_name_suffixes_are_added_for_existing_patients(scratch_database: str) -> None:
+    upgrade_head(scratch_database)
+    kept_by_triggers = asyncio.run(_name_suffixes(scratch_database, insert=True))
+    assert [row[0] for row in kept_by_triggers] == [" lee", "ann lee", "e", "ee", "lee", "n lee", "nn lee"]
+    command.downgrade(alembic_config(scratch_database), "0024-1")
+    upgrade_head(scratch_database)
+    assert asyncio.run(_name_suffixes(scratch_database, insert=False)) == kept_by_triggers

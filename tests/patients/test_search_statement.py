@@ -146,9 +146,10 @@ async def test_the_search_statement_is_planned_once_and_served_by_the_indexes(
     client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
     """The statement the route runs gets a generic plan (planned once per connection, not for every
-    term: its terms are scalar subqueries) that reads the trigram and MRN indexes, and the
-    patients once for both the page and the total, at a scale where a scan would be cheap enough
-    to tempt the planner (see test_search_plan.py)."""
+    term: its terms are scalar subqueries) that reads the name part's range of
+    `ix_patient_name_suffixes` (index only) and the MRN index, once for both the page and the
+    total, at a scale where a scan would be cheap enough to tempt the planner (see
+    test_search_plan.py)."""
     clinic = await create_clinic(client, session)
     wanted = await create_patient(client, clinic, full_name="Augusta Lovelace")
     await session.execute(
@@ -159,7 +160,7 @@ async def test_the_search_statement_is_planned_once_and_served_by_the_indexes(
         ),
         {"org": clinic.id},
     )
-    await session.execute(text("ANALYZE patients"))
+    await session.execute(text("ANALYZE patients, patient_name_suffixes"))
     await session.commit()
     session_id = await session.scalar(select(LoginSession.id).where(LoginSession.user_id == clinic.doctor.id))
     statement = patients_service.search_statement(q=True, phone=False, assigned=False)
@@ -186,9 +187,10 @@ async def test_the_search_statement_is_planned_once_and_served_by_the_indexes(
     assert plans["generic_plans"] >= 2, dict(plans)
     literals = ", ".join(f"'{value}'" for value in arguments)
     plan = "\n".join(line[0] for line in await raw.fetch(f"EXPLAIN EXECUTE {name}({literals})"))
-    assert "ix_patients_full_name_trgm" in plan, plan
+    assert "Index Only Scan using ix_patient_name_suffixes" in plan, plan
     assert "patients_organization_id_mrn_key" in plan, plan
     # The login's and the organization's rows are a handful here, so the planner may scan them;
-    # the patients must never be.
-    assert "Seq Scan on patients" not in plan, plan
+    # the patients and their names' suffixes must never be.
+    assert "Seq Scan on patient" not in plan, plan
+    assert plan.count("ix_patient_name_suffixes") == 1, plan
     assert plan.count("Bitmap Heap Scan on patients") == 1, plan
