@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from sqlalchemy import CTE, ColumnElement, Select, String, Uuid, bindparam, false, func, or_, select
+from sqlalchemy import CTE, JSON, ColumnElement, Select, String, Uuid, bindparam, cast, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.services.appointments import queries
@@ -65,7 +65,7 @@ def _published(statement: Select[Any], *, kind: str, happened: Select[Any], to: 
 
 def _data(columns: Mapping[str, Any], requirements: Any, *extra: Any) -> Any:
     """`{"appointment": <body>, <extra key, value>...}`, built by PostgreSQL."""
-    return func.json_build_object("appointment", queries.body(columns, requirements), *extra)
+    return func.json_build_object("appointment", cast(queries.body(columns, requirements), JSON), *extra)
 
 
 def booked(statement: Select[Any], *, appointment: CTE, to: tuple[Publisher, ...]) -> Select[Any]:

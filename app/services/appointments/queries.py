@@ -12,10 +12,8 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     String,
-    Text,
     Uuid,
     and_,
-    cast,
     column,
     exists,
     false,
@@ -100,7 +98,7 @@ BODY_COLUMNS = (*Appointment.__table__.c, linked_requirements())
 
 
 def body(columns: Mapping[str, Any], requirements: Any) -> ColumnElement[Any]:
-    """The body as a JSON value, from an appointment's columns (the table's, or those a statement's
+    """The body as JSON text, from an appointment's columns (the table's, or those a statement's
     INSERT ... RETURNING gave) and its `requirements` (`linked_requirements`, `new_requirements`)."""
     return json_object(AppointmentRead, {**columns, "requirements": requirements})
 
@@ -109,7 +107,7 @@ def body(columns: Mapping[str, Any], requirements: Any) -> ColumnElement[Any]:
 # writes (same fields, same order, timestamps in the same form; only the spacing differs, and a
 # test holds them equal), for the hot reads: no row decoding, validation or serialization per
 # appointment in Python.
-BODY_JSON = cast(body(dict(Appointment.__table__.c.items()), linked_requirements()), Text).label("body")
+BODY_JSON = body(dict(Appointment.__table__.c.items()), linked_requirements()).label("body")
 
 
 def visible_to(user_id: Any, is_admin: Any) -> ColumnElement[bool]:

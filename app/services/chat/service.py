@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     Boolean,
     ColumnElement,
     String,
@@ -296,7 +297,7 @@ def _send_statement(*, on_behalf: bool = False) -> Any:
         set_={"last_read_message_id": marker.excluded.last_read_message_id, "updated_at": func.now()},
     )
     frame = func.json_build_object(
-        "type", "message", "message", json_object(MessageRead, dict(inserted.c.items()))
+        "type", "message", "message", cast(json_object(MessageRead, dict(inserted.c.items())), JSON)
     )  # fmt: skip
     live = realtime.sent_live(
         inserted.join(conversation, true()), recipients=participants, frame=cast(frame, Text), name="live"

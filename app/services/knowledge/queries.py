@@ -113,7 +113,7 @@ class Shape:
 
 def _body(*, snippet: Any, rank: Any) -> ColumnElement[Any]:
     columns: dict[str, Any] = dict(Article.__table__.c.items())
-    return cast(json_object(ArticleRead, {**columns, "snippet": snippet, "rank": rank}), Text)
+    return json_object(ArticleRead, {**columns, "snippet": snippet, "rank": rank})
 
 
 def _page(shape: Shape, *, member: Any, limit: int) -> Select[Any]:

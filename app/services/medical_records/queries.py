@@ -18,11 +18,9 @@ from sqlalchemy import (
     Integer,
     Select,
     String,
-    Text,
     Uuid,
     and_,
     bindparam,
-    cast,
     column,
     func,
     insert,
@@ -51,7 +49,7 @@ SUCCESSOR = ENTRIES.alias("successor")
 
 # An entry's body as `EntryRead.model_dump_json()` writes it (up to spacing), from `ENTRIES`
 # outer-joined with its `SUCCESSOR` (the version that superseded it).
-BODY_JSON = cast(json_object(EntryRead, {**ENTRIES.c, "superseded_by_id": SUCCESSOR.c.id}), Text)
+BODY_JSON = json_object(EntryRead, {**ENTRIES.c, "superseded_by_id": SUCCESSOR.c.id})
 
 
 def _read_rights() -> Any:

@@ -4,7 +4,7 @@ PostgreSQL (`BODY_JSON`), and the clinic gate of the hot paths (`clinic_standing
 
 from typing import Any
 
-from sqlalchemy import CTE, Text, and_, cast, false, func, or_, select, true
+from sqlalchemy import CTE, and_, false, func, or_, select, true
 
 from app.core.json_sql import json_object
 from app.services.organizations import service as organizations_service
@@ -14,7 +14,7 @@ from app.services.patients.schemas import PatientRead
 from app.services.users.models import User
 
 # A patient's body as `PatientRead.model_dump_json()` writes it (up to spacing).
-BODY_JSON = cast(json_object(PatientRead, dict(Patient.__table__.c.items())), Text)
+BODY_JSON = json_object(PatientRead, dict(Patient.__table__.c.items()))
 
 
 def for_booking(*, patient_id: Any, organization_id: Any, user_id: Any) -> Any:

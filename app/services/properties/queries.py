@@ -291,7 +291,7 @@ def project_body(project: Any, *, units_total: Any, units_available: Any, price_
         "price_from": money.sql_text(price_from, project.c.currency),
         "progress_percent": progress,
     }
-    return cast(json_object(ProjectRead, values), Text)
+    return json_object(ProjectRead, values)
 
 
 def _search_page(shape: SearchShape, login: Any = None) -> Select[Any]:
@@ -363,7 +363,7 @@ def unit_body(unit: Any, currency: Any, now: Any) -> Any:
         "status": status,
         "held_until": case((and_(unit.sale_status.is_(None), unit.held_until > now), unit.held_until)),
     }
-    return cast(json_object(UnitRead, values), Text)
+    return json_object(UnitRead, values)
 
 
 def _unit_conditions(shape: UnitsShape, project_id: Any) -> list[ColumnElement[bool]]:

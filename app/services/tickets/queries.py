@@ -18,12 +18,10 @@ from sqlalchemy import (
     Integer,
     Select,
     String,
-    Text,
     Uuid,
     and_,
     bindparam,
     case,
-    cast,
     exists,
     func,
     or_,
@@ -41,8 +39,8 @@ from app.services.organizations.models import Membership, Organization
 from app.services.tickets.models import Ticket
 from app.services.tickets.schemas import TicketRead, TicketRequesterRead
 
-BODY_JSON = cast(json_object(TicketRead, dict(Ticket.__table__.c.items())), Text)
-REQUESTER_JSON = cast(json_object(TicketRequesterRead, dict(Ticket.__table__.c.items())), Text)
+BODY_JSON = json_object(TicketRead, dict(Ticket.__table__.c.items()))
+REQUESTER_JSON = json_object(TicketRequesterRead, dict(Ticket.__table__.c.items()))
 
 
 @dataclass(frozen=True, slots=True)
