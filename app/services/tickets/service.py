@@ -80,7 +80,7 @@ from app.services.tickets.schemas import (
     to_clock,
     to_seconds,
 )
-from app.services.users.models import Role, User
+from app.services.users.models import User
 
 S = TicketStatus
 # The status machine of the contract: closed is final.
@@ -116,7 +116,6 @@ class Access:
 
     ticket: Ticket
     is_member: bool
-    held_back: bool = False  # a member of the organization, held back by its MFA policy
 
     def view(self) -> TicketRead | TicketRequesterRead:
         return to_view(self.ticket, member=self.is_member)
@@ -133,8 +132,9 @@ def to_view(ticket: Ticket, *, member: bool) -> TicketRead | TicketRequesterRead
 
 async def load(session: AsyncSession, *, caller: Caller, ticket_id: uuid.UUID, lock: bool = False) -> Access:
     """The ticket as `caller` may see it; TicketNotFound for anyone who may not (another
-    organization's key too). A member whom the organization's MFA policy holds back sees only
-    the tickets they filed, as their requester, and gets 403 `mfa_required` for the others."""
+    organization's key too). A member whom the organization's MFA policy holds back is not staff
+    here: they see the tickets they filed, as their requester, and get 403 `mfa_required` for the
+    others."""
     if isinstance(caller, ApiKeyPrincipal):
         by_key = select(Ticket).where(Ticket.id == ticket_id, Ticket.organization_id == caller.organization_id)
         if lock:
@@ -144,25 +144,25 @@ async def load(session: AsyncSession, *, caller: Caller, ticket_id: uuid.UUID, l
             raise TicketNotFound()
         return Access(ticket=ticket, is_member=True)
     user = caller
-    query = (
-        select(Ticket, Membership.role, Organization.require_mfa)
-        .join(Organization, Organization.id == Ticket.organization_id)
-        .outerjoin(
-            Membership, sa.and_(Membership.organization_id == Ticket.organization_id, Membership.user_id == user.id)
-        )
-        .where(Ticket.id == ticket_id)
-    )
+    query = select(Ticket).where(Ticket.id == ticket_id)
     if lock:
-        query = query.with_for_update(of=Ticket)
-    row = (await session.execute(query.execution_options(populate_existing=True))).one_or_none()
-    if row is None:
+        query = query.with_for_update()
+    ticket = await session.scalar(query.execution_options(populate_existing=True))
+    if ticket is None:
         raise TicketNotFound()
-    ticket, role, require_mfa = row
-    held_back = role is not None and require_mfa and not user.mfa_enabled and user.role != Role.admin
-    is_member = user.role == Role.admin or (role is not None and not held_back)
+    is_member = await organizations_service.is_staff(session, user=user, organization_id=ticket.organization_id)
     if not is_member and ticket.requester_id != user.id:
-        raise MfaRequired() if held_back else TicketNotFound()
-    return Access(ticket=ticket, is_member=is_member, held_back=held_back)
+        await _refuse_held_back(session, user=user, ticket=ticket)
+        raise TicketNotFound()
+    return Access(ticket=ticket, is_member=is_member)
+
+
+async def _refuse_held_back(session: AsyncSession, *, user: Caller, ticket: Ticket) -> None:
+    """403 `mfa_required` for a member of the ticket's organization held back by its MFA policy,
+    who is told why they are refused; nothing for anyone else."""
+    await organizations_service.is_staff(
+        session, user=user, organization_id=ticket.organization_id, refuse_without_mfa=True
+    )
 
 
 async def read_json(engine: AsyncEngine, *, caller: AccessClaims | ApiKeyPrincipal, ticket_id: uuid.UUID) -> str:
@@ -193,9 +193,8 @@ async def read_json(engine: AsyncEngine, *, caller: AccessClaims | ApiKeyPrincip
 async def load_for_member(session: AsyncSession, *, caller: Caller, ticket_id: uuid.UUID, lock: bool = False) -> Ticket:
     """Members' actions: the requester gets 403 (the ticket exists for them), others 404."""
     access = await load(session, caller=caller, ticket_id=ticket_id, lock=lock)
-    if access.held_back:
-        raise MfaRequired()
     if not access.is_member:
+        await _refuse_held_back(session, user=caller, ticket=access.ticket)
         raise PermissionDenied("Only the organization's members may do this.")
     return access.ticket
 
