@@ -205,11 +205,7 @@ def _member(login: CTE) -> ColumnElement[bool]:
     MFA policy, and platform admins (`organizations_service.is_staff`), from the organization gate
     (`organizations_service.standing`)."""
     standing = organizations_service.standing(login, bindparam("organization_id", type_=Uuid)).subquery("standing")
-    member = or_(
-        standing.c.standing_is_admin,
-        standing.c.standing_role.is_not(None) & ~standing.c.standing_held_back,
-    )
-    return select(member).scalar_subquery()
+    return select(organizations_service.staff_in_standing(standing)).scalar_subquery()
 
 
 @lru_cache(maxsize=256)

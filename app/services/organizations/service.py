@@ -4,7 +4,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import CTE, Select, and_, select
+from sqlalchemy import CTE, ColumnElement, Select, and_, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -189,6 +189,11 @@ def check_standing(
     role = row["standing_role"]
     membership = (MemberRole(role), bool(row["standing_held_back"])) if role is not None else None
     return _judge(is_admin=bool(row["standing_is_admin"]), membership=membership, minimum=minimum, refusal=refusal)
+
+
+def staff_in_standing(standing: Any) -> ColumnElement[bool]:
+    """`standing_is_staff` in SQL, over the columns of a `standing` subquery."""
+    return or_(standing.c.standing_is_admin, standing.c.standing_role.is_not(None) & ~standing.c.standing_held_back)
 
 
 def standing_is_staff(row: Mapping[str, Any]) -> bool:

@@ -19,13 +19,12 @@ from sqlalchemy import (
     Select,
     String,
     Uuid,
-    and_,
     bindparam,
     case,
-    exists,
     func,
     or_,
     select,
+    true,
 )
 from sqlalchemy import DateTime as SADateTime
 from sqlalchemy.dialects.postgresql import aggregate_order_by
@@ -35,7 +34,6 @@ from app.core.json_sql import json_object
 from app.core.prepared import Prepared
 from app.services.auth import service as auth_service
 from app.services.organizations import service as organizations_service
-from app.services.organizations.models import Membership, Organization
 from app.services.tickets.models import Ticket
 from app.services.tickets.schemas import TicketRead, TicketRequesterRead
 
@@ -137,24 +135,24 @@ def page_statement(shape: Shape, *, signed_in: bool) -> Prepared:
 
 
 def _read(login: CTE) -> Select[Any]:
-    """A ticket's body as the login may see it: the member view for the organization's members
-    and admins, the requester view otherwise (the caller checks that the requester is the user).
-    A member whom the organization's MFA policy holds back (`held_back`) gets the requester view.
-    Parameter: `ticket_id`."""
-    membership = exists().where(Membership.organization_id == Ticket.organization_id, Membership.user_id == login.c.id)
-    held_back = and_(
-        ~login.c.is_admin,
-        ~login.c.mfa_enabled,
-        membership,
-        select(Organization.require_mfa).where(Organization.id == Ticket.organization_id).scalar_subquery(),
+    """A ticket's body as the login may see it: the member view for the organization's staff
+    (`organizations_service.is_staff`: members not held back by its MFA policy, and admins), the
+    requester view otherwise (the caller checks that the requester is the user, and refuses a
+    held-back member, `held_back`, with 403). Parameter: `ticket_id`."""
+    standing = organizations_service.standing(login, Ticket.organization_id).lateral("standing")
+    member = organizations_service.staff_in_standing(standing)
+    held_back = standing.c.standing_role.is_not(None) & standing.c.standing_held_back & ~standing.c.standing_is_admin
+    return (
+        select(
+            case((member, BODY_JSON), else_=REQUESTER_JSON).label("body"),
+            member.label("member"),
+            (Ticket.requester_id == login.c.id).label("requester"),
+            held_back.label("held_back"),
+        )
+        .select_from(Ticket)
+        .join(standing, true())
+        .where(Ticket.id == bindparam("ticket_id", type_=Uuid))
     )
-    member = or_(login.c.is_admin, and_(membership, ~held_back))
-    return select(
-        case((member, BODY_JSON), else_=REQUESTER_JSON).label("body"),
-        member.label("member"),
-        (Ticket.requester_id == login.c.id).label("requester"),
-        held_back.label("held_back"),
-    ).where(Ticket.id == bindparam("ticket_id", type_=Uuid))
 
 
 # The read of one ticket with the login check, in one round trip; and the read of one of an API
