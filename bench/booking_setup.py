@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
+from lib.database import create_database, database_url
 
 from app.core.security import TokenSigner
 from app.core.settings import Settings
@@ -45,19 +46,6 @@ WITH gone AS (
 UPDATE slot_loads l SET booked = l.booked - f.n FROM freed f
 WHERE l.service_id = f.service_id AND l.starts_at = f.starts_at
 """
-
-
-def database_url(dsn: str, name: str) -> str:
-    return dsn.rsplit("/", 1)[0] + "/" + name
-
-
-async def create_database(dsn: str) -> None:
-    conn = await asyncpg.connect(dsn)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
-        await conn.execute(f'CREATE DATABASE "{DATABASE}"')
-    finally:
-        await conn.close()
 
 
 async def sign_in(url: str, signer: TokenSigner) -> dict[str, str]:
@@ -142,7 +130,7 @@ def main() -> None:
     dsn = os.environ["BENCH_DSN"]
     url = database_url(dsn, DATABASE)
     started = time.monotonic()
-    asyncio.run(create_database(dsn))
+    asyncio.run(create_database(dsn, DATABASE))
     env = {**os.environ, "DATABASE_URL": url, "BCRYPT_ROUNDS": "4", "LOG_LEVEL": "WARNING"}
     queueless = str(ROOT / ".venv" / "bin" / "queueless")
     subprocess.run([queueless, "migrate"], env=env, check=True, cwd=ROOT, timeout=300)

@@ -36,6 +36,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import asyncpg
+from lib.database import create_database, database_url
 
 from app.core.security import TokenSigner
 from app.core.settings import Settings
@@ -115,19 +116,6 @@ FROM pg_index
 WHERE indrelid = ANY($1::regclass[]) AND NOT EXISTS (SELECT FROM pg_constraint WHERE conindid = indexrelid)
 ORDER BY 1
 """
-
-
-def database_url(dsn: str, name: str) -> str:
-    return dsn.rsplit("/", 1)[0] + "/" + name
-
-
-async def create_database(dsn: str) -> None:
-    conn = await asyncpg.connect(dsn)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
-        await conn.execute(f'CREATE DATABASE "{DATABASE}"')
-    finally:
-        await conn.close()
 
 
 def _timed(label: str, started: float) -> float:
@@ -223,7 +211,7 @@ def main() -> None:
     patients = int(os.environ.get("BENCH_PATIENTS", "1000000"))
     url = database_url(dsn, DATABASE)
     started = time.monotonic()
-    asyncio.run(create_database(dsn))
+    asyncio.run(create_database(dsn, DATABASE))
     env = {**os.environ, "DATABASE_URL": url, "LOG_LEVEL": "WARNING"}
     subprocess.run([str(ROOT / ".venv" / "bin" / "queueless"), "migrate"], env=env, check=True, cwd=ROOT, timeout=300)
     print(f"clinic setup: seeding {DATABASE}", flush=True)

@@ -29,6 +29,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import asyncpg
+from lib.database import create_database, database_url
 
 from app.core.security import TokenSigner
 from app.core.settings import Settings
@@ -128,19 +129,6 @@ WHERE c.id = x.conversation_id;
 """
 
 
-def database_url(dsn: str, name: str) -> str:
-    return dsn.rsplit("/", 1)[0] + "/" + name
-
-
-async def create_database(dsn: str) -> None:
-    conn = await asyncpg.connect(dsn)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
-        await conn.execute(f'CREATE DATABASE "{DATABASE}"')
-    finally:
-        await conn.close()
-
-
 async def seed(url: str, tickets: int, messages: int) -> None:
     """Load, then index: secondary indexes off, foreign-key triggers off for this session."""
     conn = await asyncpg.connect(url)
@@ -230,7 +218,7 @@ def main() -> None:
     dsn = os.environ["BENCH_DSN"]
     url = database_url(dsn, DATABASE)
     started = time.monotonic()
-    asyncio.run(create_database(dsn))
+    asyncio.run(create_database(dsn, DATABASE))
     env = {**os.environ, "DATABASE_URL": url, "LOG_LEVEL": "WARNING"}
     subprocess.run([str(ROOT / ".venv" / "bin" / "queueless"), "migrate"], env=env, check=True, cwd=ROOT, timeout=300)
     asyncio.run(seed(url, int(os.environ.get("BENCH_TICKETS", "1000000")), int(os.environ.get("BENCH_MESSAGES", "10"))))

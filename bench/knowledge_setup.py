@@ -21,6 +21,8 @@ import asyncpg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from lib.database import create_database  # noqa: E402
+
 from app.core.migrations import upgrade_head  # noqa: E402
 from app.core.settings import to_asyncpg_url  # noqa: E402
 
@@ -47,15 +49,6 @@ VACUUM ANALYZE article_terms;
 """
 
 
-async def create_database(url: str) -> None:
-    admin = await asyncpg.connect(url.rsplit("/", 1)[0] + "/postgres")
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
-        await admin.execute(f'CREATE DATABASE "{DATABASE}"')
-    finally:
-        await admin.close()
-
-
 async def seed(url: str, articles: int) -> None:
     conn = await asyncpg.connect(url)
     try:
@@ -72,7 +65,7 @@ def main() -> None:
     articles = int(os.environ.get("BENCH_ARTICLES", "100000"))
     started = time.monotonic()
     url = dsn.rsplit("/", 1)[0] + "/" + DATABASE
-    asyncio.run(create_database(url))
+    asyncio.run(create_database(url, DATABASE))
     upgrade_head(to_asyncpg_url(url))
     asyncio.run(seed(url, articles))
     word = "w{rand:1:" + str(VOCABULARY) + "}"

@@ -28,6 +28,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import asyncpg
+from lib.database import create_database, database_url
 
 from app.core.security import TokenSigner
 from app.core.settings import Settings
@@ -55,19 +56,6 @@ SELECT gen_random_uuid(), p.id, p.organization_id, 'U-' || lpad(u::text, 4, '0')
 FROM projects AS p, generate_series(1, {units}) AS u
 ORDER BY p.id, u;  -- a project's units side by side, as a builder adds them
 """
-
-
-def database_url(dsn: str, name: str) -> str:
-    return dsn.rsplit("/", 1)[0] + "/" + name
-
-
-async def create_database(dsn: str) -> None:
-    conn = await asyncpg.connect(dsn)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
-        await conn.execute(f'CREATE DATABASE "{DATABASE}"')
-    finally:
-        await conn.close()
 
 
 async def seed(url: str, *, projects: int, units: int) -> None:
@@ -132,7 +120,7 @@ def main() -> None:
     dsn = os.environ["BENCH_DSN"]
     url = database_url(dsn, DATABASE)
     started = time.monotonic()
-    asyncio.run(create_database(dsn))
+    asyncio.run(create_database(dsn, DATABASE))
     env = {**os.environ, "DATABASE_URL": url, "LOG_LEVEL": "WARNING"}
     subprocess.run([str(ROOT / ".venv" / "bin" / "queueless"), "migrate"], env=env, check=True, cwd=ROOT, timeout=300)
     asyncio.run(seed(url, projects=projects, units=per_project))
