@@ -37,6 +37,8 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from lib.server import wait_live  # noqa: E402
+
 from app.core import embedded  # noqa: E402
 from app.core.migrations import upgrade_head  # noqa: E402
 
@@ -195,20 +197,6 @@ def start_server(url: str, data_dir: Path, port: int) -> subprocess.Popen[bytes]
     )
 
 
-async def wait_live(client: httpx.AsyncClient, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit("the server exited")
-        try:
-            if (await client.get("/health/live")).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        await asyncio.sleep(0.3)
-    raise SystemExit("the server did not start within 90 s")
-
-
 async def admin_headers(client: httpx.AsyncClient, url: str) -> dict[str, str]:
     email = f"bench-admin-{time.time_ns()}@example.org"
     response = await client.post(
@@ -315,7 +303,7 @@ async def main() -> None:
     process = start_server(url, args.data_dir, port)
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
-            await wait_live(client, process)
+            await wait_live(client, process, within=90)
             headers = await admin_headers(client, url)
             prefix = f"/api/v1/organizations/{org['id']}/insights"
             endpoints = {

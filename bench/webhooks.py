@@ -50,6 +50,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from lib.server import wait_live  # noqa: E402
 from sqlalchemy import Integer, String, Uuid, bindparam, cast, func, literal, select  # noqa: E402
 from sqlalchemy.dialects.postgresql import JSONB  # noqa: E402
 
@@ -327,20 +328,6 @@ async def setup(client: httpx.AsyncClient, conn: asyncpg.Connection, receiver_ur
     return response.json()["access_token"], org_id
 
 
-async def wait_live(client: httpx.AsyncClient, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit("the server exited")
-        try:
-            if (await client.get("/health/live")).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        await asyncio.sleep(0.3)
-    raise SystemExit("the server did not start within 120 s")
-
-
 async def run(args: argparse.Namespace) -> None:
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed (apt-get install wrk)")
@@ -363,7 +350,7 @@ async def run(args: argparse.Namespace) -> None:
     try:
         base = f"http://127.0.0.1:{port}"
         async with httpx.AsyncClient(base_url=base, timeout=30) as client:
-            await wait_live(client, server)
+            await wait_live(client, server, within=120)
             token, org_id = await setup(client, conn, f"http://127.0.0.1:{receiver.port}/hook")
         statement = _produce_statement()
         target = f"{base}/api/v1/users/me"
