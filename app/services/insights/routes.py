@@ -2,11 +2,11 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Response
 from pydantic import BaseModel
 
 from app.core.database import SessionDep
-from app.core.tabular import OutputFormat, csv_response
+from app.core.tabular import REPORT_RESPONSES, OutputFormat, ReportFormat, ReportFrom, ReportTo, csv_response
 from app.services.apikeys.scopes import Scope
 from app.services.auth.dependencies import AdminUser
 from app.services.insights import service as insights_service
@@ -25,17 +25,10 @@ InsightsReader = Annotated[OrgAccess, require_org_role(MemberRole.staff, scope=S
 router = APIRouter(tags=["insights"])
 
 
-FromDate = Annotated[
-    date | None, Query(alias="from", description="First local day (inclusive); default: 29 days before `to`")
-]
-ToDate = Annotated[date | None, Query(alias="to", description="Last local day (inclusive); default: today")]
-Format = Annotated[OutputFormat, Query(alias="format", description="`csv`: one header row of the JSON field names")]
-
 _RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {"content": {"text/csv": {"schema": {"type": "string"}}}},
+    **REPORT_RESPONSES,
     403: {"description": "`forbidden`: not a member of this organization"},
     404: {"description": "`not_found`: no such organization"},
-    422: {"description": "`range_too_long` (more than 366 days), `invalid_range` (`from` after `to`)"},
 }
 
 
@@ -53,9 +46,9 @@ def _period(access_timezone: str, organization_id: Any, from_: date | None, to: 
 async def get_organization_summary(
     access: InsightsReader,
     session: SessionDep,
-    from_: FromDate = None,
-    to: ToDate = None,
-    output: Format = OutputFormat.json,
+    from_: ReportFrom = None,
+    to: ReportTo = None,
+    output: ReportFormat = OutputFormat.json,
 ) -> Any:
     """Staff, owners, managers and administrators: the organization's figures over a range of local
     days (appointments matched on their start): totals by status, no-show and cancellation rates,
@@ -70,9 +63,9 @@ async def get_organization_summary(
 async def get_organization_daily(
     access: InsightsReader,
     session: SessionDep,
-    from_: FromDate = None,
-    to: ToDate = None,
-    output: Format = OutputFormat.json,
+    from_: ReportFrom = None,
+    to: ReportTo = None,
+    output: ReportFormat = OutputFormat.json,
 ) -> Any:
     """One entry per local day of the range, days without appointments included (zeros)."""
     organization = access.organization
@@ -89,9 +82,9 @@ async def get_organization_daily(
 async def get_organization_services(
     access: InsightsReader,
     session: SessionDep,
-    from_: FromDate = None,
-    to: ToDate = None,
-    output: Format = OutputFormat.json,
+    from_: ReportFrom = None,
+    to: ReportTo = None,
+    output: ReportFormat = OutputFormat.json,
 ) -> Any:
     """The summary's figures per service of the organization (every service, busiest first)."""
     organization = access.organization
@@ -106,9 +99,9 @@ async def get_organization_services(
 async def get_organization_peak_hours(
     access: InsightsReader,
     session: SessionDep,
-    from_: FromDate = None,
-    to: ToDate = None,
-    output: Format = OutputFormat.json,
+    from_: ReportFrom = None,
+    to: ReportTo = None,
+    output: ReportFormat = OutputFormat.json,
 ) -> Any:
     """Heat map of bookings: the 168 cells of local weekday (0 = Monday) x hour, with the number of
     appointments (cancelled ones left out) starting in each."""
@@ -124,7 +117,11 @@ async def get_organization_peak_hours(
     responses={200: _RESPONSES[200], 403: {"description": "`forbidden`: administrators only"}, 422: _RESPONSES[422]},
 )
 async def get_platform_summary(
-    _: AdminUser, session: SessionDep, from_: FromDate = None, to: ToDate = None, output: Format = OutputFormat.json
+    _: AdminUser,
+    session: SessionDep,
+    from_: ReportFrom = None,
+    to: ReportTo = None,
+    output: ReportFormat = OutputFormat.json,
 ) -> Any:
     """Administrators: the summary over every organization, for UTC days, with the number of
     active organizations and citizens."""

@@ -10,7 +10,7 @@ from app.core.database import EngineDep, SessionDep
 from app.core.dependencies import PageDep, SettingsDep
 from app.core.errors import InvalidInput
 from app.core.schemas import Page, json_response, page_response
-from app.core.tabular import OutputFormat, csv_response
+from app.core.tabular import REPORT_RESPONSES, OutputFormat, ReportFormat, ReportFrom, ReportTo, csv_response
 from app.services.apikeys.service import ApiKeyPrincipal
 from app.services.auth.dependencies import Login
 from app.services.chat.schemas import MessagePage, MessageRead
@@ -400,16 +400,10 @@ async def get_sla(access: TicketReader, session: SessionDep) -> SlaRead:
 
 # --- reports ------------------------------------------------------------------------------------
 
-FromDate = Annotated[
-    date | None, Query(alias="from", description="First local day (inclusive); default: 29 days before `to`")
-]
-ToDate = Annotated[date | None, Query(alias="to", description="Last local day (inclusive); default: today")]
-Format = Annotated[OutputFormat, Query(alias="format", description="`csv`: one header row of the JSON field names")]
 _REPORT: dict[int | str, dict[str, Any]] = {
-    200: {"content": {"text/csv": {"schema": {"type": "string"}}}},
+    **REPORT_RESPONSES,
     **GATE_RESPONSES,
     403: {"description": "`forbidden`: not a member of this organization"},
-    422: {"description": "`range_too_long` (more than 366 days), `invalid_range` (`from` after `to`)"},
 }
 
 
@@ -432,9 +426,9 @@ def _period(access: OrgAccess, from_: date | None, to: date | None) -> tickets_r
 async def get_ticket_summary(
     access: TicketReader,
     session: SessionDep,
-    from_: FromDate = None,
-    to: ToDate = None,
-    output: Format = OutputFormat.json,
+    from_: ReportFrom = None,
+    to: ReportTo = None,
+    output: ReportFormat = OutputFormat.json,
 ) -> Any:
     """Members and admins: tickets created, solved and breached over a range of local days, the
     breach rate and the median business minutes to first response and to resolution."""
@@ -449,9 +443,9 @@ async def get_ticket_summary(
 async def get_ticket_daily(
     access: TicketReader,
     session: SessionDep,
-    from_: FromDate = None,
-    to: ToDate = None,
-    output: Format = OutputFormat.json,
+    from_: ReportFrom = None,
+    to: ReportTo = None,
+    output: ReportFormat = OutputFormat.json,
 ) -> Any:
     """One entry per local day of the range (zeros included): tickets created and solved."""
     period = _period(access, from_, to)
@@ -467,9 +461,9 @@ async def get_ticket_daily(
 async def get_ticket_categories_report(
     access: TicketReader,
     session: SessionDep,
-    from_: FromDate = None,
-    to: ToDate = None,
-    output: Format = OutputFormat.json,
+    from_: ReportFrom = None,
+    to: ReportTo = None,
+    output: ReportFormat = OutputFormat.json,
 ) -> Any:
     """The summary's figures per category (null: uncategorised), busiest first."""
     period = _period(access, from_, to)
@@ -487,9 +481,9 @@ async def get_ticket_categories_report(
 async def get_ticket_assignees_report(
     access: TicketReader,
     session: SessionDep,
-    from_: FromDate = None,
-    to: ToDate = None,
-    output: Format = OutputFormat.json,
+    from_: ReportFrom = None,
+    to: ReportTo = None,
+    output: ReportFormat = OutputFormat.json,
 ) -> Any:
     """The summary's figures per assignee (null: unassigned), busiest first."""
     period = _period(access, from_, to)
