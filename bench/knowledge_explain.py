@@ -6,7 +6,7 @@ best of 5 rounds of 20 calls, the machine being shared), and PostgreSQL's own ex
     .venv/bin/python bench/knowledge_explain.py postgresql://bench@127.0.0.1:PORT/queueless_kb [--plan]
 
 Without queries on the command line it runs the bench's shapes (bench/knowledge_setup.py): a rare
-word, a word in ~1.6 % of the articles, common words (7-18 %), two words, `or`, a phrase.
+word, a word in ~1.6 % of the articles, common words (7-18 %), two words, `or` (of rarer and of common words), a phrase.
 """
 
 import asyncio
@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 from app.services.knowledge import queries as knowledge_queries  # noqa: E402
 
 ORGANIZATION = uuid.UUID("00000000-0000-4000-b000-000000000001")
-QUERIES = ["k1500", "w1755", "k3", "k1", "w175 w22", "k1 w22", "w1755 or w22", '"w175 w22"']
+QUERIES = ["k1500", "w1755", "k3", "k1", "w175 w22", "k1 w22", "w1755 or w22", "k1 or k2", '"w175 w22"']
 CALLS, ROUNDS = 20, 5
 
 

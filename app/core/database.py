@@ -83,6 +83,9 @@ def start_embedded(data_dir: Path) -> str:
     return embedded.with_database(admin_uri, embedded.DATABASE_NAME)
 
 
+MAX_CACHEABLE_STATEMENT_BYTES = 64 * 1024
+
+
 class _ConnectWhenAwaited:
     """`asyncpg.connect(...)` that starts only when awaited.
 
@@ -108,6 +111,10 @@ class _ConnectWhenAwaited:
 CONNECT_ARGS: dict[str, Any] = {
     "server_settings": {"application_name": "queueless"},
     "async_creator_fn": _ConnectWhenAwaited,
+    # asyncpg keeps a server-side prepared statement only for SQL up to this size (15 KiB by
+    # default); a longer one is parsed and planned again on every call, silently. The hot paths
+    # are single statements of up to ~17 KiB (a signed-in knowledge search).
+    "max_cacheable_statement_size": MAX_CACHEABLE_STATEMENT_BYTES,
 }
 
 

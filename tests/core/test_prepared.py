@@ -59,6 +59,22 @@ async def test_constants_are_written_into_the_sql_and_only_named_parameters_are_
     }
 
 
+async def test_long_statements_stay_prepared_on_the_connection(engine: AsyncEngine) -> None:
+    """asyncpg prepares only statements up to `max_cacheable_statement_size` once per connection;
+    the house's limit covers its longest hot statement, and a statement past asyncpg's default
+    (15 KiB) is prepared once, not parsed and planned on every call."""
+    from app.services.knowledge import queries as knowledge_queries
+
+    longest = knowledge_queries.page_statement(knowledge_queries.Shape(q=True, status=True), signed_in=True, size=100)
+    assert 15 * 1024 < len(longest.sql) < database.MAX_CACHEABLE_STATEMENT_BYTES
+    sql = "SELECT length('" + "x" * 20_000 + "')"
+    async with prepared.borrow(engine) as connection:
+        for _ in range(2):
+            assert await connection.fetchval(sql) == 20_000
+        kept = await connection.fetchval("SELECT count(*) FROM pg_prepared_statements WHERE statement = $1", sql)
+    assert kept == 1
+
+
 def test_python_side_defaults_are_refused_rather_than_frozen() -> None:
     from sqlalchemy import insert
 

@@ -79,7 +79,12 @@ QUERIES = [
     '"fee"',  # quoted
     "fee",  # rare
     "renewal passport",  # two lexemes: ranked match by match
-    "card or parking",
+    "card or parking",  # lexemes joined by `or`: their ranks summed from `article_terms`
+    "passport or renewal or fee",
+    "fee or nothing",  # one of them in no article
+    "card or card",  # a lexeme twice: ranked match by match
+    "fee or the",  # a stop word: one lexeme
+    '"lost card" or fee',  # a phrase among them: ranked match by match
     "passport -photo",
     '"lost card"',
     "nothing",  # no article
@@ -215,6 +220,21 @@ async def test_one_word_queries_read_article_terms(client: httpx.AsyncClient, se
     await session.commit()
     assert (await client.get(url, params={"q": "passport"})).json() == {**before, "items": [], "total": 0, "pages": 0}
     assert (await client.get(url, params={"q": "passport passport"})).json()["total"] == before["total"]
+
+
+async def test_or_queries_add_up_article_terms(client: httpx.AsyncClient, session: AsyncSession) -> None:
+    """Lexemes joined by `or` find their matches, and the approximate ranks that pick the page's
+    contenders, in `article_terms` (`ts_rank_cd` runs for those only)."""
+    org = await create_org(client, session)
+    await _seed(session, org, count=10)
+    url = f"/organizations/{org.id}/articles"
+    fee = (await client.get(url, params={"q": "fee"})).json()
+    assert (await client.get(url, params={"q": "card or fee"})).json()["total"] > fee["total"]
+    await session.execute(delete(article_terms).where(article_terms.c.lexeme == "card"))
+    await session.commit()
+    found = (await client.get(url, params={"q": "card or fee"})).json()
+    assert found["total"] == fee["total"]
+    assert {item["id"] for item in found["items"]} == {item["id"] for item in fee["items"]}
 
 
 async def test_search_gates_run_in_the_statement(client: httpx.AsyncClient, session: AsyncSession) -> None:

@@ -9,7 +9,12 @@ query, decided inside the statement (`_lexeme`):
   `ix_article_terms_rank`, whose `score` is `ts_rank_cd` of that one-lexeme query, and the total
   one row of `article_term_counts` (see the migration that keeps them): no match is ranked or
   counted at request time, however common the word;
-- anything else (two words, `or`, `-word`, phrases): the matches through the GIN index, each ranked
+- several lexemes joined by `or` only (`passport or visa`): `ts_rank_cd` of such a query is the sum
+  of the articles' one-lexeme ranks (each occurrence is a cover of its own), so the matches and
+  their approximate ranks are the lexemes' ranges of `article_terms` added up per article (index
+  only), and `ts_rank_cd` itself runs only for the articles that can still place on the page (as
+  the assistant's sources do: `APPROXIMATE`); the total is the number of articles summed;
+- anything else (two words, `-word`, phrases): the matches through the GIN index, each ranked
   with `ts_rank_cd` (a word's matches are all ranked: the rank of a several-word query depends on
   where the words stand), then counted.
 
@@ -22,6 +27,7 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
+    ARRAY,
     JSON,
     BigInteger,
     Boolean,
@@ -35,6 +41,7 @@ from sqlalchemy import (
     bindparam,
     case,
     cast,
+    column,
     false,
     func,
     literal,
@@ -58,6 +65,9 @@ from app.services.knowledge.schemas import ArticleRead
 from app.services.organizations import service as organizations_service
 from app.services.organizations.models import Organization
 
+# A sum of one-lexeme ranks against `ts_rank_cd` of their `or` (the search's, the assistant's): reals
+# added in another order, ~1e-7 apart.
+APPROXIMATE = 0.99999
 HEADLINE_OPTIONS = "MaxFragments=2, MaxWords=35, MinWords=12, StartSel=<mark>, StopSel=</mark>, FragmentDelimiter= … "
 
 
@@ -76,14 +86,37 @@ def _query() -> ColumnElement[Any]:
     return select(_parsed().c.query).scalar_subquery()
 
 
+def _unquoted(inner: Any) -> Any:
+    """A lexeme as the tsquery's text writes it between quotes, its `''` and `\\\\` escapes undone."""
+    return func.replace(func.replace(inner, "''", "'"), "\\\\", "\\")
+
+
 def _lexeme() -> ColumnElement[Any]:
     """The query's lexeme when it is a single one, else NULL: the tsquery's text `'lexeme'`
-    without its quotes, its `''` and `\\\\` escapes undone."""
+    without its quotes."""
     parsed = _parsed()
     quoted = cast(parsed.c.query, Text)
     inner = func.substr(quoted, 2, func.length(quoted) - 2)
-    lexeme = func.replace(func.replace(inner, "''", "'"), "\\\\", "\\")
-    return select(case((func.numnode(parsed.c.query) == 1, lexeme))).scalar_subquery()
+    return select(case((func.numnode(parsed.c.query) == 1, _unquoted(inner)))).scalar_subquery()
+
+
+# A tsquery's text that is two or more quoted lexemes joined by `|` and nothing else.
+_QUOTED = "'(?:[^']|'')*'"
+_ANY_OF = f"^{_QUOTED}( [|] {_QUOTED})+$"
+
+
+def _lexemes() -> ColumnElement[Any]:
+    """The query's lexemes when it is several distinct ones joined by `or` only, else NULL."""
+    parsed = _parsed()
+    quoted = cast(parsed.c.query, Text)
+    found = (
+        func.regexp_matches(quoted, "'((?:[^']|'')*)'", "g")
+        .table_valued(column("m", ARRAY(Text)))
+        .render_derived("found")
+    )
+    lexeme = _unquoted(found.c.m[1])
+    terms = select(func.array_agg(lexeme)).having(func.count(lexeme.distinct()) == func.count()).scalar_subquery()
+    return select(case((quoted.regexp_match(_ANY_OF), terms))).scalar_subquery()
 
 
 def rank_json(rank: Any) -> ColumnElement[Any]:
@@ -125,7 +158,9 @@ def _page(shape: Shape, *, member: Any, limit: int) -> Select[Any]:
     generic plan costs a tenth of the matches as the page (and their snippets), so it kept planning
     the statement anew for each call (~0.75 ms, more than running it)."""
     organization_id = bindparam("organization_id", type_=Uuid)
-    offset = bindparam("offset", type_=Integer)
+    # The offset as a subquery: a custom plan that knew it costed itself below the generic plan, and
+    # PostgreSQL planned the statement anew on every call (~1 ms, more than running it).
+    offset = select(bindparam("offset", type_=Integer)).scalar_subquery()
     visible: list[ColumnElement[bool]] = [
         Article.organization_id == organization_id,
         or_(Article.status == ArticleStatus.published.value, member),
@@ -153,26 +188,43 @@ def _page(shape: Shape, *, member: Any, limit: int) -> Select[Any]:
             .label("items"),
         )
 
-    lexeme = _lexeme()
+    lexeme, lexemes = _lexeme(), _lexemes()
     terms, counts = article_terms.c, article_term_counts.c
-    one_word: list[ColumnElement[bool]] = [
-        terms.organization_id == organization_id,
-        terms.lexeme == lexeme,
-        or_(terms.published, member),
-    ]
+    of_status: list[ColumnElement[bool]] = [terms.organization_id == organization_id]
     drafts = case((member, counts.drafts), else_=0)
     counted: ColumnElement[int] = counts.published + drafts
     if shape.status:
         published = bindparam("published", type_=Boolean)
-        one_word.append(terms.published == published)
+        of_status.append(terms.published == published)
         counted = case((published, counts.published), else_=drafts)
-    matching = [*visible, lexeme.is_(None), Article.search.op("@@")(_query())]
+    matching = [*visible, lexeme.is_(None), lexemes.is_(None), Article.search.op("@@")(_query())]
     rank = func.ts_rank_cd(Article.search, _query())
-    # The page's rows, with (several words) the number of matches counted by the same pass.
+    # Any of several lexemes: each article holding one, with the sum of its one-lexeme ranks. A CTE
+    # (read three times) sits at the top of the statement, out of the login's reach: who sees
+    # drafts is asked where it is read.
+    held = (
+        select(terms.article_id, terms.published, func.sum(terms.score).label("approx"))
+        .where(*of_status, lexemes.is_not(None), terms.lexeme == func.any(cast(lexemes, ARRAY(Text))))
+        .group_by(terms.article_id, terms.published)
+        .cte("held")
+    )
+    shown = or_(held.c.published, member)
+    last = select(held.c.approx).where(shown).order_by(held.c.approx.desc()).offset(offset + (limit - 1)).limit(1)
+    # Those that can still place on the page: the others rank below at least `offset + limit`.
+    placing = select(held.c.article_id).where(
+        shown, held.c.approx >= func.coalesce(last.scalar_subquery() * APPROXIMATE, 0)
+    )
+    held_count = select(func.count()).select_from(held).where(shown).scalar_subquery()
+    # The page's rows, with (other queries) the number of matches counted by the same pass.
     ranked = union_all(
         select(terms.article_id.label("id"), terms.score.label("rank"), cast(null(), BigInteger).label("matches"))
-        .where(*one_word)
+        .where(*of_status, or_(terms.published, member), terms.lexeme == lexeme)
         .order_by(terms.score.desc(), terms.article_id)
+        .offset(offset)
+        .limit(limit),
+        select(Article.id, rank, cast(null(), BigInteger))
+        .where(lexemes.is_not(None), Article.id.in_(placing))
+        .order_by(rank.desc(), Article.id)
         .offset(offset)
         .limit(limit),
         select(Article.id, rank, func.count().over())
@@ -192,6 +244,7 @@ def _page(shape: Shape, *, member: Any, limit: int) -> Select[Any]:
     one_word_total = select(counted).where(counts.organization_id == organization_id, counts.lexeme == lexeme)
     total = case(
         (lexeme.is_not(None), func.coalesce(one_word_total.scalar_subquery(), 0)),
+        (lexemes.is_not(None), held_count),
         # A page past the end has no row to tell: counted apart then only.
         else_=func.coalesce(
             page.c.matches, select(func.count()).select_from(Article).where(*matching).scalar_subquery()
@@ -232,8 +285,6 @@ def page_statement(shape: Shape, *, signed_in: bool, size: int) -> Prepared:
 
 MAX_TERMS = 32  # a question of 500 characters rarely has more
 MAX_SOURCES = 3
-# A sum of reals against the real of a sum (`_SOURCES`): ~1e-7 apart.
-APPROXIMATE = 0.99999
 
 # The assistant's sources as a JSON array of `{id, title, snippet, score}`, best first (NULL for
 # none), in a row of one column. The question's terms: its lexemes (a vector's are distinct) in
