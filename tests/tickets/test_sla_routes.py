@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.services.notifications.models import Notification
 from app.services.tickets import workers
 from app.services.tickets.models import TicketEvent
+from app.services.webhooks.models import WebhookEvent
 from tests.helpers import assert_problem
 from tests.tickets.helpers import Clock, Desk, create_desk, move, open_ticket
 
@@ -182,7 +183,15 @@ async def test_two_concurrent_breach_passes_mark_and_notify_each_breach_once(
 async def test_solved_ticket_closes_after_the_reopen_window(
     client: httpx.AsyncClient, session: AsyncSession, clock: Clock, app: FastAPI
 ) -> None:
+    """The pass closes it, and the close is a status change like a member's: the webhooks hear of
+    it in the pass's transaction."""
     desk = await create_desk(client, session)
+    hook = await client.post(
+        f"/organizations/{desk.org.id}/webhooks",
+        headers=desk.org.owner.headers,
+        json={"url": "http://127.0.0.1:9/hook", "events": ["ticket.status_changed"]},
+    )
+    assert hook.status_code == 201, hook.text
     ticket = await open_ticket(client, desk)
     await move(client, ticket["id"], desk.org.staff, "solved")
     settings = app.state.settings
@@ -193,3 +202,12 @@ async def test_solved_ticket_closes_after_the_reopen_window(
     read = (await client.get(f"/tickets/{ticket['id']}", headers=desk.requester.headers)).json()
     assert read["status"] == "closed"
     assert at(read["closed_at"]) == clock.now
+    announced = (
+        await session.scalars(
+            select(WebhookEvent.data)
+            .where(WebhookEvent.organization_id == desk.org.id, WebhookEvent.type == "ticket.status_changed")
+            .order_by(WebhookEvent.created_at)
+        )
+    ).all()
+    assert [(data["from"], data["to"]) for data in announced] == [("new", "solved"), ("solved", "closed")]
+    assert announced[-1]["ticket"]["status"] == "closed"

@@ -1005,7 +1005,9 @@ async def mark_breaches(
 
 
 async def close_expired(session: AsyncSession, *, now: datetime, reopen_days: int, limit: int = 200) -> int:
-    """Close the solved tickets whose reopen window has passed (and their conversations)."""
+    """Close the solved tickets whose reopen window has passed (and their conversations). Each
+    close is a status change like a member's: recorded, and told to the automation rules and the
+    webhooks in the same transaction."""
     cutoff = now - timedelta(days=reopen_days)
     expired = (
         select(Ticket.id)
@@ -1024,16 +1026,20 @@ async def close_expired(session: AsyncSession, *, now: datetime, reopen_days: in
             .execution_options(synchronize_session=False)
         )
     ).all()
+    moved = {"from": S.solved, "to": S.closed}
     for row in rows:
-        session.add(
-            TicketEvent(ticket_id=row.id, type="status_changed", data={"from": S.solved, "to": S.closed}, at=now)
-        )
+        session.add(TicketEvent(ticket_id=row.id, type="status_changed", data=moved, at=now))
     if rows:
         await session.execute(
             sa.update(Conversation)
             .where(Conversation.id.in_([row.conversation_id for row in rows]))
             .values(status=ConversationStatus.closed, closed_at=now)
         )
+    if events.listeners:
+        for row in rows:
+            closed = await session.get(Ticket, row.id, populate_existing=True)
+            assert closed is not None
+            await events.emit(session, TicketHappened(events.STATUS_CHANGED, closed, now, dict(moved)))
     return len(rows)
 
 
