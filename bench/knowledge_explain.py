@@ -20,6 +20,7 @@ import asyncpg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from app.core import database  # noqa: E402
 from app.services.knowledge import queries as knowledge_queries  # noqa: E402
 
 ORGANIZATION = uuid.UUID("00000000-0000-4000-b000-000000000001")
@@ -28,12 +29,13 @@ CALLS, ROUNDS = 20, 5
 
 
 async def main(dsn: str, queries: list[str], plan: bool) -> None:
-    connection = await asyncpg.connect(dsn)
-    statement = knowledge_queries.page_statement(knowledge_queries.Shape(q=True), signed_in=False, size=20)
+    connection = await asyncpg.connect(dsn, max_cacheable_statement_size=database.MAX_CACHEABLE_STATEMENT_BYTES)
     print("| query | matches | per call (prepared, one connection) | `EXPLAIN ANALYZE` execution |")
     print("|---|---:|---:|---:|")
     try:
         for query in queries:
+            shape = knowledge_queries.Shape.of(q=query, status=False)  # as the service picks it
+            statement = knowledge_queries.page_statement(shape, signed_in=False, size=20)
             arguments = statement.arguments({"organization_id": ORGANIZATION, "q": query, "offset": 0})
             for _ in range(8):  # past PostgreSQL's first custom plans, the cache warm
                 row = await connection.fetchrow(statement.sql, *arguments)

@@ -65,7 +65,8 @@ async def test_long_statements_stay_prepared_on_the_connection(engine: AsyncEngi
     (15 KiB) is prepared once, not parsed and planned on every call."""
     from app.services.knowledge import queries as knowledge_queries
 
-    longest = knowledge_queries.page_statement(knowledge_queries.Shape(q=True, status=True), signed_in=True, size=100)
+    shape = knowledge_queries.Shape(q=True, status=True, any_of=True)
+    longest = knowledge_queries.page_statement(shape, signed_in=True, size=100)
     assert 15 * 1024 < len(longest.sql) < database.MAX_CACHEABLE_STATEMENT_BYTES
     sql = "SELECT length('" + "x" * 20_000 + "')"
     async with prepared.borrow(engine) as connection:

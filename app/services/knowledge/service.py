@@ -123,7 +123,7 @@ async def get_all(
     """Published articles for everyone, drafts too for members; with `q` by rank with snippets,
     else most recently updated first. The page as JSON text of `ArticleRead` bodies and the total:
     one round trip, the organization check (404) and the login check (401) included."""
-    shape = knowledge_queries.Shape(q=bool(q), status=status is not None)
+    shape = knowledge_queries.Shape.of(q=q, status=status is not None)
     params: dict[str, Any] = {
         "organization_id": organization_id,
         "q": q,
