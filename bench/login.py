@@ -19,6 +19,7 @@ import tempfile
 import time
 
 import httpx
+from lib.server import wait_live
 
 PASSWORD = "bench passphrase 2026"
 
@@ -27,17 +28,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-async def wait_ready(client: httpx.AsyncClient) -> None:
-    for _ in range(300):
-        try:
-            if (await client.get("/health/ready")).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        await asyncio.sleep(0.2)
-    raise SystemExit("server did not become ready")
 
 
 async def probe(client: httpx.AsyncClient, until: float) -> list[float]:
@@ -66,10 +56,10 @@ def summary(name: str, latencies: list[float]) -> str:
     return f"{name}: n={len(ordered)} p50={statistics.median(ordered):.1f} ms p99={p99:.1f} ms"
 
 
-async def run(base_url: str, seconds: float, concurrency: int) -> None:
+async def run(base_url: str, server: subprocess.Popen[bytes], seconds: float, concurrency: int) -> None:
     limits = httpx.Limits(max_connections=concurrency + 5)
     async with httpx.AsyncClient(base_url=base_url, timeout=30, limits=limits) as client:
-        await wait_ready(client)
+        await wait_live(client, server, within=60, path="/health/ready")
         email = f"bench-{os.getpid()}@example.org"
         registered = await client.post(
             "/api/v1/auth/register", json={"email": email, "password": PASSWORD, "full_name": "B"}
@@ -100,7 +90,7 @@ def main() -> None:
         env.pop("DATABASE_URL", None)
         server = subprocess.Popen([sys.executable, "-m", "app", "serve", "--port", str(port)], env=env)
         try:
-            asyncio.run(run(f"http://127.0.0.1:{port}", args.seconds, args.concurrency))
+            asyncio.run(run(f"http://127.0.0.1:{port}", server, args.seconds, args.concurrency))
         finally:
             server.terminate()
             server.wait(timeout=30)

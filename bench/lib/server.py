@@ -1,4 +1,5 @@
-"""Waiting for a server a bench script started itself (bench/webhooks.py, bench/insights.py).
+"""Waiting for a server a bench script started itself (bench/webhooks.py, bench/insights.py,
+bench/login.py).
 
 Imported as `lib.server` (the scripts run as `python bench/<name>.py`, so `bench/` is first on the
 path)."""
@@ -10,14 +11,16 @@ import time
 import httpx
 
 
-async def wait_live(client: httpx.AsyncClient, process: subprocess.Popen[bytes], *, within: float) -> None:
-    """Until `/health/live` answers 200; SystemExit if the process exits or `within` seconds pass."""
+async def wait_live(
+    client: httpx.AsyncClient, process: subprocess.Popen[bytes], *, within: float, path: str = "/health/live"
+) -> None:
+    """Until `path` answers 200; SystemExit if the process exits or `within` seconds pass."""
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise SystemExit("the server exited")
         try:
-            if (await client.get("/health/live")).status_code == 200:
+            if (await client.get(path)).status_code == 200:
                 return
         except httpx.TransportError:
             pass

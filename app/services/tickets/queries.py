@@ -141,7 +141,7 @@ def _read(login: CTE) -> Select[Any]:
     held-back member, `held_back`, with 403). Parameter: `ticket_id`."""
     standing = organizations_service.standing(login, Ticket.organization_id).lateral("standing")
     member = organizations_service.staff_in_standing(standing)
-    held_back = standing.c.standing_role.is_not(None) & standing.c.standing_held_back & ~standing.c.standing_is_admin
+    held_back = standing.c.standing_role.is_not(None) & ~member  # a member, yet not staff
     return (
         select(
             case((member, BODY_JSON), else_=REQUESTER_JSON).label("body"),
